@@ -1,0 +1,106 @@
+"""The one table of control and status registers (CSRs): names and numbers.
+
+The CSR number itself encodes who may touch it (Volume II, section 2.1): bits [11:10] = 0b11
+means read-only, bits [9:8] give the lowest privilege that may access it (0 U, 1 S, 2 H/VS,
+3 M). The hart checks those bits; this table only names the registers. What each register
+*does* (WARL masks, side effects) lives with the hart in `vmkit/hw/csr.py`.
+
+``since`` is the privileged-spec version that introduced the name. GNU objdump 2.40 prints
+CSRs newer than its default spec (1.11) as numbers; the disassembler does the same unless
+asked for ``priv_spec="1.12"``, so its output matches objdump's word for word.
+
+Source: The RISC-V Instruction Set Manual, Volume II (Privileged Architecture, 20211203),
+tables 2.2-2.6 (CSR listings) and chapter 8 (H extension).
+"""
+
+from typing import NamedTuple
+
+
+class Csr(NamedTuple):
+    name: str
+    number: int
+    since: str = "1.11"
+
+
+def _rows():
+    rows = []
+
+    def add(name, number, since="1.11"):
+        rows.append(Csr(name, number, since))
+
+    def series(prefix, first, last, base, since="1.11", suffix=""):
+        for i in range(first, last + 1):
+            add(f"{prefix}{i}{suffix}", base + i, since)
+
+    # Unprivileged floating-point CSRs: named so `csrr a0,fcsr` reads as objdump prints it.
+    add("fflags", 0x001), add("frm", 0x002), add("fcsr", 0x003)
+    # Unprivileged counters and timers (read-only shadows of the machine counters).
+    add("cycle", 0xC00), add("time", 0xC01), add("instret", 0xC02)
+    series("hpmcounter", 3, 31, 0xC00)
+    add("cycleh", 0xC80), add("timeh", 0xC81), add("instreth", 0xC82)
+    series("hpmcounter", 3, 31, 0xC80, suffix="h")
+
+    # Supervisor.
+    add("sstatus", 0x100), add("sie", 0x104), add("stvec", 0x105), add("scounteren", 0x106)
+    add("senvcfg", 0x10A, "1.12")
+    add("sscratch", 0x140), add("sepc", 0x141), add("scause", 0x142), add("stval", 0x143)
+    add("sip", 0x144), add("stimecmp", 0x14D), add("stimecmph", 0x15D)
+    add("satp", 0x180)
+    add("scontext", 0x5A8)
+
+    # Hypervisor and virtual supervisor (H extension).
+    add("hstatus", 0x600), add("hedeleg", 0x602), add("hideleg", 0x603), add("hie", 0x604)
+    add("htimedelta", 0x605), add("hcounteren", 0x606), add("hgeie", 0x607)
+    add("henvcfg", 0x60A), add("htimedeltah", 0x615), add("henvcfgh", 0x61A)
+    add("htval", 0x643), add("hip", 0x644), add("hvip", 0x645), add("htinst", 0x64A)
+    add("hgatp", 0x680), add("hcontext", 0x6A8), add("hgeip", 0xE12)
+    add("vsstatus", 0x200), add("vsie", 0x204), add("vstvec", 0x205)
+    add("vsscratch", 0x240), add("vsepc", 0x241), add("vscause", 0x242), add("vstval", 0x243)
+    add("vsip", 0x244), add("vstimecmp", 0x24D), add("vstimecmph", 0x25D), add("vsatp", 0x280)
+
+    # Machine information, trap setup and handling.
+    add("mvendorid", 0xF11), add("marchid", 0xF12), add("mimpid", 0xF13), add("mhartid", 0xF14)
+    add("mconfigptr", 0xF15, "1.12")
+    add("mstatus", 0x300), add("misa", 0x301), add("medeleg", 0x302), add("mideleg", 0x303)
+    add("mie", 0x304), add("mtvec", 0x305), add("mcounteren", 0x306)
+    add("menvcfg", 0x30A, "1.12"), add("mstatush", 0x310, "1.12"), add("menvcfgh", 0x31A, "1.12")
+    add("mcountinhibit", 0x320)
+    series("mhpmevent", 3, 31, 0x320)
+    add("mscratch", 0x340), add("mepc", 0x341), add("mcause", 0x342), add("mtval", 0x343)
+    add("mip", 0x344), add("mtinst", 0x34A, "1.12"), add("mtval2", 0x34B, "1.12")
+
+    # Physical memory protection: RV32 has pmpcfg0..15 (4 entries each) and pmpaddr0..63;
+    # spec 1.11 had 16 entries (pmpcfg0..3, pmpaddr0..15).
+    series("pmpcfg", 0, 3, 0x3A0)
+    series("pmpcfg", 4, 15, 0x3A0, "1.12")
+    series("pmpaddr", 0, 15, 0x3B0)
+    series("pmpaddr", 16, 63, 0x3B0, "1.12")
+    add("mseccfg", 0x747, "1.12"), add("mseccfgh", 0x757, "1.12")
+
+    # Machine counters.
+    add("mcycle", 0xB00), add("minstret", 0xB02)
+    series("mhpmcounter", 3, 31, 0xB00)
+    add("mcycleh", 0xB80), add("minstreth", 0xB82)
+    series("mhpmcounter", 3, 31, 0xB80, suffix="h")
+
+    # Debug and trigger registers (named for the disassembler; vmkit's hart has no debug mode).
+    add("tselect", 0x7A0), add("tdata1", 0x7A1), add("tdata2", 0x7A2), add("tdata3", 0x7A3)
+    add("mcontext", 0x7A8), add("mscontext", 0x7AA)
+    add("dcsr", 0x7B0), add("dpc", 0x7B1), add("dscratch0", 0x7B2), add("dscratch1", 0x7B3)
+    return tuple(rows)
+
+
+CSRS = _rows()
+CSR_NUMBERS = {c.name: c.number for c in CSRS}
+CSR_BY_NUMBER = {c.number: c for c in CSRS}
+
+# Names the rest of vmkit uses in code, so a typo fails at import time, not at run time.
+globals().update({c.name.upper(): c.number for c in CSRS})
+
+
+def csr_name(number: int, priv_spec: str = "1.11") -> str:
+    """The name objdump would print for `number` under `priv_spec`, else hex."""
+    csr = CSR_BY_NUMBER.get(number)
+    if csr is None or (csr.since == "1.12" and priv_spec == "1.11"):
+        return hex(number)
+    return csr.name
