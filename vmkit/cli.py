@@ -1,0 +1,216 @@
+"""The `vmkit` command (DESIGN §9).
+
+    vmkit asm prog.s -o prog.elf        assemble (errors: file:line:col: message, exit 1)
+    vmkit disasm prog.elf               disassemble, as objdump -d prints it
+    vmkit run prog.s|prog.elf           run bare-metal on the host machine (M-mode start)
+    vmkit demo                          a guided first run
+
+Bad input (a missing file, an assembler error, a malformed ELF) prints one clear message to
+stderr and exits non-zero; vmkit never shows a Python traceback for it.
+"""
+
+import argparse
+import sys
+
+# Exit statuses of `vmkit run` that are not the guest's own.
+STATUS_BUDGET = 124        # like timeout(1): the instruction budget ran out
+STATUS_WAITING = 125       # wfi with nothing that can ever wake the hart
+STATUS_ERROR = 70          # vmkit's own failure (EX_SOFTWARE)
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, exit status 1."""
+
+
+def _assemble_file(path):
+    from vmkit.asm import AsmError, assemble_file
+    try:
+        return assemble_file(path)
+    except AsmError as error:
+        raise UsageError(str(error)) from None
+
+
+def _load_elf_file(path):
+    from vmkit.elf import ElfError, load_elf_file
+    try:
+        return load_elf_file(path)
+    except ElfError as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_asm(args):
+    program = _assemble_file(args.source)
+    output = args.output or _replace_suffix(args.source, ".elf")
+    try:
+        with open(output, "wb") as f:
+            f.write(program.to_elf())
+    except OSError as error:
+        raise UsageError(f"{output}: cannot write: {error.strerror}") from None
+    return 0
+
+
+def cmd_disasm(args):
+    from vmkit.disasm import disassemble
+    image = _load_elf_file(args.elf)
+    sys.stdout.write(disassemble(image, priv_spec=args.priv_spec))
+    return 0
+
+
+def cmd_run(args):
+    from vmkit.hw.machine import Machine
+
+    def console(data):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    machine = Machine(output=console)
+    try:
+        if args.program.endswith((".s", ".S", ".asm")):
+            machine.load_program(_assemble_file(args.program))
+        else:
+            machine.load_elf(_load_elf_file(args.program))
+    except ValueError as error:
+        raise UsageError(f"{args.program}: {error}") from None
+
+    trace_file = None
+    if args.trace:
+        try:
+            trace_file = open(args.trace, "w")
+        except OSError as error:
+            raise UsageError(f"{args.trace}: cannot write: {error.strerror}") from None
+        machine.hart.trace = lambda line: trace_file.write(line + "\n")
+    try:
+        exit = machine.run(args.max_insns)
+    finally:
+        if trace_file:
+            trace_file.close()
+    return _report(exit, args)
+
+
+def _report(exit, args):
+    if exit.reason == "poweroff":
+        return exit.code
+    if exit.reason == "budget":
+        print(f"vmkit: stopped after {exit.instructions} instructions (--max-insns) at "
+              f"pc={exit.pc:#010x}", file=sys.stderr)
+        return STATUS_BUDGET
+    if exit.reason == "wfi":
+        print(f"vmkit: the program waits (wfi at pc={exit.pc - 4:#010x}) with no interrupt "
+              "that can wake it", file=sys.stderr)
+        return STATUS_WAITING
+    if exit.reason == "reset":
+        print("vmkit: the program asked for a reset", file=sys.stderr)
+        return 0
+    print(f"vmkit: {exit.describe()}", file=sys.stderr)
+    return STATUS_ERROR
+
+
+DEMO = """\
+# A first program: print a greeting on the UART, then power the machine off.
+        .equ UART, 0x10000000
+        .equ FINISHER, 0x100000
+        .text
+        .globl _start
+_start:
+        la      s0, message
+        li      s1, UART
+1:      lbu     a0, 0(s0)          # next character
+        beqz    a0, 2f
+        sb      a0, 0(s1)          # THR: transmit
+        addi    s0, s0, 1
+        j       1b
+2:      li      t0, FINISHER
+        li      t1, 0x5555         # "pass": QEMU's sifive_test exits with status 0
+        sw      t1, 0(t0)
+3:      j       3b
+        .data
+message:
+        .asciz  "Hello from a RISC-V hart simulated in Python!\\n"
+"""
+
+
+def cmd_demo(args):
+    from vmkit.asm import assemble
+    from vmkit.disasm import disassemble_word
+    from vmkit.hw.machine import Machine
+
+    print("vmkit demo: assemble a small program, show its machine code, run it.\n")
+    program = assemble(DEMO, "demo.s")
+    text_name, text_address, text = program.sections[0]
+    print(f"--- {text_name} at {text_address:#010x} ---")
+    for offset in range(0, len(text), 4):
+        word = int.from_bytes(text[offset:offset + 4], "little")
+        address = text_address + offset
+        print(f"  {address:08x}:  {word:08x}  {disassemble_word(word, address)}")
+    print("\n--- running on the simulated machine (UART output follows) ---")
+    machine = Machine(output=lambda data: (sys.stdout.write(data.decode("utf-8", "replace")),
+                                           sys.stdout.flush()))
+    machine.load_program(program)
+    exit = machine.run(100_000)
+    print(f"--- {exit.describe()} after {exit.instructions} instructions ---")
+    return 0 if exit.reason == "poweroff" and exit.code == 0 else 1
+
+
+def _replace_suffix(path, suffix):
+    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    return stem + suffix
+
+
+def _positive_int(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="vmkit", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("asm", help="assemble GNU-as syntax into an ELF32 executable")
+    p.add_argument("source")
+    p.add_argument("-o", "--output", help="output ELF (default: SOURCE with .elf)")
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser("disasm", help="disassemble an ELF as objdump -d does")
+    p.add_argument("elf")
+    p.add_argument("--priv-spec", choices=("1.11", "1.12"), default="1.11",
+                   help="CSR names known to this privileged spec (objdump's default: 1.11)")
+    p.set_defaults(func=cmd_disasm)
+
+    p = sub.add_parser("run", help="run a program bare-metal on the simulated machine",
+                       description="Run PROG (.s is assembled first) on the simulated "
+                       "QEMU-virt machine, starting in M-mode. UART output goes to stdout. "
+                       "Exit status: the guest's (sifive_test finisher or HTIF tohost); "
+                       f"{STATUS_BUDGET} if --max-insns ran out; {STATUS_WAITING} if it "
+                       f"waits forever in wfi; {STATUS_ERROR} on an internal error.")
+    p.add_argument("program")
+    p.add_argument("--max-insns", type=_positive_int, default=100_000_000,
+                   help="instruction budget (default 100000000)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write a commit log (Spike --log-commits format) to FILE")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="assemble, disassemble and run a small program")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The simulated host machine: a hart, RAM and QEMU `virt` devices on one bus.
+
+    machine = Machine()
+    machine.load_elf(read_elf(data))       # or machine.load_program(assemble(source))
+    exit = machine.run(1_000_000)           # -> Exit(reason="poweroff", code=0, ...)
+    machine.console_output                  # what the guest printed (UART and HTIF)
+
+The same ELF runs here and on `qemu-system-riscv32 -M virt -bios none -kernel X.elf`: the
+hart starts in M-mode at the ELF entry, as QEMU's `-bios none` does.
+"""
+
+from .bus import Bus
+from .devices import (UART0_IRQ, VIRT_MEMORY_MAP, Clint, Htif, Plic, SifiveTest,
+                      Uart16550)
+from .hart import Exit, Hart
+from .tlb import Tlb
+
+
+class Machine:
+    def __init__(self, ram_size=128 << 20, output=None, ticks_per_instruction=1,
+                 instructions_per_tick=1, tlb_entries=64, tlb_ways=4, tlb_tagged=True):
+        """`output(bytes)` receives console output as it is produced (default: collected
+        in `console_output`). mtime advances `ticks_per_instruction` /
+        `instructions_per_tick` per retired instruction (see devices/clint.py)."""
+        self.console_output = bytearray()
+        self._output = output
+        self.bus = Bus(VIRT_MEMORY_MAP["dram"][0], ram_size)
+        self.uart = Uart16550(output=self._console)
+        self.clint = Clint(ticks_per_instruction, instructions_per_tick)
+        self.plic = Plic()
+        self.finisher = SifiveTest(on_power_off=self._power_off)
+        for name, device in (("uart0", self.uart), ("clint", self.clint),
+                             ("plic", self.plic), ("test", self.finisher)):
+            self.bus.attach(VIRT_MEMORY_MAP[name][0], device)
+        self.uart.irq = lambda level: self.plic.set_level(UART0_IRQ, level)
+        self.tlb = Tlb(entries=tlb_entries, ways=tlb_ways, tagged=tlb_tagged)
+        self.hart = Hart(self.bus, self.clint, self.plic, self.tlb)
+        self.htif = Htif(on_power_off=self._power_off, output=self._console)
+        self.tohost = self.fromhost = None
+        self.symbols = {}
+
+    # -- loading --------------------------------------------------------------------------
+    def load_elf(self, image):
+        """Copy an `ElfImage`'s segments into RAM; start at its entry in M-mode."""
+        for segment in image.segments:
+            if not self.bus.is_ram(segment.paddr, max(segment.memsize, 1)):
+                raise ValueError(f"segment at {segment.paddr:#010x} ({segment.memsize} bytes)"
+                                 f" is outside RAM ({self.bus.ram_base:#010x}.."
+                                 f"{self.bus.ram_end - 1:#010x})")
+            self.bus.write_bytes(segment.paddr, segment.data)
+            self.bus.write_bytes(segment.paddr + len(segment.data),
+                                 bytes(segment.memsize - len(segment.data)))
+        self._start(image.entry, image.symbols)
+
+    def load_program(self, program):
+        """Copy an assembled `vmkit.asm.Program` into RAM; start at its entry."""
+        for address, data in program.image():
+            if not self.bus.is_ram(address, max(len(data), 1)):
+                raise ValueError(f"program data at {address:#010x} is outside RAM")
+            self.bus.write_bytes(address, data)
+        self._start(program.entry, program.symbols)
+
+    def _start(self, entry, symbols):
+        self.symbols = dict(symbols)
+        self.hart.reset()
+        self.hart.pc = entry
+        self.tohost = symbols.get("tohost")
+        self.fromhost = symbols.get("fromhost")
+        if self.tohost is not None and self.bus.is_ram(self.tohost, 8):
+            self.hart.store_watch = (self.tohost, self._tohost_written)
+        else:
+            self.tohost = None
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, max_instructions=10_000_000) -> Exit:
+        """Run the hart; see `Hart.run`. Console output is in `console_output`."""
+        return self.hart.run(max_instructions)
+
+    def feed(self, data: bytes):
+        """Type `data` on the console: the UART receives it (and HTIF getchar)."""
+        self.uart.feed(data)
+        self.htif.feed(data)
+
+    # -- device callbacks -------------------------------------------------------------------
+    def _console(self, data):
+        self.console_output += data
+        if self._output is not None:
+            self._output(data)
+
+    def _power_off(self, kind, code):
+        if kind == "reset":
+            self.hart.stop("reset", message="the guest asked for a reset")
+        else:
+            self.hart.stop("poweroff", code=code, message=f"powered off ({kind}, code {code})")
+
+    def _tohost_written(self, paddr):
+        """A guest store hit tohost. Commands are 64 bits; RV32 programs store the low word,
+        then the high word (riscv-tests, Spike's console), so the store to the high word
+        completes a command. A program that only ever writes the low word is served when the
+        run loop next polls (`_poll_tohost`), as Spike's polling host would."""
+        if paddr >= self.tohost + 4:
+            self._serve_tohost()
+        else:
+            self.hart.poll = self._serve_tohost
+
+    def _serve_tohost(self):
+        self.hart.poll = None
+        value = int.from_bytes(self.bus.read_bytes(self.tohost, 8), "little")
+        if value == 0:
+            return
+        self.bus.write_bytes(self.tohost, bytes(8))
+        answer = self.htif.tohost_written(value)
+        if answer is not None and self.fromhost is not None and self.bus.is_ram(
+                self.fromhost, 8):
+            self.bus.write_bytes(self.fromhost, answer.to_bytes(8, "little"))
