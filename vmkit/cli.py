@@ -3,6 +3,7 @@
     vmkit asm prog.s -o prog.elf        assemble (errors: file:line:col: message, exit 1)
     vmkit disasm prog.elf               disassemble, as objdump -d prints it
     vmkit run prog.s|prog.elf           run bare-metal on the host machine (M-mode start)
+    vmkit bench [--json]                simulator speed (MIPS) per workload and paging mode
     vmkit demo                          a guided first run
 
 Bad input (a missing file, an assembler error, a malformed ELF) prints one clear message to
@@ -151,6 +152,12 @@ def cmd_demo(args):
     return 0 if exit.reason == "poweroff" and exit.code == 0 else 1
 
 
+def cmd_bench(args):
+    from vmkit import bench
+    sys.stdout.write(bench.main(as_json=args.json, repeat=args.repeat, scale=args.scale))
+    return 0
+
+
 def _replace_suffix(path, suffix):
     stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
     return stem + suffix
@@ -193,6 +200,14 @@ def build_parser():
     p.add_argument("--trace", metavar="FILE",
                    help="write a commit log (Spike --log-commits format) to FILE")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="measure the simulator's speed (guest MIPS) and memory")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--repeat", type=_positive_int, default=5,
+                   help="runs per row; the median is reported (default 5)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply every workload's length (default 1.0)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="assemble, disassemble and run a small program")
     p.set_defaults(func=cmd_demo)

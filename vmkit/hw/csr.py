@@ -55,7 +55,8 @@ def _bits(*numbers):
     return sum(1 << n for n in numbers)
 
 
-MEDELEG_WRITABLE = _bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 20, 21, 22, 23)
+# QEMU 7.2 lets M delegate everything up to 13 (even ecall from M, bit 11), and 15, 20-23.
+MEDELEG_WRITABLE = _bits(*range(14), 15, 20, 21, 22, 23)
 HEDELEG_WRITABLE = _bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15)
 
 # misa: RV32 (MXL=1) with A, H, I, M, S, U.
@@ -65,6 +66,13 @@ SATP_MODE = 1 << 31
 HGATP_WRITABLE = 1 << 31 | 0x7F << 22 | 0x3FFFFC     # MODE, VMID (7 bits), PPN with [1:0]=0
 
 COUNTERS = range(0xC00, 0xC20)
+S_LEVEL = 1
+
+
+def _with_sd(status):
+    """mstatus.SD summarises FS/VS/XS: set when any of them is Dirty (3)."""
+    dirty = (status & FS) == FS or (status & VS_FIELD) == VS_FIELD or (status >> 15) & 3 == 3
+    return status | SD if dirty else status & ~SD
 
 
 class CsrFile:
@@ -106,13 +114,13 @@ class CsrFile:
             self._view(name, lambda: 0)
         self._view("misa", lambda: MISA)
 
-        self._view("mstatus", lambda: h.mstatus, self._write_mstatus)
+        self._view("mstatus", lambda: _with_sd(h.mstatus), self._write_mstatus)
         self._plain("mstatush", writable=MSTATUSH_GVA | MSTATUSH_MPV)
         self._plain("medeleg", writable=MEDELEG_WRITABLE)
         self._view("mideleg", lambda: h.mideleg | VS_INTERRUPTS | SGEIP,
                    lambda v: setattr(h, "mideleg", v & S_INTERRUPTS))
         self._plain("mie", writable=ALL_INTERRUPTS)
-        self._plain("mtvec", writable=0xFFFFFFFD)         # MODE 0 direct or 1 vectored
+        self._view("mtvec", lambda: h.mtvec, lambda v: self._write_tvec("mtvec", v))
         self._plain("mcounteren", writable=0xFFFFFFFF)
         self._plain("mscratch")
         self._plain("mepc", writable=0xFFFFFFFC)          # IALIGN=32: bits [1:0] read zero
@@ -157,7 +165,7 @@ class CsrFile:
             self._view(f"hpmcounter{i}h", lambda: 0)
 
         # Supervisor (HS-mode views; VS-mode is redirected in `redirect`).
-        self._view("sstatus", lambda: h.mstatus & SSTATUS_VISIBLE,
+        self._view("sstatus", lambda: _with_sd(h.mstatus) & SSTATUS_VISIBLE,
                    lambda v: self._write_mstatus((h.mstatus & ~SSTATUS_WRITABLE)
                                                  | (v & SSTATUS_WRITABLE)))
         self._view("sie", lambda: h.mie & h.mideleg & S_INTERRUPTS,
@@ -166,7 +174,7 @@ class CsrFile:
         self._view("sip", lambda: h.read_mip() & h.mideleg & S_INTERRUPTS,
                    lambda v: setattr(h, "mip_soft", (h.mip_soft & ~(h.mideleg & SSIP))
                                      | (v & h.mideleg & SSIP)))
-        self._plain("stvec", writable=0xFFFFFFFD)
+        self._view("stvec", lambda: h.stvec, lambda v: self._write_tvec("stvec", v))
         self._plain("scounteren")
         self._plain("senvcfg", writable=1)
         self._plain("sscratch")
@@ -189,7 +197,7 @@ class CsrFile:
         self._plain("hgeie", writable=0)                  # GEILEN = 0: no guest external ints
         self._view("hgeip", lambda: 0)
         self._plain("htval")
-        self._plain("htinst")
+        self._view("htinst", lambda: h.htinst)        # QEMU 7.2 ignores writes
         self._plain("hgatp", writable=HGATP_WRITABLE, side_effect=ctx)
         self._plain("henvcfg", writable=1)
         self._plain("henvcfgh", writable=0)
@@ -197,17 +205,22 @@ class CsrFile:
         self._plain("htimedeltah")
 
         # Virtual supervisor: the registers VS-mode sees under the supervisor names.
-        self._view("vsstatus", lambda: h.vsstatus & SSTATUS_VISIBLE,
+        self._view("vsstatus", lambda: _with_sd(h.vsstatus) & SSTATUS_VISIBLE,
                    lambda v: (setattr(h, "vsstatus", (h.vsstatus & ~SSTATUS_WRITABLE)
                                       | (v & SSTATUS_WRITABLE)), ctx()))
         self._view("vsie", h.read_vsie, h.write_vsie)
         self._view("vsip", h.read_vsip, h.write_vsip)
-        self._plain("vstvec", writable=0xFFFFFFFD)
+        self._view("vstvec", lambda: h.vstvec, lambda v: self._write_tvec("vstvec", v))
         self._plain("vsscratch")
         self._plain("vsepc", writable=0xFFFFFFFC)
         self._plain("vscause")
         self._plain("vstval")
         self._view("vsatp", lambda: h.vsatp, lambda v: (setattr(h, "vsatp", v), ctx()))
+
+    def _write_tvec(self, name, value):
+        # MODE 2 and 3 are reserved: QEMU 7.2 ignores such a write entirely.
+        if value & 3 < 2:
+            setattr(self.hart, name, value)
 
     def _write_mstatus(self, value):
         h = self.hart
@@ -236,7 +249,8 @@ class CsrFile:
         if number in COUNTERS or number - 0x80 in COUNTERS:
             return self._check_counter(number, instruction)
         if not h.virt:
-            if h.priv < level or (level == 2 and h.priv < 1):
+            # Level 2 is the hypervisor's: HS-mode (priv S with V=0) may use it.
+            if h.priv < min(level, S_LEVEL):
                 raise Trap(ILLEGAL_INSTRUCTION, instruction)
             if number == N["satp"] and h.mstatus & TVM:
                 raise Trap(ILLEGAL_INSTRUCTION, instruction)

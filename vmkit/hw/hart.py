@@ -118,6 +118,7 @@ class Hart:
         self.pmpaddr = [0] * 16
         self.pmp_rules = ()
         self.instret = 0               # instructions retired since reset
+        self.traps = 0                 # traps and interrupts taken since reset
         self.counter_offset = {"cycle": 0, "instret": 0}
         self.reservation = None
         self.decoded = {}
@@ -434,6 +435,7 @@ class Hart:
             raise _Stop
         cause = code | (INTERRUPT_BIT if interrupt else 0)
         priv, virt = self.priv, self.virt
+        self.traps += 1
         if target == "M":
             self.mcause, self.mepc, self.mtval = cause, self.pc, trap.tval
             self.mtval2, self.mtinst = trap.gpa >> 2, trap.tinst
@@ -509,13 +511,17 @@ class Hart:
 
     # -- the run loop ----------------------------------------------------------------------------
     def run(self, max_instructions: int) -> Exit:
-        """Execute up to `max_instructions` instructions; return why we stopped."""
-        start = self.instret
+        """Execute up to `max_instructions` instructions; return why we stopped.
+
+        Taking a trap also counts as one step of the budget: a guest stuck taking the same
+        fault over and over (a bad trap vector) retires nothing, and must not hang the caller.
+        """
+        start, traps_before = self.instret, self.traps
         self.exit = None
         try:
             while True:
                 done = self.instret - start
-                if done >= max_instructions:
+                if done + self.traps - traps_before >= max_instructions:
                     return Exit("budget", self.pc, instructions=done)
                 if self.poll is not None:
                     self.poll()
@@ -526,7 +532,7 @@ class Hart:
                     self.reservation = None
                     self.take_trap(Trap(code), interrupt=True)
                     continue
-                chunk = min(max_instructions - done, self.CHUNK)
+                chunk = min(max_instructions - done - (self.traps - traps_before), self.CHUNK)
                 if self.clint is not None and not self.clint.mtip:
                     due = self.clint.instructions_until_timer()
                     if due is not None:
@@ -581,7 +587,8 @@ class Hart:
                     step = self.decode_at(code, pc)
                 pc = step(pc)
                 n += 1
-        except execute.Serialize:
+        except execute.Serialize as signal:
+            signal.__traceback__ = None    # the one shared instance must not collect frames
             self._end_fast(pc, n, n + 1 - slow)
             self._system(code)
             return
@@ -641,7 +648,8 @@ class Hart:
         try:
             self.pc = step(pc)
             self._retire(1)
-        except execute.Serialize:
+        except execute.Serialize as signal:
+            signal.__traceback__ = None
             self._system(code)
         except Trap as trap:
             self.pc = pc

@@ -5,9 +5,10 @@ means read-only, bits [9:8] give the lowest privilege that may access it (0 U, 1
 3 M). The hart checks those bits; this table only names the registers. What each register
 *does* (WARL masks, side effects) lives with the hart in `vmkit/hw/csr.py`.
 
-``since`` is the privileged-spec version that introduced the name. GNU objdump 2.40 prints
-CSRs newer than its default spec (1.11) as numbers; the disassembler does the same unless
-asked for ``priv_spec="1.12"``, so its output matches objdump's word for word.
+``since`` is the privileged-spec version that introduced the name, ``until`` the one that
+dropped it (the N extension's user trap CSRs). GNU objdump 2.40 prints CSRs outside its
+default spec (1.11) as numbers; the disassembler does the same unless asked for
+``priv_spec="1.12"``, so its output matches objdump's word for word.
 
 Source: The RISC-V Instruction Set Manual, Volume II (Privileged Architecture, 20211203),
 tables 2.2-2.6 (CSR listings) and chapter 8 (H extension).
@@ -20,13 +21,14 @@ class Csr(NamedTuple):
     name: str
     number: int
     since: str = "1.11"
+    until: str | None = None
 
 
 def _rows():
     rows = []
 
-    def add(name, number, since="1.11"):
-        rows.append(Csr(name, number, since))
+    def add(name, number, since="1.11", until=None):
+        rows.append(Csr(name, number, since, until))
 
     def series(prefix, first, last, base, since="1.11", suffix=""):
         for i in range(first, last + 1):
@@ -87,6 +89,39 @@ def _rows():
     add("tselect", 0x7A0), add("tdata1", 0x7A1), add("tdata2", 0x7A2), add("tdata3", 0x7A3)
     add("mcontext", 0x7A8), add("mscontext", 0x7AA)
     add("dcsr", 0x7B0), add("dpc", 0x7B1), add("dscratch0", 0x7B2), add("dscratch1", 0x7B3)
+    add("tinfo", 0x7A4), add("tcontrol", 0x7A5)
+
+    # Names objdump 2.40 prints that vmkit's hart does not implement (reading one traps);
+    # listed only so the disassembly matches objdump word for word.
+    # N extension (user-level traps): in spec 1.11, dropped by 1.12.
+    for name, number in (("ustatus", 0x000), ("uie", 0x004), ("utvec", 0x005),
+                         ("uscratch", 0x040), ("uepc", 0x041), ("ucause", 0x042),
+                         ("utval", 0x043), ("uip", 0x044), ("sedeleg", 0x102),
+                         ("sideleg", 0x103)):
+        add(name, number, until="1.12")
+    # Vector (V), entropy source (Zkr), counter overflow (Sscofpmf).
+    add("vstart", 0x008), add("vxsat", 0x009), add("vxrm", 0x00A), add("vcsr", 0x00F)
+    add("vl", 0xC20), add("vtype", 0xC21), add("vlenb", 0xC22)
+    add("seed", 0x015)
+    series("mhpmevent", 3, 31, 0x720, suffix="h")
+    add("scountovf", 0xDA0)
+    # State enable (Smstateen).
+    series("sstateen", 0, 3, 0x10C)
+    series("mstateen", 0, 3, 0x30C)
+    series("mstateen", 0, 3, 0x31C, suffix="h")
+    series("hstateen", 0, 3, 0x60C)
+    series("hstateen", 0, 3, 0x61C, suffix="h")
+    # Advanced interrupt architecture (Smaia/Ssaia).
+    for name, number in (
+            ("sieh", 0x114), ("siselect", 0x150), ("sireg", 0x151), ("siph", 0x154),
+            ("stopei", 0x15C), ("stopi", 0xDB0), ("vsieh", 0x214), ("vsiselect", 0x250),
+            ("vsireg", 0x251), ("vsiph", 0x254), ("vstopei", 0x25C), ("vstopi", 0xEB0),
+            ("mvien", 0x308), ("mvip", 0x309), ("midelegh", 0x313), ("mieh", 0x314),
+            ("mvienh", 0x318), ("mviph", 0x319), ("miselect", 0x350), ("mireg", 0x351),
+            ("miph", 0x354), ("mtopei", 0x35C), ("mtopi", 0xFB0), ("hvien", 0x608),
+            ("hvictl", 0x609), ("hidelegh", 0x613), ("hvienh", 0x618), ("hviprio1", 0x646),
+            ("hviprio2", 0x647), ("hviph", 0x655), ("hviprio1h", 0x656), ("hviprio2h", 0x657)):
+        add(name, number)
     return tuple(rows)
 
 
@@ -98,9 +133,14 @@ CSR_BY_NUMBER = {c.number: c for c in CSRS}
 globals().update({c.name.upper(): c.number for c in CSRS})
 
 
+def _version(spec: str) -> tuple:
+    return tuple(int(part) for part in spec.split("."))
+
+
 def csr_name(number: int, priv_spec: str = "1.11") -> str:
     """The name objdump would print for `number` under `priv_spec`, else hex."""
     csr = CSR_BY_NUMBER.get(number)
-    if csr is None or (csr.since == "1.12" and priv_spec == "1.11"):
+    if (csr is None or _version(priv_spec) < _version(csr.since)
+            or csr.until and _version(priv_spec) >= _version(csr.until)):
         return hex(number)
     return csr.name

@@ -97,6 +97,10 @@ def _rows():
     alias("jalr", "o(s)", jalr | _reg(RA, 7), M_I | M_RD)
     alias("jalr", "d,s", jalr, M_I | M_IMM)
     add("jalr", "d,o(s)", jalr, M_I)
+    # GNU as also accepts "jalr rd,rs1,imm" and "jr rs1,imm"; assembler-only spellings, so
+    # they stand after the rows objdump uses and the disassembler never picks them.
+    alias("jalr", "d,s,j", jalr, M_I)
+    alias("jr", "s,j", jalr, M_I | M_RD)
 
     # --- branches: the zero-comparing aliases first, then the six, then swapped spellings ---
     alias("beqz", "s,p", BEQ, M_I | M_RS2)
@@ -121,14 +125,20 @@ def _rows():
     alias("nop", "", ADDI, M_I | M_RD | M_RS1 | M_IMM)
     alias("li", "d,j", ADDI, M_I | M_RS1)
     alias("mv", "d,s", ADDI, M_I | M_IMM)
+    # binutils 2.40 also lists "add/xor/or/and rd,rs,imm" as aliases of addi/xori/ori/andi and
+    # objdump prints them (not slti/sltiu); kept, like sll below, to match it word for word.
+    alias("add", "d,s,j", ADDI, M_I)
     add("addi", "d,s,j", ADDI, M_I)
     add("slti", "d,s,j", _f3(OP_IMM, 2), M_I)
     alias("seqz", "d,s", SLTIU | _imm(1), M_I | M_IMM)
     add("sltiu", "d,s,j", SLTIU, M_I)
     alias("not", "d,s", XORI | _imm(-1), M_I | M_IMM)
+    alias("xor", "d,s,j", XORI, M_I)
     add("xori", "d,s,j", XORI, M_I)
+    alias("or", "d,s,j", _f3(OP_IMM, 6), M_I)
     add("ori", "d,s,j", _f3(OP_IMM, 6), M_I)
     alias("zext.b", "d,s", ANDI | _imm(255), M_I | M_IMM)
+    alias("and", "d,s,j", ANDI, M_I)
     add("andi", "d,s,j", ANDI, M_I)
     # binutils 2.40 lists "sll/srl/sra rd,rs,shamt" as aliases of the immediate shifts and
     # objdump prints them; we keep its spelling so our disassembly matches it word for word.
@@ -156,7 +166,7 @@ def _rows():
     # --- fences (Zifencei for fence.i) ---------------------------------------------------------
     fence = _f3(MISC_MEM, 0)
     alias("fence", "", fence | 0xFF << 20, 0xFFFFFFFF)             # fence iorw,iorw
-    add("fence.tso", "", fence | 0x833 << 20, 0xFFFFFFFF)
+    alias("fence.tso", "", fence | 0x833 << 20, 0xFFFFFFFF)   # fm=1000; runs as fence rw,rw
     add("fence", "P,Q", fence, M_I)
     add("fence.i", "", _f3(MISC_MEM, 1), M_I, _FENCEI)
 
@@ -198,6 +208,9 @@ def _rows():
         alias(short, "E,Z", match, M_I | M_RD, _CSR)
     for name, match in (("csrrw", CSRRW), ("csrrs", CSRRS), ("csrrc", CSRRC)):
         add(name, "d,E,s", match, M_I, _CSR)
+    # ... and csrrwi rd,csr,imm as "csrrw rd,csr,imm" (binutils 2.40 lists that alias first).
+    for name, match in (("csrrw", CSRRWI), ("csrrs", CSRRSI), ("csrrc", CSRRCI)):
+        alias(name, "d,E,Z", match, M_I, _CSR)
     for name, match in (("csrrwi", CSRRWI), ("csrrsi", CSRRSI), ("csrrci", CSRRCI)):
         add(name, "d,E,Z", match, M_I, _CSR)
     for short, match in (("csrwi", CSRRWI), ("csrsi", CSRRSI), ("csrci", CSRRCI)):
