@@ -121,6 +121,7 @@ class Hart:
         self.traps = 0                 # traps and interrupts taken since reset
         self.counter_offset = {"cycle": 0, "instret": 0}
         self.reservation = None
+        self.trace_log = []
         self.decoded = {}
         self.exit = None
         self.fetch_hits = self.data_hits = 0
@@ -299,6 +300,8 @@ class Hart:
 
     def load_physical(self, vaddr, size, priv, virt, cache=False, hlvx=False):
         paddr = self._translate(vaddr, size, LOAD, priv, virt, hlvx)
+        if self.trace is not None:
+            self.trace_log.append(f" mem 0x{vaddr:08x}")
         if self.bus.is_ram(paddr, size):
             if cache and self._cacheable(paddr, LOAD, priv):
                 self.load_pages[vaddr >> 12] = (paddr & ~0xFFF) - self.bus.ram_base
@@ -326,7 +329,7 @@ class Hart:
     def store_physical(self, vaddr, size, value, priv, virt, cache=False):
         paddr = self._translate(vaddr, size, STORE, priv, virt)
         if self.trace is not None:
-            self.trace_stores.append((paddr, size, value))
+            self.trace_log.append(f" mem 0x{vaddr:08x} 0x{value:0{2 * size}x}")
         if self.reservation is not None and paddr & ~3 == self.reservation:
             pass                       # a plain store keeps the reservation (as QEMU)
         if self.bus.is_ram(paddr, size):
@@ -384,7 +387,7 @@ class Hart:
         reservation, self.reservation = self.reservation, None
         if reservation is None or reservation[0] != paddr:
             return 1
-        if self.load_physical(vaddr, 4, priv, virt) != reservation[1]:
+        if self.bus.load(paddr, 4) != reservation[1]:     # a compare, not a logged load
             return 1
         self.store_physical(vaddr, 4, value, priv, virt)
         return 0
@@ -630,10 +633,11 @@ class Hart:
     def step(self):
         """Execute exactly one instruction (or take one trap). Used by single-step and trace."""
         pc, priv = self.pc, self.priv
-        before, retired = list(self.x), self.instret
-        self.trace_stores = []
+        retired = self.instret
+        self.trace_log = []
         if self.trace is not None:
-            self.store_pages.clear()   # every store takes the slow path, which logs it
+            self.load_pages.clear()    # every access takes the slow path, which logs it
+            self.store_pages.clear()
         try:
             code = self.fetch_pages.get(pc >> 12)
             if code is None:
@@ -656,7 +660,20 @@ class Hart:
             self.take_trap(trap)
             return
         if self.trace is not None and self.instret != retired:
-            self.trace(_commit_line(priv, pc, word, before, self.x, self.trace_stores))
+            self.trace(self._commit_line(priv, pc, word))
+
+    def _commit_line(self, priv, pc, word):
+        """One line of Spike's --log-commits, e.g.
+        'core   0: 3 0x80000168 (0x00044503) x10 0x00000061 mem 0x80000680':
+        privilege, pc, instruction, the register it wrote (x0 never shown), then CSR writes
+        ('c773_mtvec 0x...') and memory accesses ('mem ADDR' for loads, 'mem ADDR VALUE'
+        for stores), in Spike's order."""
+        line = f"core   0: {priv} 0x{pc:08x} (0x{word:08x})"
+        row, ops = decode(word, aliases=False)
+        rd = ops.get("d", 0) if row is not None else 0
+        if rd:
+            line += f" x{rd:<2} 0x{self.x[rd]:08x}"
+        return line + "".join(self.trace_log)
 
 def _enter_supervisor(status, priv):
     """sstatus/vsstatus on a trap to (V)S: SPIE <- SIE, SIE <- 0, SPP <- previous privilege."""
@@ -671,14 +688,3 @@ def _vs_to_host(value):
 
 ACCESS_FAULT = {FETCH: INSTRUCTION_ACCESS_FAULT, LOAD: LOAD_ACCESS_FAULT,
                 STORE: STORE_ACCESS_FAULT}
-
-
-def _commit_line(priv, pc, word, before, after, stores):
-    """One line of Spike's --log-commits: 'core   0: 3 0x80000000 (0x00000297) x5  0x80000000'."""
-    line = f"core   0: {priv} 0x{pc:08x} (0x{word:08x})"
-    for i in range(1, 32):
-        if before[i] != after[i]:
-            line += f" x{i:<2} 0x{after[i]:08x}"
-    for address, size, value in stores:
-        line += f" mem 0x{address:08x} 0x{value:0{2 * size}x}"
-    return line

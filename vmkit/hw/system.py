@@ -14,7 +14,7 @@ Source: RISC-V privileged spec 20211203, chapters 3.3 (mret, wfi), 4.2 (sret, sf
 8.3 (HLV/HSV, HFENCE), 8.6 (traps in virtualized modes).
 """
 
-from vmkit.isa import decode
+from vmkit.isa import csr_name, decode
 
 from . import csr as C
 from .trap import (BREAKPOINT, ECALL_FROM_M, ECALL_FROM_S, ECALL_FROM_U, ECALL_FROM_VS,
@@ -53,6 +53,9 @@ def _csr_op(kind, immediate):
         if writes:
             new = value if kind == "w" else old | value if kind == "s" else old & ~value
             h.csrs.write(number, new)
+            if h.trace is not None:        # the commit log shows the value the CSR now holds
+                h.trace_log.append(f" c{number}_{csr_name(number, '1.12')} "
+                                   f"0x{h.csrs.read(number):08x}")
         if rd:
             h.x[rd] = old
         h.pc += 4
@@ -91,6 +94,8 @@ def mret(h, word, ops):
     h.pc = h.mepc
     h.reservation = None
     h.translation_changed()
+    if h.trace is not None:              # Spike logs the status write an mret makes
+        h.trace_log.append(f" c768_mstatus 0x{h.mstatus:08x} c784_mstatush 0x{h.mstatush:08x}")
 
 
 def sret(h, word, ops):
