@@ -201,7 +201,7 @@ def _check_hypervisor_access(h, word):
 
 
 def fence_i(h, word, ops):
-    h.pc += 4        # decoded closures are cached by instruction word, so nothing is stale
+    h.pc += 4        # stores to a page with decoded code already discard it (hart.py)
 
 
 # --- hypervisor virtual-machine loads and stores ------------------------------------------
