@@ -115,7 +115,7 @@ class CsrFile:
         self._view("misa", lambda: MISA)
 
         self._view("mstatus", lambda: _with_sd(h.mstatus), self._write_mstatus)
-        self._plain("mstatush", writable=MSTATUSH_GVA | MSTATUSH_MPV)
+        self._plain("mstatush", writable=MSTATUSH_GVA | MSTATUSH_MPV, side_effect=ctx)
         self._plain("medeleg", writable=MEDELEG_WRITABLE)
         self._view("mideleg", lambda: h.mideleg | VS_INTERRUPTS | SGEIP,
                    lambda v: setattr(h, "mideleg", v & S_INTERRUPTS))

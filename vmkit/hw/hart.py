@@ -212,7 +212,7 @@ class Hart:
         if self.mmu is not None:
             self._fetch_paged = self._paged(self.priv, self.virt)
             self._data_paged = self._paged(*self.data_context())
-            self._walks_seen = self.mmu.tlb.evictions
+            self._tlb_seen = (self.mmu.tlb.evictions, self.mmu.tlb.flushes)
 
     def _paged(self, priv, virt):
         """Does an access in this mode go through the MMU (and so the TLB)?"""
@@ -241,8 +241,9 @@ class Hart:
     def _translate(self, vaddr, size, access, priv, virt, hlvx=False):
         """Physical address of an access, after the MMU and PMP; raises Trap."""
         paddr = self.mmu.translate(vaddr, access, priv, virt, hlvx=hlvx, size=size)
-        if self.mmu.tlb.evictions != self._walks_seen:
-            self.translation_changed()      # the TLB dropped a page the caches may hold
+        tlb = self.mmu.tlb
+        if (tlb.evictions, tlb.flushes) != self._tlb_seen:
+            self.translation_changed()      # the TLB dropped pages the caches may hold
         return paddr
 
     def _cacheable(self, paddr, access, priv):
