@@ -36,13 +36,17 @@ class Device:
 
 
 class Bus:
-    def __init__(self, ram_base: int = 0x8000_0000, ram_size: int = 128 << 20):
+    def __init__(self, ram_base: int = 0x8000_0000, ram_size: int = 128 << 20, ram=None):
+        """`ram`: existing memory to use (a writable memoryview, e.g. a slice of another
+        machine's RAM: how a VMM hands a guest its share); default a new zeroed bytearray."""
+        if ram is not None:
+            ram_size = len(ram)
         if ram_size <= 0 or ram_size % 4096 or ram_base % 4096:
             raise ValueError("RAM base and size must be positive multiples of 4 KiB")
         self.ram_base = ram_base
         self.ram_size = ram_size
         self.ram_end = ram_base + ram_size
-        self.ram = bytearray(ram_size)
+        self.ram = bytearray(ram_size) if ram is None else ram
         self.devices = []                      # (base, end, device), sorted by base
 
     # -- devices --------------------------------------------------------------------------

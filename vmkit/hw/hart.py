@@ -560,7 +560,8 @@ class Hart:
         self.exit = Exit(reason, self.pc, code=code, message=message)
         self._limit[0] = 0
 
-    def _retire(self, count):
+    def retire(self, count=1):
+        """Count `count` instructions as retired (the VMM uses it for instructions it completes)."""
         self.instret += count
         if self.clint is not None:
             self.clint.advance(count)
@@ -608,7 +609,7 @@ class Hart:
     def _end_fast(self, pc, retired, fetch_hits):
         self.pc = pc
         self.fetch_hits += fetch_hits
-        self._retire(retired)
+        self.retire(retired)
 
     def _system(self, code):
         """Execute one SYSTEM instruction at self.pc with every counter up to date."""
@@ -617,7 +618,7 @@ class Hart:
         except Trap as trap:
             self.take_trap(trap)
             return
-        self._retire(1)
+        self.retire(1)
         if self.exit is not None:
             raise _Stop
 
@@ -652,7 +653,7 @@ class Hart:
         step = code[(pc & 0xFFF) >> 2] or self.decode_at(code, pc)
         try:
             self.pc = step(pc)
-            self._retire(1)
+            self.retire(1)
         except execute.Serialize as signal:
             signal.__traceback__ = None
             self._system(code)

@@ -1,0 +1,12 @@
+"""The CPU-virtualization techniques, one module each, behind one interface (base.py).
+
+    native   the yardstick: the kernel in real S-mode, the VMM as its firmware
+    emulate  pure emulation: a software CPU in the VMM interprets every guest instruction
+    hw       hardware-assisted: VS-mode with G-stage translation (x86: VT-x + EPT)
+"""
+
+from .emulate import EmulateEngine
+from .hw import HwEngine
+from .native import NativeEngine
+
+ENGINES = {"native": NativeEngine, "emulate": EmulateEngine, "hw": HwEngine}

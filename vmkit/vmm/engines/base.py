@@ -1,0 +1,120 @@
+"""What every CPU-virtualization engine shares: a host machine, guest RAM carved out of it, and
+the interface the run loop in vm.py drives.
+
+An engine places guest RAM somewhere in host-physical memory, runs guest code until something
+needs the VMM, and reports that as a `VmExit`. Engines whose guest runs on the host hart
+(native, hw) turn the hart's exits into VM exits here.
+"""
+
+from vmkit.hw.machine import Machine
+from vmkit.hw.pmp import A_SHIFT, NAPOT, R, W, X
+
+from ..vm import GUEST_RAM, VmExit
+
+
+def napot(base, size):
+    """pmpaddr for a naturally aligned power-of-two region (privileged spec 3.7.1)."""
+    return (base >> 2) | ((size >> 3) - 1)
+
+
+PMP_RWX = R | W | X | NAPOT << A_SHIFT
+PMP_RW = R | W | NAPOT << A_SHIFT
+PMP_R = R | NAPOT << A_SHIFT
+
+
+class HartEngine:
+    """An engine whose guest code runs directly on the host hart (native, hw)."""
+
+    name = "?"
+    host_ram_size = 32 << 20
+    guest_base = 0x8000_0000           # host-physical address of guest RAM
+
+    def __init__(self, vm):
+        self.vm = vm
+        self.machine = Machine(ram_size=self.host_ram_size, output=vm.console_write)
+        self.hart = self.machine.hart
+        if not self.machine.bus.is_ram(self.guest_base, vm.ram_size):
+            raise ValueError("guest RAM does not fit in the host machine")
+
+    # -- guest memory ---------------------------------------------------------------------------
+    def host_address(self, gpa, length=1):
+        """Host-physical address of guest-physical `gpa`, or None outside guest RAM."""
+        if GUEST_RAM <= gpa and gpa + length <= GUEST_RAM + self.vm.ram_size and length >= 0:
+            return self.guest_base + (gpa - GUEST_RAM)
+        return None
+
+    def read_guest(self, gpa, length):
+        address = self.host_address(gpa, length)
+        return None if address is None else self.machine.bus.read_bytes(address, length)
+
+    def write_guest(self, gpa, data):
+        address = self.host_address(gpa, len(data))
+        if address is None:
+            return False
+        self.machine.bus.write_bytes(address, data)
+        self.hart.invalidate_code(address)            # the guest may run what we wrote
+        return True
+
+    def load(self, segments, entry):
+        for gpa, data, memsize in segments:
+            if not self.write_guest(gpa, bytes(data) + bytes(memsize - len(data))):
+                raise ValueError(f"guest segment at {gpa:#010x} ({memsize} bytes) is outside "
+                                 f"guest RAM ({GUEST_RAM:#010x}, {self.vm.ram_size} bytes)")
+        self.setup(entry)
+
+    def setup(self, entry):
+        raise NotImplementedError
+
+    # -- guest registers, as the run loop sees them ------------------------------------------
+    @property
+    def registers(self):
+        return self.hart.x
+
+    def complete_instruction(self):
+        """The VMM finished the instruction at pc (an SBI ecall, an MMIO access): step over."""
+        self.hart.pc = (self.hart.pc + 4) & 0xFFFFFFFF
+        self.hart.retire(1)
+        self.vm.counters.guest_instructions += 1
+
+    def inject(self, trap):
+        """Deliver an exception to the guest kernel, as the hardware would have."""
+        self.hart.take_trap(trap)
+
+    def fault_address(self, exit):
+        return self.last_tval
+
+    def pass_time(self, ticks):
+        self.machine.clint.advance(ticks)
+
+    def instruction_at_pc(self):
+        """The guest's instruction word at pc, read as the guest sees it (HLVX-style)."""
+        hart = self.hart
+        return hart.load_physical(hart.pc, 4, hart.priv, hart.virt, hlvx=True)
+
+    # -- running -----------------------------------------------------------------------------------
+    def enter(self, budget):
+        hart = self.hart
+        before = hart.instret
+        exit = hart.run(budget)
+        self.vm.counters.guest_instructions += hart.instret - before
+        if exit.reason == "budget":
+            return VmExit("budget")
+        if exit.reason == "wfi":
+            return VmExit("wfi")
+        if exit.reason == "trap":
+            self.last_tval = exit.tval
+            return self.trap_exit(exit)
+        return VmExit("error", message=f"host machine stopped: {exit.describe()}")
+
+    def trap_exit(self, exit):
+        raise NotImplementedError
+
+
+def guest_pmp(hart, entries):
+    """Program PMP entries (base, size, cfg) as the firmware would, lowest index first."""
+    for index, (base, size, cfg) in enumerate(entries):
+        hart.write_pmpaddr(index, napot(base, size))
+    config = 0
+    for index, (_, _, cfg) in enumerate(entries):
+        config |= cfg << (8 * index)
+    hart.write_pmpcfg(0, config)

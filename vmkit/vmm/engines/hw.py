@@ -1,0 +1,89 @@
+"""`hw`: hardware-assisted virtualization with the H extension (x86: VT-x/AMD-V with EPT/NPT).
+
+The guest kernel runs in VS-mode, its programs in VU-mode. Its CSR accesses hit the VS copies
+of the supervisor CSRs in hardware, its own traps (syscalls, page faults) are delegated straight
+to it (hedeleg/hideleg), and its memory goes through the G-stage page table (hgatp) the VMM
+built: guest-physical 0x8000_0000.. maps to a host-physical region elsewhere, and nothing else
+is mapped. So the guest exits to the VMM (HS-mode, here Python) only for:
+
+* ecall from VS-mode (cause 10)        -> an SBI call (x86: VMCALL)
+* guest-page faults (causes 20/21/23)  -> an access outside its RAM: the emulated UART (MMIO)
+* virtual instruction (cause 22)       -> a hypervisor-only instruction: illegal for the guest
+* wfi with nothing pending             -> the VMM lets guest time pass
+
+Source: RISC-V privileged spec 20211203, chapter 8; DESIGN §3.
+"""
+
+from vmkit.hw import csr as C
+from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT,
+                           STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION, Trap)
+
+from ..vm import GUEST_RAM, VmExit
+from .base import PMP_R, PMP_RWX, HartEngine, guest_pmp
+
+# Guest-internal exceptions go straight to the guest kernel (VS-mode) ...
+TO_GUEST = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
+# ... and these stop at HS-mode, where the VMM intercepts them.
+TO_VMM = sum(1 << c for c in (10, 20, 21, 22, 23))
+
+VMID = 1
+G_ROOT = 0x8080_0000                  # host-physical: the VMM's G-stage root (16 KiB aligned)
+G_ROOT_SIZE = 16 << 10
+MEGAPAGE = 4 << 20
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+
+
+class HwEngine(HartEngine):
+    name = "hw"
+    guest_base = 0x8100_0000          # guest RAM lives 16 MiB into host RAM
+
+    def setup(self, entry):
+        hart = self.hart
+        self._build_g_stage()
+        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+                         (G_ROOT, G_ROOT_SIZE, PMP_R)])
+        hart.medeleg = TO_GUEST | TO_VMM
+        hart.hedeleg = TO_GUEST
+        hart.mideleg = C.S_INTERRUPTS
+        hart.hideleg = C.VS_INTERRUPTS
+        hart.mcounteren = hart.hcounteren = 0b111
+        hart.hgatp = 1 << 31 | VMID << 22 | G_ROOT >> 12
+        hart.hstatus = C.HSTATUS_SPVP
+        hart.intercept = {"HS", "M"}
+        hart.priv, hart.virt = 1, True        # as `sret` with hstatus.SPV=1 would leave it
+        hart.pc = entry
+        hart.x[10] = 0
+        hart.translation_changed()
+
+    def _build_g_stage(self):
+        """Map guest RAM with 4 MiB G-stage leaves (A and D already set, U as required)."""
+        bus = self.machine.bus
+        size = max(self.vm.ram_size, MEGAPAGE)
+        for offset in range(0, size, MEGAPAGE):
+            gpa, hpa = GUEST_RAM + offset, self.guest_base + offset
+            pte = (hpa >> 12) << 10 | PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
+            bus.store(G_ROOT + 4 * (gpa >> 22), 4, pte)
+
+    def trap_exit(self, exit):
+        if exit.cause == ECALL_FROM_VS:
+            return VmExit("sbi")
+        if exit.cause in (LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT):
+            try:
+                word = self.instruction_at_pc()
+            except Trap as trap:
+                return VmExit("error", message=f"cannot read the faulting instruction: {trap}")
+            return VmExit("mmio", gpa=exit.gpa, word=word)
+        if exit.cause == INSTRUCTION_GUEST_PAGE_FAULT:
+            # A jump outside guest RAM: on a real board that is an instruction access fault.
+            return VmExit("fault", trap=Trap(INSTRUCTION_ACCESS_FAULT, exit.tval))
+        if exit.cause == VIRTUAL_INSTRUCTION:
+            return VmExit("illegal", word=exit.tval)
+        return VmExit("error", message=f"unexpected exit: {exit.describe()}")
+
+    def set_timer_pending(self, pending):
+        # The hypervisor injects the guest's timer interrupt through hvip.VSTIP.
+        hart = self.hart
+        hart.hvip = hart.hvip | C.VSTIP if pending else hart.hvip & ~C.VSTIP
+
+    def timer_enabled(self):
+        return bool(self.hart.mie & C.VSTIP)

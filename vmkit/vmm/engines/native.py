@@ -1,0 +1,50 @@
+"""`native`: the yardstick. The guest kernel runs in real S-mode on the host hart, with the VMM
+playing the firmware (OpenSBI's role) in M-mode. Nothing is virtualized: the kernel's CSR
+accesses, traps and UART accesses all happen in hardware; only SBI calls (ecall from S-mode,
+cause 9) reach Python. Guest-physical = host-physical.
+
+Protection still holds: the firmware's PMP lets S/U-mode touch only the guest's RAM and the
+UART; anything else is an access fault the kernel gets (as on a real board).
+"""
+
+from vmkit.hw import csr as C
+from vmkit.hw.devices import VIRT_MEMORY_MAP
+from vmkit.hw.trap import ECALL_FROM_S
+
+from ..vm import VmExit
+from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
+
+# Exceptions the kernel handles itself (everything but ecall from S, which is the SBI call).
+DELEGATED = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
+
+
+class NativeEngine(HartEngine):
+    name = "native"
+    guest_base = 0x8000_0000          # identity: the kernel runs where it was linked
+
+    def setup(self, entry):
+        hart = self.hart
+        uart_base, uart_size = VIRT_MEMORY_MAP["uart0"]
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
+                         (uart_base, uart_size, PMP_RW)])
+        hart.medeleg = DELEGATED
+        hart.mideleg = C.S_INTERRUPTS
+        hart.mcounteren = 0b111               # cycle, time, instret readable from S and U
+        hart.intercept = {"M"}                # traps to M-mode are the firmware's: Python's
+        hart.priv, hart.virt = 1, False       # as `mret` to S-mode would leave it
+        hart.pc = entry
+        hart.x[10] = 0                        # a0 = hartid
+        hart.translation_changed()
+
+    def trap_exit(self, exit):
+        if exit.cause == ECALL_FROM_S:
+            return VmExit("sbi")
+        return VmExit("error", message=f"unexpected trap to the firmware: {exit.describe()}")
+
+    def set_timer_pending(self, pending):
+        # The firmware raises the supervisor timer interrupt by writing mip.STIP, as OpenSBI.
+        hart = self.hart
+        hart.mip_soft = hart.mip_soft | C.STIP if pending else hart.mip_soft & ~C.STIP
+
+    def timer_enabled(self):
+        return bool(self.hart.mie & C.STIP)
