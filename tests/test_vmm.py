@@ -39,10 +39,9 @@ def run(source, engine, budget=200_000, **options):
 
 
 def final_state(vm):
-    """What the guest can see of itself: its registers and pc."""
-    engine = vm.engine
-    cpu = getattr(engine, "vcpu", None) or engine.hart
-    return tuple(cpu.x), cpu.pc
+    """What the guest can see of itself: registers, pc, supervisor CSRs."""
+    state = vm.engine.guest_state()
+    return state["x"], state["pc"], tuple(sorted(state["csrs"].items()))
 
 
 # --- the same guest, every engine --------------------------------------------------------------

@@ -128,7 +128,7 @@ class CsrFile:
         self._plain("mtval")
         self._plain("mtval2")
         self._plain("mtinst")
-        self._view("mip", h.read_mip,
+        self._view("mip", lambda: h.read_mip(),
                    lambda v: setattr(h, "mip_soft", (h.mip_soft & ~MIP_WRITABLE)
                                      | (v & MIP_WRITABLE)))
         self._plain("menvcfg", writable=1)                # FIOM only
@@ -208,8 +208,9 @@ class CsrFile:
         self._view("vsstatus", lambda: _with_sd(h.vsstatus) & SSTATUS_VISIBLE,
                    lambda v: (setattr(h, "vsstatus", (h.vsstatus & ~SSTATUS_WRITABLE)
                                       | (v & SSTATUS_WRITABLE)), ctx()))
-        self._view("vsie", h.read_vsie, h.write_vsie)
-        self._view("vsip", h.read_vsip, h.write_vsip)
+        # (lambdas, not bound methods: the trap engine's vCPU record has only S-mode state)
+        self._view("vsie", lambda: h.read_vsie(), lambda v: h.write_vsie(v))
+        self._view("vsip", lambda: h.read_vsip(), lambda v: h.write_vsip(v))
         self._view("vstvec", lambda: h.vstvec, lambda v: self._write_tvec("vstvec", v))
         self._plain("vsscratch")
         self._plain("vsepc", writable=0xFFFFFFFC)

@@ -4,7 +4,7 @@
     match exit.kind:                      # KVM's exit_reason
         "sbi"     -> firmware call (sbi.py), then step over the ecall
         "mmio"    -> emulate the device access (io.py), or give the guest an access fault
-        "illegal" -> a sensitive instruction the engine could not finish: illegal instruction
+        "virtual_instruction" -> the guest used a hypervisor-only instruction: illegal for it
         "wfi"     -> nothing to do: let guest time pass to the timer, or stop
         "budget"  -> the slice is used up
 
@@ -34,7 +34,9 @@ GUEST_UART = VIRT_MEMORY_MAP["uart0"][0]
 @dataclass
 class VmExit:
     """Why `Engine.enter` returned (x86: a VM exit; KVM: kvm_run.exit_reason)."""
-    kind: str                    # "budget" "sbi" "mmio" "illegal" "fault" "wfi" "error"
+    kind: str                    # what the VMM must do; see the table in the module docstring.
+    #   Kinds an engine has already handled itself, counted but needing nothing more:
+    #   "illegal_instruction" (emulated), "ecall", "exception", "interrupt" (reflected).
     gpa: int = 0                 # mmio: the guest-physical address
     word: int = 0                # mmio/illegal: the instruction
     trap: object = None          # fault: the exception to give the guest
@@ -80,6 +82,7 @@ class VirtualMachine:
         self.devices = GuestDevices()
         self.uart = self.devices.attach(GUEST_UART, Uart16550(output=self.console_write))
         self.timer_deadline = None
+        self.timer_raised = False
         self.stop = None
         self.engine = ENGINES[engine](self)
         self.engine.load(_segments(program), program.entry)
@@ -110,7 +113,7 @@ class VirtualMachine:
             else:
                 cause = LOAD_ACCESS_FAULT if _is_load(exit.word) else STORE_ACCESS_FAULT
                 engine.inject(Trap(cause, engine.fault_address(exit)))
-        elif exit.kind == "illegal":
+        elif exit.kind == "virtual_instruction":
             engine.inject(Trap(ILLEGAL_INSTRUCTION, exit.word))
         elif exit.kind == "fault":
             engine.inject(exit.trap)
@@ -129,7 +132,10 @@ class VirtualMachine:
             return budget
         due = self.timer_deadline - self.guest_time
         if due <= 0:
-            self.engine.set_timer_pending(True)
+            if not self.timer_raised:
+                self.timer_raised = True
+                self.counters.interrupts_injected += 1
+                self.engine.set_timer_pending(True)
             return budget
         return min(budget, due)
 
@@ -146,6 +152,7 @@ class VirtualMachine:
     # -- services for sbi.py ------------------------------------------------------------------
     def set_timer(self, deadline):
         self.timer_deadline = deadline
+        self.timer_raised = False
         self.engine.set_timer_pending(False)       # SBI: setting the timer clears the pending bit
 
     def console_write(self, data):

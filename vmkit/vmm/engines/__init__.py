@@ -2,11 +2,15 @@
 
     native   the yardstick: the kernel in real S-mode, the VMM as its firmware
     emulate  pure emulation: a software CPU in the VMM interprets every guest instruction
+    trap     trap-and-emulate: the kernel deprivileged to U-mode, privileged instructions
+             trap and the VMM emulates them on a vCPU record
     hw       hardware-assisted: VS-mode with G-stage translation (x86: VT-x + EPT)
 """
 
 from .emulate import EmulateEngine
 from .hw import HwEngine
 from .native import NativeEngine
+from .trap import TrapEngine
 
-ENGINES = {"native": NativeEngine, "emulate": EmulateEngine, "hw": HwEngine}
+ENGINES = {"native": NativeEngine, "emulate": EmulateEngine, "trap": TrapEngine,
+           "hw": HwEngine}

@@ -91,6 +91,15 @@ class HartEngine:
         hart = self.hart
         return hart.load_physical(hart.pc, 4, hart.priv, hart.virt, hlvx=True)
 
+    def read_supervisor_csr(self, number):
+        """A supervisor CSR as the guest kernel would read it (overridden where it is virtual)."""
+        return self.hart.csrs.read(number)
+
+    def guest_state(self):
+        """Everything the guest can observe of its CPU: registers, pc and supervisor CSRs.
+        Equal under every engine for the same guest: the transparency the lecture asks for."""
+        return guest_state(self.hart.x, self.hart.pc, self.read_supervisor_csr)
+
     # -- running -----------------------------------------------------------------------------------
     def enter(self, budget):
         hart = self.hart
@@ -108,6 +117,14 @@ class HartEngine:
 
     def trap_exit(self, exit):
         raise NotImplementedError
+
+
+# sstatus sie stvec scounteren sscratch sepc scause stval sip satp
+SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144, 0x180)
+
+
+def guest_state(x, pc, read_csr):
+    return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
 
 
 def guest_pmp(hart, entries):

@@ -19,6 +19,7 @@ from vmkit.hw.machine import Machine
 from vmkit.hw.trap import ECALL_FROM_S
 
 from ..vm import GUEST_RAM, GUEST_UART, VmExit
+from .base import guest_state
 from .native import DELEGATED
 
 
@@ -91,6 +92,9 @@ class EmulateEngine:
             else:
                 return VmExit("error", message=f"emulated CPU stopped: {exit.describe()}")
         return VmExit("budget")
+
+    def guest_state(self):
+        return guest_state(self.vcpu.x, self.vcpu.pc, self.vcpu.csrs.read)
 
     def complete_instruction(self):
         self.vcpu.pc = (self.vcpu.pc + 4) & 0xFFFFFFFF

@@ -77,8 +77,12 @@ class HwEngine(HartEngine):
             # A jump outside guest RAM: on a real board that is an instruction access fault.
             return VmExit("fault", trap=Trap(INSTRUCTION_ACCESS_FAULT, exit.tval))
         if exit.cause == VIRTUAL_INSTRUCTION:
-            return VmExit("illegal", word=exit.tval)
+            return VmExit("virtual_instruction", word=exit.tval)
         return VmExit("error", message=f"unexpected exit: {exit.describe()}")
+
+    def read_supervisor_csr(self, number):
+        # The guest's supervisor CSRs are the hart's VS copies (vsstatus for sstatus, ...).
+        return self.hart.csrs.read(self.hart.csrs.REDIRECT.get(number, number))
 
     def set_timer_pending(self, pending):
         # The hypervisor injects the guest's timer interrupt through hvip.VSTIP.

@@ -1,0 +1,199 @@
+"""`trap`: trap-and-emulate. The guest kernel runs directly on the host hart, but deprivileged:
+its (virtual) S-mode code runs in real U-mode. Every privileged instruction it executes
+(csrr sstatus, csrw stvec, sret, wfi, sfence.vma) is illegal in U-mode, so it traps to the
+VMM, which decodes it and performs it on the vCPU record below: the guest's *virtual*
+supervisor state. The guest's own traps (its syscalls, faults) and its timer interrupts also
+arrive at the VMM first, which reflects them into the guest as the hardware would have.
+
+This works because RISC-V is classically virtualizable (Popek & Goldberg, 1974): every
+sensitive instruction is privileged, so it traps when run deprivileged. x86 before VT-x was
+not (POPF silently ignores IF in ring 3), which is why VMware needed binary translation.
+
+Memory: guest RAM lives elsewhere in host-physical memory; a VMM-owned page table maps
+guest-physical -> host-physical for the (real) U-mode guest and maps nothing else, so a guest
+access to its UART page faults into the VMM (emulated I/O) and it can reach no other memory.
+With the guest's own paging off this table is the whole shadow page table.
+"""
+
+from vmkit.hw import csr as C
+from vmkit.hw.csr import CsrFile
+from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INTERRUPT_BIT, LOAD_PAGE_FAULT,
+                           SEI, SSI, STI, STORE_PAGE_FAULT)
+from vmkit.isa import decode
+
+from ..vm import GUEST_RAM, VmExit
+from .base import PMP_R, PMP_RWX, SUPERVISOR_CSRS, HartEngine, guest_pmp
+
+S, U = 1, 0
+SHADOW_ROOT = 0x8080_0000            # host-physical: the VMM's page table for the guest
+MEGAPAGE = 4 << 20
+PTE_GUEST = 0xDF                     # V R W X U A D: a user page, already accessed and dirty
+
+
+class VirtualSupervisor:
+    """The vCPU record: the guest's virtual S-mode state, shaped like a hart's CSR attributes
+    so that the very same CSR code (vmkit/hw/csr.py) gives the guest the same WARL answers
+    as real hardware would."""
+
+    def __init__(self):
+        self.priv = S                # the guest's virtual privilege
+        self.mstatus = 0             # only its sstatus bits are used
+        self.mie = self.mip_soft = 0
+        self.mideleg = C.S_INTERRUPTS
+        self.stvec = self.sscratch = self.sepc = self.scause = self.stval = 0
+        self.scounteren = self.satp = self.senvcfg = 0
+        self.timer_pending = False
+
+    def read_mip(self):
+        return self.mip_soft | (C.STIP if self.timer_pending else 0)
+
+    def translation_changed(self):
+        pass                         # guest paging is off: nothing to recompute
+
+
+class TrapEngine(HartEngine):
+    name = "trap"
+    guest_base = 0x8100_0000
+
+    def setup(self, entry):
+        hart = self.hart
+        self.vcpu = VirtualSupervisor()
+        self.csrs = CsrFile(self.vcpu)
+        self._build_shadow_table()
+        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+                         (SHADOW_ROOT, 4096, PMP_R)])
+        hart.satp = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12          # Sv32, ASID 1
+        hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
+        hart.mcounteren = 0b111
+        hart.intercept = {"M"}
+        hart.priv, hart.virt = U, False       # deprivileged: virtual S runs in real U
+        hart.pc = entry
+        hart.x[10] = 0
+        self._privilege_changed()
+
+    def _build_shadow_table(self):
+        bus = self.machine.bus
+        for offset in range(0, max(self.vm.ram_size, MEGAPAGE), MEGAPAGE):
+            gpa, hpa = GUEST_RAM + offset, self.guest_base + offset
+            bus.store(SHADOW_ROOT + 4 * (gpa >> 22), 4, (hpa >> 12) << 10 | PTE_GUEST)
+
+    def _privilege_changed(self):
+        # Counters: virtual S may read them (mcounteren); virtual U only what the guest's own
+        # scounteren allows, so the real scounteren follows the virtual privilege.
+        self.hart.scounteren = 0b111 if self.vcpu.priv == S else self.vcpu.scounteren
+        self.hart.translation_changed()
+
+    # -- entering the guest --------------------------------------------------------------------
+    def enter(self, budget):
+        if self._inject_interrupt():
+            return VmExit("interrupt")
+        return super().enter(budget)
+
+    def trap_exit(self, exit):
+        """A guest trap reached the VMM: emulate, serve or reflect it."""
+        cause, tval, vcpu = exit.cause, exit.tval, self.vcpu
+        if cause == ECALL_FROM_U:
+            if vcpu.priv == S:
+                return VmExit("sbi")
+            self.reflect(ECALL_FROM_U, 0)           # the guest's own syscall
+            return VmExit("ecall")
+        if cause == ILLEGAL_INSTRUCTION and vcpu.priv == S:
+            return self._emulate(tval)
+        if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
+            # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
+            return VmExit("mmio", gpa=tval, word=self.instruction_at_pc())
+        self.reflect(cause, tval)
+        return VmExit("exception")
+
+    # -- trap-and-emulate of the privileged instructions ------------------------------------------
+    def _emulate(self, word):
+        row, ops = decode(word, aliases=False)
+        name = row.name if row is not None else ""
+        if name.startswith("csrr"):
+            return self._emulate_csr(name, ops, word)
+        if name == "sret":
+            self._sret()
+            return VmExit("illegal_instruction")
+        if name == "wfi":
+            self.complete_instruction()
+            if self.vcpu.read_mip() & self.vcpu.mie:
+                return VmExit("illegal_instruction")
+            return VmExit("wfi")
+        if name == "sfence.vma":
+            self.complete_instruction()             # guest paging is off: nothing to flush
+            return VmExit("illegal_instruction")
+        self.reflect(ILLEGAL_INSTRUCTION, word)     # mret, H instructions, M CSRs: illegal
+        return VmExit("exception")
+
+    def _emulate_csr(self, name, ops, word):
+        vcpu, x = self.vcpu, self.hart.x
+        number, rd = ops["E"], ops["d"]
+        immediate = name.endswith("i")
+        source = ops["Z"] if immediate else ops["s"]
+        value = source if immediate else x[source]
+        kind = name[4]                              # csrr[w|s|c][i]
+        writes = kind == "w" or source != 0
+        if number not in SUPERVISOR_CSRS or (number >> 10 == 3 and writes):
+            self.reflect(ILLEGAL_INSTRUCTION, word)
+            return VmExit("exception")
+        if number == 0x180 and writes and value & (1 << 31) and kind != "c":
+            return VmExit("error", message="the trap engine does not yet virtualize guest "
+                                           "paging (satp); use hw")
+        old = self.csrs.read(number)
+        if writes:
+            new = value if kind == "w" else old | value if kind == "s" else old & ~value
+            self.csrs.write(number, new)
+        if rd:
+            x[rd] = old
+        self.complete_instruction()
+        if number == 0x106:
+            self._privilege_changed()
+        return VmExit("illegal_instruction")
+
+    def _sret(self):
+        vcpu, hart = self.vcpu, self.hart
+        status = vcpu.mstatus
+        vcpu.priv = S if status & C.SPP else U
+        status = status & ~C.SIE | (C.SIE if status & C.SPIE else 0)
+        vcpu.mstatus = (status | C.SPIE) & ~C.SPP
+        hart.pc = vcpu.sepc
+        hart.retire(1)
+        self.vm.counters.guest_instructions += 1
+        self._privilege_changed()
+
+    # -- reflecting traps and interrupts into the guest -------------------------------------------
+    def reflect(self, cause, tval, interrupt=False):
+        """Deliver a trap to the guest kernel: what hardware does on a trap to S-mode."""
+        vcpu, hart = self.vcpu, self.hart
+        vcpu.scause = cause | (INTERRUPT_BIT if interrupt else 0)
+        vcpu.sepc, vcpu.stval = hart.pc, tval
+        status = vcpu.mstatus
+        status = status & ~C.SPIE | (C.SPIE if status & C.SIE else 0)
+        vcpu.mstatus = status & ~(C.SIE | C.SPP) | (C.SPP if vcpu.priv == S else 0)
+        vcpu.priv = S
+        base = vcpu.stvec & ~3
+        hart.pc = base + 4 * cause if interrupt and vcpu.stvec & 1 else base
+        self._privilege_changed()
+
+    def _inject_interrupt(self):
+        vcpu = self.vcpu
+        pending = vcpu.read_mip() & vcpu.mie
+        if not pending or (vcpu.priv == S and not vcpu.mstatus & C.SIE):
+            return False
+        for code in (SEI, SSI, STI):                # priority order of the spec (3.1.9)
+            if pending >> code & 1:
+                self.reflect(code, 0, interrupt=True)
+                return True
+        return False
+
+    def read_supervisor_csr(self, number):
+        return self.csrs.read(number)
+
+    def inject(self, trap):
+        self.reflect(trap.cause, trap.tval)
+
+    def set_timer_pending(self, pending):
+        self.vcpu.timer_pending = pending
+
+    def timer_enabled(self):
+        return bool(self.vcpu.mie & C.STIP)
