@@ -301,10 +301,10 @@ def test_run_result_round_trips_through_json():
                        wall_s=0.125, console="hello\n", exit_code=0, exit_reason="finisher")
     data = json.loads(json.dumps(result.to_dict()))
     assert data == result.to_dict()
-    assert RunResult(**data) == result
+    assert RunResult.from_dict(data) == result
     assert data["total_cycles"] == 1000 + 200 * 40 + 203 * 2000
     # to_dict copies: changing it leaves the result alone.
     result.to_dict()["counters"]["exits"]["sbi"] = 99
     assert result.counters["exits"]["sbi"] == 3
     unfinished = RunResult("hw", "loop", {}, {}, 0, 0.0, "", None, "budget")
-    assert RunResult(**json.loads(json.dumps(unfinished.to_dict()))) == unfinished
+    assert RunResult.from_dict(json.loads(json.dumps(unfinished.to_dict()))) == unfinished

@@ -3,6 +3,8 @@
     vmkit asm prog.s -o prog.elf        assemble (errors: file:line:col: message, exit 1)
     vmkit disasm prog.elf               disassemble, as objdump -d prints it
     vmkit run prog.s|prog.elf           run bare-metal on the host machine (M-mode start)
+    vmkit run --guest W --engine E      run a workload as a guest under the VMM
+    vmkit compare W                     the same workload under every technique
     vmkit bench [--json]                simulator speed (MIPS) per workload and paging mode
     vmkit demo                          a guided first run
 
@@ -11,6 +13,7 @@ stderr and exits non-zero; vmkit never shows a Python traceback for it.
 """
 
 import argparse
+import json
 import sys
 
 # Exit statuses of `vmkit run` that are not the guest's own.
@@ -58,6 +61,10 @@ def cmd_disasm(args):
 
 
 def cmd_run(args):
+    if args.guest is not None:
+        return cmd_run_guest(args)
+    if args.program is None:
+        raise UsageError("vmkit run: give a program (PROG.s or PROG.elf), or --guest WORKLOAD")
     from vmkit.hw.machine import Machine
 
     def console(data):
@@ -86,6 +93,75 @@ def cmd_run(args):
         if trace_file:
             trace_file.close()
     return _report(exit, args)
+
+
+def cmd_run_guest(args):
+    """Run a workload as a guest under the VMM with one engine."""
+    from vmkit import lab
+    stream = None if args.json else _stream_console
+    result = _lab_call(lab.run, args.guest, args.engine, iterations=args.iterations,
+                       model=args.model, max_instructions=args.max_insns, console=stream)
+    if args.json:
+        print(json.dumps([result.to_dict()], indent=1))
+    elif args.stats:
+        sys.stdout.flush()
+        print(_stats_text(result), file=sys.stderr)
+    if result.exit_code is None:
+        print(f"vmkit: the guest did not shut down: {result.exit_reason}", file=sys.stderr)
+        return STATUS_BUDGET if result.exit_reason.startswith("budget") else STATUS_ERROR
+    return result.exit_code
+
+
+def cmd_compare(args):
+    from vmkit import lab
+    engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
+    results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
+                        model=args.model, max_instructions=args.max_insns)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+        return 0
+    categories = sorted({c for r in results for c in r.cycles})
+    header = f"{'engine':<9} {'guest insns':>11} {'exits':>7} {'est. cycles':>12}  " + \
+        "  ".join(f"{c:>10}" for c in categories)
+    print(f"{args.workload}: cost model {args.model!r} (cycles are estimates from counted "
+          "events; see vmkit/vmm/costs.py)")
+    print(header)
+    for r in results:
+        exits = sum(r.counters["exits"].values())
+        print(f"{r.engine:<9} {r.counters['guest_instructions']:>11} {exits:>7} "
+              f"{r.total_cycles:>12}  " + "  ".join(f"{r.cycles.get(c, 0):>10}"
+                                                   for c in categories))
+    consoles = {r.console for r in results}
+    print("console output identical under every engine" if len(consoles) == 1 else
+          "WARNING: the console output differs between engines")
+    return 0
+
+
+def _lab_call(function, *args, **kwargs):
+    from vmkit.asm import AsmError
+    from vmkit.elf import ElfError
+    from vmkit.vmm.costs import CostError
+    try:
+        return function(*args, **kwargs)
+    except (AsmError, ElfError, CostError, ValueError) as error:
+        raise UsageError(f"vmkit: {error}") from None
+
+
+def _stream_console(data):
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _stats_text(result):
+    c = result.counters
+    lines = [f"--- {result.workload} under {result.engine}: {result.exit_reason}",
+             f"guest instructions {c['guest_instructions']} (direct {c['direct_instructions']},"
+             f" emulated {c['emulated_instructions']}), idle {c['idle']}",
+             "exits " + (", ".join(f"{k}={v}" for k, v in sorted(c["exits"].items()))
+                         or "none"),
+             f"estimated cycles {result.total_cycles}: " +
+             ", ".join(f"{k}={v}" for k, v in result.cycles.items() if v)]
+    return "\n".join(lines)
 
 
 def _report(exit, args):
@@ -194,12 +270,32 @@ def build_parser():
                        "Exit status: the guest's (sifive_test finisher or HTIF tohost); "
                        f"{STATUS_BUDGET} if --max-insns ran out; {STATUS_WAITING} if it "
                        f"waits forever in wfi; {STATUS_ERROR} on an internal error.")
-    p.add_argument("program")
+    p.add_argument("program", nargs="?")
     p.add_argument("--max-insns", type=_positive_int, default=100_000_000,
                    help="instruction budget (default 100000000)")
     p.add_argument("--trace", metavar="FILE",
                    help="write a commit log (Spike --log-commits format) to FILE")
+    p.add_argument("--guest", metavar="WORKLOAD|FILE",
+                   help="run as a guest under the VMM instead (tinyos, syscall, io, csr, "
+                   "callret, trapinsn, or a .s/.elf file linked at 0x80000000)")
+    p.add_argument("--engine", default="hw",
+                   help="with --guest: native, emulate, trap or hw (default hw)")
+    p.add_argument("--iterations", type=_positive_int,
+                   help="with --guest: loop count of a microbenchmark")
+    p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
+    p.add_argument("--stats", action="store_true", help="with --guest: print the counters")
+    p.add_argument("--json", action="store_true", help="with --guest: print one JSON row")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compare", help="run a workload under every technique, side by side")
+    p.add_argument("workload")
+    p.add_argument("--engines", help="comma-separated engines (default: all)")
+    p.add_argument("--iterations", type=_positive_int, help="loop count of a microbenchmark")
+    p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
+    p.add_argument("--max-insns", type=_positive_int, default=50_000_000,
+                   help="instruction budget per engine")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="measure the simulator's speed (guest MIPS) and memory")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")

@@ -1,0 +1,49 @@
+"""The guest software: assembly sources shipped as package data, assembled by vmkit.asm.
+
+* ``tinyos``: a teaching kernel (S-mode, two U-mode tasks, syscalls, timer preemption).
+* ``syscall``, ``io``, ``csr``, ``callret``, ``trapinsn``: microbenchmarks after Adams & Agesen
+  (ASPLOS 2006), each repeating one operation ITERATIONS times.
+
+Shared include files: ``priv.inc`` (every privileged instruction, as a macro: the one place the
+paravirtual build will change), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``.
+
+    >>> from vmkit.vmm.vm import VirtualMachine
+    >>> vm = VirtualMachine(build("callret", iterations=10), engine="native")
+    >>> vm.run().reason, bytes(vm.console)
+    ('shutdown', b'callret: 10 iterations done\\n')
+"""
+
+from importlib import resources
+
+WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn")
+
+
+def source(name) -> str:
+    """The assembly text of workload `name` (read from package data, so it works from a wheel)."""
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
+    return resources.files(__name__).joinpath(f"{name}.s").read_text(encoding="utf-8")
+
+
+def build(name, iterations=None, pv=False, console_sbi=False):
+    """Assemble workload `name` into a `vmkit.asm.Program` for guest RAM at 0x8000_0000.
+
+    `iterations` overrides the source's ITERATIONS (loop trips; for tinyos, the lines task A
+    prints), `console_sbi` prints through the SBI debug console instead of the UART.
+    """
+    from vmkit.asm import assemble                 # not at import time: vmkit.asm is larger
+    text = source(name)
+    if pv:
+        raise ValueError("the pv build comes with the pv engine")
+    settings = []
+    if iterations is not None:
+        if type(iterations) is not int or not 1 <= iterations < 1 << 31:
+            raise ValueError(f"iterations must be an integer from 1 to {(1 << 31) - 1}, "
+                             f"not {iterations!r}")
+        settings.append(f".equ ITERATIONS, {iterations}")
+    if console_sbi:
+        settings.append(".equ CONSOLE_SBI, 1")
+    # The settings go on the first line, separated by ';', so that the source's line numbers
+    # in error messages stay right.
+    prefix = "; ".join(settings) + "; " if settings else ""
+    return assemble(prefix + text, f"{name}.s")

@@ -250,5 +250,14 @@ class RunResult:
     exit_reason: str
 
     def to_dict(self):
-        """A deep copy made of dicts, strings and numbers only (json.dumps accepts it)."""
-        return dataclasses.asdict(self)
+        """A deep copy made of dicts, strings and numbers only (json.dumps accepts it), with
+        the exits by reason also at the top level, as `vmkit compare --json` documents."""
+        row = dataclasses.asdict(self)
+        row["exits"] = dict(self.counters.get("exits", {}))
+        return row
+
+    @classmethod
+    def from_dict(cls, row):
+        """The inverse of `to_dict` (the top-level exits copy is dropped)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in row.items() if key in fields})

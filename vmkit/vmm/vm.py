@@ -6,6 +6,7 @@
         "mmio"    -> emulate the device access (io.py), or give the guest an access fault
         "virtual_instruction" -> the guest used a hypervisor-only instruction: illegal for it
         "wfi"     -> nothing to do: let guest time pass to the timer, or stop
+                     ("idle" is the same without an exit: the CPU itself slept in wfi)
         "budget"  -> the slice is used up
 
 Guest time is deterministic: it counts guest instructions retired plus the time skipped while
@@ -53,14 +54,28 @@ class VmStop:
 
 @dataclass
 class Counters:
-    guest_instructions: int = 0
-    idle: int = 0                # guest time that passed in wfi
+    """What the VMM counts (DESIGN §7); `as_dict` is what the cost model prices."""
+    guest_instructions: int = 0       # = direct + emulated: the guest's own instruction count
+    direct_instructions: int = 0      # run by the host CPU itself
+    emulated_instructions: int = 0    # finished or interpreted by the VMM in software
+    idle: int = 0                     # guest time that passed in wfi
     exits: Counter = field(default_factory=Counter)
     interrupts_injected: int = 0
 
+    def direct(self, count):
+        self.direct_instructions += count
+        self.guest_instructions += count
+
+    def emulated(self, count):
+        self.emulated_instructions += count
+        self.guest_instructions += count
+
     def as_dict(self):
-        return {"guest_instructions": self.guest_instructions, "idle": self.idle,
-                "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected}
+        return {"guest_instructions": self.guest_instructions,
+                "direct_instructions": self.direct_instructions,
+                "emulated_instructions": self.emulated_instructions, "idle": self.idle,
+                "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected,
+                "device_exits": self.exits.get("mmio", 0)}
 
 
 class VirtualMachine:
@@ -97,7 +112,7 @@ class VirtualMachine:
                 return VmStop("budget", message=f"stopped after {max_instructions} instructions")
             budget = self._bound_by_timer(left)
             exit = self.engine.enter(budget)
-            if exit.kind != "budget":
+            if exit.kind not in ("budget", "idle"):
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)
         return self.stop
@@ -117,7 +132,7 @@ class VirtualMachine:
             engine.inject(Trap(ILLEGAL_INSTRUCTION, exit.word))
         elif exit.kind == "fault":
             engine.inject(exit.trap)
-        elif exit.kind == "wfi":
+        elif exit.kind in ("wfi", "idle"):     # idle: the hart slept in wfi, no exit needed
             self._idle()
         elif exit.kind == "error":
             self.stop = VmStop("error", message=exit.message)

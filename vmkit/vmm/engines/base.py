@@ -32,7 +32,7 @@ class HartEngine:
     def __init__(self, vm):
         self.vm = vm
         self.machine = Machine(ram_size=self.host_ram_size, output=vm.console_write)
-        self.hart = self.machine.hart
+        self.hart = self.cpu = self.machine.hart      # `cpu`: what runs guest code
         if not self.machine.bus.is_ram(self.guest_base, vm.ram_size):
             raise ValueError("guest RAM does not fit in the host machine")
 
@@ -74,7 +74,7 @@ class HartEngine:
         """The VMM finished the instruction at pc (an SBI ecall, an MMIO access): step over."""
         self.hart.pc = (self.hart.pc + 4) & 0xFFFFFFFF
         self.hart.retire(1)
-        self.vm.counters.guest_instructions += 1
+        self.vm.counters.emulated(1)
 
     def inject(self, trap):
         """Deliver an exception to the guest kernel, as the hardware would have."""
@@ -105,11 +105,11 @@ class HartEngine:
         hart = self.hart
         before = hart.instret
         exit = hart.run(budget)
-        self.vm.counters.guest_instructions += hart.instret - before
+        self.vm.counters.direct(hart.instret - before)
         if exit.reason == "budget":
             return VmExit("budget")
         if exit.reason == "wfi":
-            return VmExit("wfi")
+            return VmExit("idle")
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self.trap_exit(exit)

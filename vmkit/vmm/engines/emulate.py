@@ -36,7 +36,7 @@ class EmulateEngine:
         self.bus = Bus(GUEST_RAM, ram=guest_ram)                # what the guest can reach
         self.bus.attach(GUEST_UART, vm.uart)
         self.clint = Clint()                                     # guest time for rdtime
-        self.vcpu = Hart(self.bus, clint=self.clint)
+        self.vcpu = self.cpu = Hart(self.bus, clint=self.clint)
 
     # -- guest memory --------------------------------------------------------------------------
     def read_guest(self, gpa, length):
@@ -79,16 +79,15 @@ class EmulateEngine:
                 break
             before = vcpu.instret
             exit = vcpu.run(left)
-            counters.guest_instructions += vcpu.instret - before
+            counters.emulated(vcpu.instret - before)
             if exit.reason == "trap" and exit.cause == ECALL_FROM_S:
                 self.vm.sbi.handle(vcpu.x)
                 self.complete_instruction()
-                if self.vm.stop is not None:
-                    break
+                break          # back to the run loop: the call may have moved the timer
             elif exit.reason == "budget":
                 break
             elif exit.reason == "wfi":
-                return VmExit("wfi")
+                return VmExit("idle")
             else:
                 return VmExit("error", message=f"emulated CPU stopped: {exit.describe()}")
         return VmExit("budget")
@@ -99,7 +98,7 @@ class EmulateEngine:
     def complete_instruction(self):
         self.vcpu.pc = (self.vcpu.pc + 4) & 0xFFFFFFFF
         self.vcpu.retire(1)
-        self.vm.counters.guest_instructions += 1
+        self.vm.counters.emulated(1)
 
     def inject(self, trap):
         self.vcpu.take_trap(trap)

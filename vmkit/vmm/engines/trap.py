@@ -158,7 +158,7 @@ class TrapEngine(HartEngine):
         vcpu.mstatus = (status | C.SPIE) & ~C.SPP
         hart.pc = vcpu.sepc
         hart.retire(1)
-        self.vm.counters.guest_instructions += 1
+        self.vm.counters.emulated(1)
         self._privilege_changed()
 
     # -- reflecting traps and interrupts into the guest -------------------------------------------
