@@ -100,7 +100,8 @@ def cmd_run_guest(args):
     from vmkit import lab
     stream = None if args.json else _stream_console
     result = _lab_call(lab.run, args.guest, args.engine, iterations=args.iterations,
-                       model=args.model, max_instructions=args.max_insns, console=stream)
+                       model=args.model, max_instructions=args.max_insns, console=stream,
+                       quirks=_quirks(args))
     if args.json:
         print(json.dumps([result.to_dict()], indent=1))
     elif args.stats:
@@ -116,7 +117,8 @@ def cmd_compare(args):
     from vmkit import lab
     engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
-                        model=args.model, max_instructions=args.max_insns)
+                        model=args.model, max_instructions=args.max_insns,
+                        quirks=_quirks(args))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
         return 0
@@ -135,6 +137,10 @@ def cmd_compare(args):
     print("console output identical under every engine" if len(consoles) == 1 else
           "WARNING: the console output differs between engines")
     return 0
+
+
+def _quirks(args):
+    return tuple(q for q in (args.quirk or "").split(",") if q)
 
 
 def _lab_call(function, *args, **kwargs):
@@ -283,6 +289,8 @@ def build_parser():
     p.add_argument("--iterations", type=_positive_int,
                    help="with --guest: loop count of a microbenchmark")
     p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
+    p.add_argument("--quirk", metavar="pushf,popf",
+                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
     p.add_argument("--stats", action="store_true", help="with --guest: print the counters")
     p.add_argument("--json", action="store_true", help="with --guest: print one JSON row")
     p.set_defaults(func=cmd_run)
@@ -294,6 +302,8 @@ def build_parser():
     p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
     p.add_argument("--max-insns", type=_positive_int, default=50_000_000,
                    help="instruction budget per engine")
+    p.add_argument("--quirk", metavar="pushf,popf",
+                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(func=cmd_compare)
 

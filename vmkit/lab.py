@@ -37,10 +37,11 @@ def load_program(workload, iterations=None):
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,
-        console=None):
-    """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...)."""
+        console=None, quirks=()):
+    """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
+    `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS)."""
     program = load_program(workload, iterations)
-    vm = VirtualMachine(program, engine=engine, console=console)
+    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
@@ -57,12 +58,13 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
-            max_instructions=50_000_000):
+            max_instructions=50_000_000, quirks=()):
     """The same workload under each engine: a list of RunResults, in `engines` order."""
     for name in engines:
         if name not in ENGINES:
             raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-    return [run(workload, name, iterations, model, max_instructions) for name in engines]
+    return [run(workload, name, iterations, model, max_instructions, quirks=quirks)
+            for name in engines]
 
 
 def _mmu_counters(vm):

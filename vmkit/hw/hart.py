@@ -96,6 +96,7 @@ class Hart:
         self.trace = None              # callable(line) -> commit log, Spike format
         self.store_watch = None        # (address, callback(paddr)): HTIF tohost
         self.poll = None               # callable run between stretches of instructions
+        self.quirks = frozenset()      # Popek-Goldberg lab switches: see system.QUIRKS
         self.mmu = None
         self.reset()
         self.mmu = Mmu(self, bus, tlb)

@@ -48,6 +48,9 @@ def _csr_op(kind, immediate):
         # so reading a read-only CSR with csrr is fine (spec 9.1).
         writes = kind == "w" or source != 0
         reads = kind != "w" or rd != 0
+        if h.quirks and ops["E"] == SSTATUS and h.priv == U and not h.virt:
+            if _quirk_sstatus(h, rd, writes):
+                return
         number = h.csrs.check_access(ops["E"], writes, word)
         old = h.csrs.read(number) if reads else 0
         if writes:
@@ -60,6 +63,35 @@ def _csr_op(kind, immediate):
             h.x[rd] = old
         h.pc += 4
     return csr_instruction
+
+
+# --- the Popek-Goldberg lab: sensitive but unprivileged, as x86's PUSHF/POPF ------------------
+
+SSTATUS = 0x100
+QUIRKS = {
+    "pushf": "csrr of sstatus in U-mode does not trap: it reads the real sstatus "
+             "(x86: PUSHF in ring 3 shows the real EFLAGS.IF)",
+    "popf": "a write of sstatus in U-mode does not trap and changes nothing "
+            "(x86: POPF in ring 3 silently ignores a change of IF)",
+}
+
+
+def _quirk_sstatus(h, rd, writes):
+    """With a quirk switched on, sstatus accesses from U-mode behave like x86's PUSHF/POPF:
+    sensitive (their result depends on privileged state) but not privileged (no trap). Real
+    RISC-V traps them all; this switch exists to show why that matters (Popek & Goldberg).
+    Returns True when the quirk handled the instruction."""
+    if writes and "popf" in h.quirks:
+        if rd:                       # csrrw/csrrs/csrrc with a destination also reads
+            h.x[rd] = h.csrs.read(SSTATUS)
+        h.pc += 4
+        return True
+    if not writes and "pushf" in h.quirks:
+        if rd:
+            h.x[rd] = h.csrs.read(SSTATUS)
+        h.pc += 4
+        return True
+    return False
 
 
 # --- environment calls and returns ----------------------------------------------------------

@@ -79,13 +79,19 @@ class Counters:
 
 
 class VirtualMachine:
-    def __init__(self, program, engine="hw", ram_size=4 << 20, console=None):
+    def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=()):
         """`program`: an assembled `vmkit.asm.Program` or an `vmkit.elf.ElfImage` linked for
         guest-physical RAM at 0x8000_0000; it starts in (virtual) S-mode at its entry with
-        a0 = hart ID 0, as Linux starts under OpenSBI."""
+        a0 = hart ID 0, as Linux starts under OpenSBI. `quirks`: Popek-Goldberg lab switches
+        of the host CPU (vmkit.hw.system.QUIRKS), e.g. ("popf",)."""
+        from vmkit.hw.system import QUIRKS
+
         from .engines import ENGINES
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        for quirk in quirks:
+            if quirk not in QUIRKS:
+                raise ValueError(f"unknown quirk {quirk!r}; choose from {', '.join(QUIRKS)}")
         if ram_size < 4096 or ram_size & (ram_size - 1):
             raise ValueError("guest RAM size must be a power of two of at least 4 KiB")
         self.ram_size = ram_size
@@ -100,6 +106,7 @@ class VirtualMachine:
         self.timer_raised = False
         self.stop = None
         self.engine = ENGINES[engine](self)
+        self.engine.cpu.quirks = frozenset(quirks)
         self.engine.load(_segments(program), program.entry)
 
     # -- the run loop -------------------------------------------------------------------------
