@@ -8,16 +8,7 @@ main:
     SET_TVEC stvec, strap_record
     li t1, (1 << 12) | (1 << 13) | (1 << 15)
     csrw medeleg, t1
-    la a0, root
-    li a1, 0x80000000
-    li a2, 0x80000000
-    li a3, PTE_RWX_AD
-    call map_mega
-    la a0, root
-    li a1, UART0
-    li a2, UART0
-    li a3, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
-    call map_mega
+    MAP_KERNEL root                 # RAM and the UART, identity-mapped megapages
     la a0, root
     li a1, VA0
     la a2, page0
