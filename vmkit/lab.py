@@ -68,9 +68,13 @@ def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
 
 
 def _mmu_counters(vm):
-    """TLB and page-walk counts of the CPU that ran the guest's code."""
+    """TLB and page-walk counts of the CPU that ran the guest's code, and the engine's own."""
     cpu = vm.engine.cpu
     cpu.sync_counters()
     tlb = cpu.mmu.tlb
-    return {"tlb_hits": tlb.hits, "tlb_misses": tlb.misses, "tlb_flushes": tlb.flushes,
-            "walk_references": cpu.mmu.walk_references}
+    counters = {"tlb_hits": tlb.hits, "tlb_misses": tlb.misses, "tlb_flushes": tlb.flushes,
+                "walk_references": cpu.mmu.walk_references}
+    statistics = getattr(vm.engine, "statistics", None)       # bt's translation cache
+    if statistics is not None:
+        counters.update(statistics())
+    return counters

@@ -94,7 +94,6 @@ class Hart:
         self.intercept = set()         # trap targets ("M", "HS", "VS") to hand to the caller
         self.breakpoints = set()
         self.trace = None              # callable(line) -> commit log, Spike format
-        self.store_watch = None        # (address, callback(paddr)): HTIF tohost
         self.poll = None               # callable run between stretches of instructions
         self.quirks = frozenset()      # Popek-Goldberg lab switches: see system.QUIRKS
         self.mmu = None
@@ -129,6 +128,7 @@ class Hart:
         self._fetch_paged = self._data_paged = False
         self.fetch_pages, self.load_pages, self.store_pages = {}, {}, {}
         self.code_pages = {}
+        self.watched_pages = {}
         self._limit = [0]
         if self.mmu is not None:
             self.mmu.tlb.flush_all()
@@ -270,8 +270,7 @@ class Hart:
         if code is None:
             base = (ppn << 12) - self.bus.ram_base
             code = self.code_pages[ppn] = [None] * 1024 + [base]   # slot 1024: RAM offset
-            for vpn in [v for v, b in self.store_pages.items() if b == base]:
-                del self.store_pages[vpn]
+            self._uncache_stores(ppn)
         if self._cacheable(paddr, FETCH, self.priv):
             self.fetch_pages[pc >> 12] = code
         return code
@@ -282,6 +281,20 @@ class Hart:
         step = self.decoded.get(word) or self.decode(word)
         code[(pc & 0xFFF) >> 2] = step
         return step
+
+    def watch_page(self, ppn, callback):
+        """Call `callback(paddr)` after every store to physical page `ppn`.
+
+        Hardware would write-protect the page and take a fault; here the store simply goes the
+        slow way. Used for HTIF's tohost word and by binary translation to notice guest code
+        being overwritten."""
+        self.watched_pages[ppn] = callback
+        self._uncache_stores(ppn)
+
+    def _uncache_stores(self, ppn):
+        base = (ppn << 12) - self.bus.ram_base
+        for vpn in [v for v, b in self.store_pages.items() if b == base]:
+            del self.store_pages[vpn]
 
     def invalidate_code(self, paddr):
         """RAM at paddr changed: forget the code decoded from its page."""
@@ -335,18 +348,16 @@ class Hart:
         if self.reservation is not None and paddr & ~3 == self.reservation:
             pass                       # a plain store keeps the reservation (as QEMU)
         if self.bus.is_ram(paddr, size):
-            watch = self.store_watch
-            if watch is not None and watch[0] <= paddr < watch[0] + 8:
-                self.bus.store(paddr, size, value)
-                watch[1](paddr)
-                return
-            if paddr >> 12 in self.code_pages:
+            ppn = paddr >> 12
+            if ppn in self.code_pages:
                 self.invalidate_code(paddr)
-            elif cache and self._cacheable(paddr, STORE, priv) and not (
-                    watch is not None and (paddr ^ watch[0]) >> 12 == 0):
+            elif cache and ppn not in self.watched_pages and self._cacheable(paddr, STORE, priv):
                 self.store_pages[vaddr >> 12] = (paddr & ~0xFFF) - self.bus.ram_base
             at = paddr - self.bus.ram_base
             self.bus.ram[at:at + size] = value.to_bytes(size, "little")
+            watcher = self.watched_pages.get(ppn)
+            if watcher is not None:
+                watcher(paddr)
             return
         try:
             self.bus.store(paddr, size, value)

@@ -67,7 +67,7 @@ class Machine:
         self.tohost = symbols.get("tohost")
         self.fromhost = symbols.get("fromhost")
         if self.tohost is not None and self.bus.is_ram(self.tohost, 8):
-            self.hart.store_watch = (self.tohost, self._tohost_written)
+            self.hart.watch_page(self.tohost >> 12, self._tohost_written)
         else:
             self.tohost = None
 
@@ -98,6 +98,8 @@ class Machine:
         then the high word (riscv-tests, Spike's console), so the store to the high word
         completes a command. A program that only ever writes the low word is served when the
         run loop next polls (`_poll_tohost`), as Spike's polling host would."""
+        if not self.tohost <= paddr < self.tohost + 8:
+            return                     # another word on the same page
         if paddr >= self.tohost + 4:
             self._serve_tohost()
         else:

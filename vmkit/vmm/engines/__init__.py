@@ -4,13 +4,15 @@
     emulate  pure emulation: a software CPU in the VMM interprets every guest instruction
     trap     trap-and-emulate: the kernel deprivileged to U-mode, privileged instructions
              trap and the VMM emulates them on a vCPU record
+    bt       binary translation: kernel code rewritten into a translation cache first
     hw       hardware-assisted: VS-mode with G-stage translation (x86: VT-x + EPT)
 """
 
+from .bt import BtEngine
 from .emulate import EmulateEngine
 from .hw import HwEngine
 from .native import NativeEngine
 from .trap import TrapEngine
 
 ENGINES = {"native": NativeEngine, "emulate": EmulateEngine, "trap": TrapEngine,
-           "hw": HwEngine}
+           "bt": BtEngine, "hw": HwEngine}

@@ -1,0 +1,475 @@
+"""`bt`: binary translation (bináris átírás), the way VMware ran x86 guests before VT-x.
+
+The guest kernel's code is never run as it is. Before a block of it runs, the VMM translates
+it into a *translation cache* (TC) in host memory, and the hart (in U-mode, like `trap`) runs
+the translation:
+
+* innocuous instructions are copied (add, lw, sw, branches' comparisons ...);
+* `auipc` is rewritten to load the address it would have computed (the code moved);
+* the lecture's slide, in RISC-V:
+      cli   csrci sstatus,SIE  ->  sw   zero, VIF(zero)             no exit at all
+      sti   csrsi sstatus,SIE  ->  sw   1, VIF(zero); if PENDING: call out to deliver it
+  VIF and PENDING are words on the vCPU state page, mapped at the top of the address space so
+  translated code reaches them x0-relative, with no free register needed;
+* every other sensitive instruction (csrr scause, sret, wfi, ecall, rdtime, mret, ...) ends the
+  block with a *callout*: an `ecall` into the VMM, which emulates it on the vCPU record;
+* a block ends at a branch or jump; its exits call out to the dispatcher, which finds (or
+  makes) the translation of the target and patches the exit into a direct jump: *chaining*,
+  so hot loops run from the TC without the VMM. Indirect jumps (`jalr`, `ret`) always call out.
+
+Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
+block starts by charging its guest-instruction count to a budget word on the vCPU page and
+calls out before starting if the budget cannot pay for all of it; the VMM then translates a
+block cut to the budget left (as QEMU's icount mode does), so the timer interrupt lands on the
+same guest instruction as under every other engine. Counters (rdtime, rdinstret) are guest
+state and are emulated. A store into a guest page that has translations drops the blocks it
+touches (the hart reports stores to watched pages, as write protection would).
+
+Known gap: the TC and the vCPU page live in the guest's address space (at 0xFFE00000 and
+0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's: a guest touching those
+addresses sees them instead of an access fault.
+"""
+
+from vmkit.hw import csr as C
+from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
+                           INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
+from vmkit.isa import BY_NAME, decode, encode
+
+from ..vm import GUEST_RAM, VmExit
+from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
+from .trap import MEGAPAGE, SHADOW_ROOT, S, U, TrapEngine
+
+# The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
+VCPU_PAGE_VA, VCPU_PAGE_PA = 0xFFFFF000, 0x8080_1000
+VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offsets
+LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
+TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
+MAX_BLOCK = 16                             # guest instructions per block at most
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+PMP_RX = PMP_R | 4                         # R X, NAPOT
+
+SSTATUS, SIE_BIT = 0x100, 2
+COUNTERS = {0xC00: "cycle", 0xC01: "time", 0xC02: "instret",
+            0xC80: "cycle", 0xC81: "time", 0xC82: "instret"}
+BRANCHES = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
+INLINE = ("copy", "auipc", "cli", "sti")   # kinds that do not end a block
+T6 = 31
+
+
+def op(name, **fields):
+    """Encode one real instruction from the table: op("sw", t=31, s=0, q=-2036)."""
+    row = next(r for r in BY_NAME[name] if not r.alias)
+    values = {letter: 0 for letter in row.fields()}
+    values.update(fields)
+    return encode(row, values)
+
+
+ECALL = op("ecall")
+
+
+def li(rd, value):
+    """lui + addi that put `value` in rd (the guest's auipc/jal link, computed at translation)."""
+    value &= 0xFFFFFFFF
+    low = ((value & 0xFFF) ^ 0x800) - 0x800
+    return [op("lui", d=rd, u=((value - low) >> 12) & 0xFFFFF), op("addi", d=rd, s=rd, j=low)]
+
+
+class Block:
+    def __init__(self, gpc, count, tc, length):
+        self.gpc, self.count, self.tc, self.length = gpc, count, tc, length
+        self.incoming = []                 # TC addresses of exits patched to jump here
+
+
+class BtEngine(TrapEngine):
+    name = "bt"
+
+    def setup(self, entry):
+        super().setup(entry)
+        hart, bus = self.hart, self.machine.bus
+        # Map the TC (user, read + execute) and the vCPU page (user, read + write) at the top.
+        bus.store(SHADOW_ROOT + 4 * 0x3FF, 4, (LEAF_TABLE >> 12) << 10 | PTE_V)
+        for page in range(TC_SIZE >> 12):
+            bus.store(LEAF_TABLE + 4 * (((TC_VA >> 12) & 0x3FF) + page), 4,
+                      ((TC_PA >> 12) + page) << 10 | PTE_V | PTE_R | PTE_X | PTE_U | PTE_A)
+        bus.store(LEAF_TABLE + 4 * 0x3FF, 4, (VCPU_PAGE_PA >> 12) << 10
+                  | PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+        guest_pmp(hart, [(VCPU_PAGE_PA, 4096, PMP_RW),
+                         (self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+                         (TC_PA, TC_SIZE, PMP_RX), (SHADOW_ROOT, 16 << 10, PMP_R)])
+        self.blocks = {}                   # guest pc -> Block
+        self.page_blocks = {}              # guest page -> guest pcs of its blocks
+        self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
+        self.callouts = {}                 # TC address of an ecall -> what it asks for
+        self.tc_next = TC_VA
+        self.generation = 0                # TC flushes so far
+        self.stats = {"tc_fills": 0, "tc_hits": 0, "tc_callouts": 0, "tc_invalidations": 0,
+                      "translated_instructions": 0}
+        self._write_vcpu(VIF, 0)
+        hart.scounteren = 0                # counters are guest state: reads trap, we emulate
+        hart.translation_changed()
+
+    def _privilege_changed(self):
+        self.hart.scounteren = 0
+        self.hart.translation_changed()
+
+    # -- the vCPU page ------------------------------------------------------------------------
+    def _read_vcpu(self, offset):
+        return self.machine.bus.load(VCPU_PAGE_PA + 0x800 + offset + 2048, 4)
+
+    def _write_vcpu(self, offset, value):
+        self.machine.bus.store(VCPU_PAGE_PA + 0x800 + offset + 2048, 4, value & 0xFFFFFFFF)
+
+    def _sync_in(self):
+        """Translated code keeps the virtual SIE in VIF: fold it into the vCPU record."""
+        vcpu = self.vcpu
+        vcpu.mstatus = vcpu.mstatus & ~C.SIE | (C.SIE if self._read_vcpu(VIF) else 0)
+
+    def _sync_out(self):
+        vcpu = self.vcpu
+        self._write_vcpu(VIF, int(bool(vcpu.mstatus & C.SIE)))
+        self._write_vcpu(PENDING, int(bool(vcpu.read_mip() & vcpu.mie)))
+
+    # -- running ------------------------------------------------------------------------------
+    def in_tc(self, address):
+        return TC_VA <= address < TC_VA + TC_SIZE
+
+    def enter(self, budget):
+        # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
+        if self._inject_interrupt():
+            return VmExit("interrupt")
+        hart = self.hart
+        if self.vcpu.priv == S and not self.in_tc(hart.pc):
+            # Kernel code always runs translated; a budget smaller than a block gets a block
+            # cut to fit it (as QEMU's icount mode retranslates), so guest time stays exact.
+            translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK))
+            if translated is None:
+                return VmExit("exception")
+            hart.pc = translated
+        if not self.in_tc(hart.pc):            # guest user code runs directly, as under trap
+            return super(TrapEngine, self).enter(budget)
+        self._sync_out()
+        self._write_vcpu(BUDGET, budget)
+        exit = hart.run(64 * budget + 256)
+        self._account(budget)
+        self._sync_in()
+        if exit.reason == "budget":
+            return VmExit("budget")
+        if exit.reason == "trap":
+            self.last_tval = exit.tval
+            return self._tc_exit(exit)
+        return VmExit("error", message=f"host machine stopped: {exit.describe()}")
+
+    def _account(self, budget):
+        """Guest instructions the translated code ran: what it charged to BUDGET."""
+        self.vm.counters.direct(budget - _signed(self._read_vcpu(BUDGET)))
+
+    def _refund(self, count):
+        """Guest instructions a block charged but did not run (it stopped at a callout/fault)."""
+        self.vm.counters.direct_instructions -= count
+        self.vm.counters.guest_instructions -= count
+
+    def _tc_exit(self, exit):
+        hart = self.hart
+        if exit.cause == ECALL_FROM_U and hart.pc in self.callouts:
+            self.stats["tc_callouts"] += 1
+            return self._callout(self.callouts[hart.pc])
+        origin = self.by_tc.get(hart.pc)
+        if origin is None:
+            return VmExit("error", message=f"fault outside any translation at {hart.pc:#x}")
+        gpc, refund = origin
+        self._refund(refund)
+        hart.pc = gpc                          # the guest instruction that faulted
+        return self.trap_exit(exit)
+
+    def trap_exit(self, exit):
+        # Guest time is guest state: counter reads trap (scounteren = 0) and are emulated.
+        if exit.cause == ILLEGAL_INSTRUCTION and self._counter_read(exit.tval):
+            return VmExit("illegal_instruction")
+        return super().trap_exit(exit)
+
+    # -- callouts --------------------------------------------------------------------------------
+    def _callout(self, action):
+        kind, gpc = action[0], action[1]
+        hart = self.hart
+        if kind == "goto":
+            generation = self.generation
+            target = self._dispatch(gpc)
+            if target is not None:
+                if generation == self.generation:      # the stub still exists: chain it
+                    self._chain(hart.pc, gpc, target)
+                hart.pc = target
+            return VmExit("callout")
+        if kind == "budget":                   # the block does not fit in the budget left
+            hart.pc = gpc
+            return VmExit("budget")
+        if kind == "pending":                  # sti found an interrupt waiting
+            self._refund(action[2])            # the rest of the block did not run
+            hart.pc = gpc
+            return VmExit("callout")
+        # A sensitive guest instruction: the block charged it; the VMM runs it instead.
+        self._refund(1)
+        hart.pc = gpc
+        word = action[2]
+        if kind == "jalr":
+            return self._jalr(word)
+        if self._counter_read(word):
+            return VmExit("illegal_instruction")
+        row, _ = decode(word, aliases=False)
+        name = row.name if row else ""
+        if name == "ecall":
+            return VmExit("sbi")
+        if name == "ebreak":
+            self.reflect(BREAKPOINT, 0)
+            return VmExit("exception")
+        return self._emulate(word)
+
+    def _jalr(self, word):
+        hart = self.hart
+        _, ops = decode(word, aliases=False)
+        target = (hart.x[ops["s"]] + ops["o"]) & 0xFFFFFFFE
+        if target & 3:
+            self.reflect(INSTRUCTION_MISALIGNED, target)
+            return VmExit("exception")
+        if ops["d"]:
+            hart.x[ops["d"]] = (hart.pc + 4) & 0xFFFFFFFF
+        hart.retire(1)
+        self.vm.counters.emulated(1)
+        hart.pc = target
+        return VmExit("callout")
+
+    def _counter_read(self, word):
+        """Emulate rdcycle/rdtime/rdinstret (and the h halves): True if `word` was one."""
+        row, ops = decode(word, aliases=False)
+        if row is None or row.name != "csrrs" or ops["E"] not in COUNTERS or ops["s"] != 0:
+            return False
+        vcpu, counters = self.vcpu, self.vm.counters
+        bit = 1 << (ops["E"] & 31)
+        if vcpu.priv == U and not vcpu.scounteren & bit:
+            self.reflect(ILLEGAL_INSTRUCTION, word)
+            return True
+        value = self.vm.guest_time if COUNTERS[ops["E"]] == "time" else \
+            counters.guest_instructions
+        if ops["E"] >= 0xC80:
+            value >>= 32
+        if ops["d"]:
+            self.hart.x[ops["d"]] = value & 0xFFFFFFFF
+        self.complete_instruction()
+        return True
+
+    # -- translation -------------------------------------------------------------------------------
+    def _dispatch(self, gpc, limit=MAX_BLOCK):
+        """The TC address running guest pc `gpc` (translated now if need be), or None after
+        reflecting a fetch fault into the guest. `limit` < MAX_BLOCK asks for a block of at
+        most that many instructions (kept apart from the full-length blocks)."""
+        key = gpc if limit == MAX_BLOCK else (gpc, limit)
+        block = self.blocks.get(key)
+        if block is not None:
+            self.stats["tc_hits"] += 1
+            return block.tc
+        if gpc & 3:
+            self.reflect(INSTRUCTION_MISALIGNED, gpc)
+            return None
+        if self.read_guest(gpc, 4) is None:
+            self.reflect(INSTRUCTION_ACCESS_FAULT, gpc)
+            return None
+        return self._translate(gpc, limit)
+
+    def _translate(self, gpc, limit=MAX_BLOCK):
+        guest = self._scan(gpc, limit)
+        count = len(guest)
+        # Prologue: charge `count` guest instructions to BUDGET, or call out before starting.
+        code = [op("sw", t=T6, s=0, q=SPILL), op("lw", d=T6, s=0, o=BUDGET),
+                op("addi", d=T6, s=T6, j=-count), ("blt", T6, 0),
+                op("sw", t=T6, s=0, q=BUDGET), op("lw", d=T6, s=0, o=SPILL)]
+        origins = [None] * len(code)
+        exits = [(3, ("budget", gpc), True)]   # (code index, callout, restore t6 first)
+        for index, (pc, word, kind) in enumerate(guest):
+            emitted = self._rewrite(pc, word, kind, exits, len(code), count - index - 1)
+            code += emitted
+            origins += [(pc, count - index)] * len(emitted)
+        if guest[-1][2] in INLINE:             # ended by length or page: go on at the next pc
+            exits.append((len(code), ("goto", guest[-1][0] + 4), False))
+            code.append(None)
+            origins.append(None)
+        # Exit stubs after the body; each ends in the ecall that calls out.
+        stubs, stub_of, callouts = [], {}, []
+        for at, action, restore in exits:
+            stub_of[at] = len(code) + len(stubs)
+            if restore:
+                stubs.append(op("lw", d=T6, s=0, o=SPILL))
+            callouts.append((len(code) + len(stubs), action))
+            stubs.append(ECALL)
+        tc = self.tc_next
+        if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
+            self._flush_tc()
+            return self._translate(gpc, limit)
+        words = []
+        for index, item in enumerate(code):
+            if isinstance(item, int):
+                words.append(item)
+                continue
+            distance = 4 * (stub_of[index] - index)
+            if item is None:
+                words.append(op("jal", d=0, a=distance))
+            else:
+                name, rs1, rs2 = item
+                words.append(op(name, s=rs1, t=rs2, p=distance))
+        words += stubs
+        self._install(tc, words)
+        for index, action in callouts:
+            self.callouts[tc + 4 * index] = action
+        for index, origin in enumerate(origins):
+            if origin is not None:
+                self.by_tc[tc + 4 * index] = origin
+        key = gpc if limit == MAX_BLOCK else (gpc, limit)
+        self.blocks[key] = Block(gpc, count, tc, len(words))
+        self.tc_next = tc + 4 * len(words)
+        self.stats["tc_fills"] += 1
+        self.stats["translated_instructions"] += count
+        self._watch(key, gpc)
+        return tc
+
+    def _scan(self, gpc, limit):
+        """The guest instructions of the block at gpc, [(pc, word, kind)]: straight-line code
+        up to a branch, a jump or a sensitive instruction (included), the page end or
+        `limit` instructions."""
+        guest, pc = [], gpc
+        while len(guest) < limit:
+            data = self.read_guest(pc, 4)
+            if data is None or (guest and pc & 0xFFF == 0):
+                break
+            word = int.from_bytes(data, "little")
+            guest.append((pc, word, _classify(word)))
+            if guest[-1][2] not in INLINE:
+                break
+            pc += 4
+        return guest
+
+    def _rewrite(self, pc, word, kind, exits, at, after):
+        """The host instructions for one guest instruction. Items that are not words are
+        jumps to exit stubs: None (jal) or (branch name, rs1, rs2). `after` = guest
+        instructions of the block after this one (a callout here must refund them)."""
+        if kind == "copy":
+            return [word]
+        if kind == "auipc":
+            _, ops = decode(word, aliases=False)
+            return li(ops["d"], pc + (ops["u"] << 12)) if ops["d"] else [op("addi")]
+        if kind == "cli":
+            return [op("sw", t=0, s=0, q=VIF)]
+        if kind == "sti":
+            exits.append((at + 4, ("pending", pc + 4, after), True))
+            return [op("sw", t=T6, s=0, q=SPILL), op("addi", d=T6, s=0, j=1),
+                    op("sw", t=T6, s=0, q=VIF), op("lw", d=T6, s=0, o=PENDING),
+                    ("bne", T6, 0), op("lw", d=T6, s=0, o=SPILL)]
+        row, ops = decode(word, aliases=False)
+        if kind == "branch":
+            exits.append((at, ("goto", (pc + ops["p"]) & 0xFFFFFFFF), False))
+            exits.append((at + 1, ("goto", pc + 4), False))
+            return [(row.name, ops["s"], ops["t"]), None]
+        if kind == "jal":
+            link = li(ops["d"], pc + 4) if ops["d"] else []
+            exits.append((at + len(link), ("goto", (pc + ops["a"]) & 0xFFFFFFFF), False))
+            return link + [None]
+        exits.append((at, (kind, pc, word), False))      # "jalr" or "emulate"
+        return [None]
+
+    def _install(self, tc, words):
+        data = b"".join(w.to_bytes(4, "little") for w in words)
+        address = TC_PA + (tc - TC_VA)
+        self.machine.bus.write_bytes(address, data)
+        self.hart.invalidate_code(address)
+
+    def _chain(self, stub, gpc, target):
+        """Patch the exit at `stub` into a direct jump to the translation of `gpc`."""
+        distance = target - stub
+        if -(1 << 20) <= distance < (1 << 20):
+            self._install(stub, [op("jal", d=0, a=distance)])
+            self.blocks[gpc].incoming.append(stub)
+
+    # -- keeping translations coherent with guest code ------------------------------------------
+    def _watch(self, key, gpc):
+        """Blocks are within one guest page: remember it, and have its stores reported."""
+        page = gpc >> 12
+        self.page_blocks.setdefault(page, set()).add(key)
+        host = self.host_address(page << 12)
+        self.hart.watch_page(host >> 12, self._guest_code_written)
+
+    def _guest_code_written(self, paddr):
+        """A store hit a guest page with translations: drop the blocks it overwrote."""
+        gpa = paddr - self.guest_base + GUEST_RAM
+        for key in list(self.page_blocks.get(gpa >> 12, ())):
+            block = self.blocks.get(key)
+            if block is not None and block.gpc <= gpa < block.gpc + 4 * block.count:
+                del self.blocks[key]
+                self.page_blocks[gpa >> 12].discard(key)
+                for stub in block.incoming:            # unchain: back to calling out
+                    self._install(stub, [ECALL])
+                self.stats["tc_invalidations"] += 1
+
+    def _flush_tc(self):
+        self.generation += 1
+        self.blocks.clear()
+        self.page_blocks.clear()
+        self.by_tc.clear()
+        self.callouts.clear()
+        self.tc_next = TC_VA
+        self.stats["tc_invalidations"] += 1
+
+    def statistics(self):
+        """Translation-cache counters for the cost model (fills, hits, callouts, ...)."""
+        return dict(self.stats)
+
+    def describe_block(self, gpc):
+        """The lecture's slide for one block: each guest instruction beside what it became.
+
+        Returns [(guest pc, guest text, [(TC address, host text), ...]), ...] plus the exit
+        stubs under the pseudo guest pc None. The block is translated if it is not yet."""
+        from vmkit.disasm import disassemble_word
+        block = self.blocks.get(gpc)
+        if block is None:
+            if self._dispatch(gpc) is None:
+                return []
+            block = self.blocks[gpc]
+        rows, current = [], None
+        for index in range(block.length):
+            address = block.tc + 4 * index
+            word = self.machine.bus.load(TC_PA + (address - TC_VA), 4)
+            origin = self.by_tc.get(address)
+            guest_pc = origin[0] if origin else None
+            if current is None or current[0] != guest_pc:
+                if guest_pc is None:
+                    text = "(block entry: charge the budget)" if not rows else "(exits)"
+                else:
+                    guest_word = int.from_bytes(self.read_guest(guest_pc, 4), "little")
+                    text = disassemble_word(guest_word, guest_pc)
+                current = (guest_pc, text, [])
+                rows.append(current)
+            note = self.callouts.get(address)
+            if note is not None:
+                note = f"callout: {note[0]}" if word == ECALL else "exit chained to the next block"
+            host = disassemble_word(word, address) + (f"   # {note}" if note else "")
+            current[2].append((address, host))
+        return rows
+
+
+def _classify(word):
+    """How the translator treats one guest instruction."""
+    row, ops = decode(word, aliases=False)
+    if row is None:
+        return "emulate"
+    name = row.name
+    if name == "csrrci" and ops["E"] == SSTATUS and ops["Z"] == SIE_BIT and ops["d"] == 0:
+        return "cli"
+    if name == "csrrsi" and ops["E"] == SSTATUS and ops["Z"] == SIE_BIT and ops["d"] == 0:
+        return "sti"
+    if name in BRANCHES:
+        return "branch"
+    if name in ("jal", "jalr", "auipc"):
+        return name
+    if row.match & 0x7F == 0x73:          # SYSTEM: every sensitive instruction lives here
+        return "emulate"
+    return "copy"
+
+
+def _signed(value):
+    return value - (1 << 32) if value & 0x80000000 else value
