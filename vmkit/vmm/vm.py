@@ -42,6 +42,7 @@ class VmExit:
     word: int = 0                # mmio/illegal: the instruction
     trap: object = None          # fault: the exception to give the guest
     message: str = ""
+    callout: bool = False        # bt: the translated code called the VMM; no trap, no exit
 
 
 @dataclass
@@ -119,7 +120,7 @@ class VirtualMachine:
                 return VmStop("budget", message=f"stopped after {max_instructions} instructions")
             budget = self._bound_by_timer(left)
             exit = self.engine.enter(budget)
-            if exit.kind not in ("budget", "idle"):
+            if exit.kind not in ("budget", "idle", "callout") and not exit.callout:
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)
         return self.stop

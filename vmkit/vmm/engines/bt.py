@@ -189,6 +189,13 @@ class BtEngine(TrapEngine):
 
     # -- callouts --------------------------------------------------------------------------------
     def _callout(self, action):
+        """The translated code called the VMM (x86 BT: a call into the VMM's own code, no
+        trap): counted in tc_callouts, priced by the cost model as a callout, not an exit."""
+        exit = self._serve_callout(action)
+        exit.callout = True
+        return exit
+
+    def _serve_callout(self, action):
         kind, gpc = action[0], action[1]
         hart = self.hart
         if kind == "goto":
