@@ -19,6 +19,23 @@ LOADS = {"lb": (1, True), "lbu": (1, False), "lh": (2, True), "lhu": (2, False),
 STORES = {"sb": 1, "sh": 2, "sw": 4}
 
 
+class CountedDevice:
+    """A device model seen through a counter: under `emulate` device accesses are steps of the
+    software CPU, not exits, but the device model still does the same work per access."""
+
+    def __init__(self, device, counters):
+        self.device, self.counters = device, counters
+        self.name, self.size = device.name, device.size
+
+    def read(self, offset, size):
+        self.counters.device_accesses += 1
+        return self.device.read(offset, size)
+
+    def write(self, offset, size, value):
+        self.counters.device_accesses += 1
+        self.device.write(offset, size, value)
+
+
 class GuestDevices:
     """The guest-physical MMIO map: which device model answers at which address."""
 

@@ -62,6 +62,7 @@ class Counters:
     idle: int = 0                     # guest time that passed in wfi
     exits: Counter = field(default_factory=Counter)
     interrupts_injected: int = 0
+    device_accesses: int = 0          # device-model work done without an exit (emulate)
 
     def direct(self, count):
         self.direct_instructions += count
@@ -76,7 +77,8 @@ class Counters:
                 "direct_instructions": self.direct_instructions,
                 "emulated_instructions": self.emulated_instructions, "idle": self.idle,
                 "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected,
-                "device_exits": self.exits.get("mmio", 0)}
+                # The device model's work: one per MMIO exit, or per emulated access.
+                "device_exits": self.exits.get("mmio", 0) + self.device_accesses}
 
 
 class VirtualMachine:

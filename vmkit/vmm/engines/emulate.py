@@ -19,6 +19,7 @@ from vmkit.hw.machine import Machine
 from vmkit.hw.trap import ECALL_FROM_S
 
 from ..vm import GUEST_RAM, GUEST_UART, VmExit
+from ..io import CountedDevice
 from .base import guest_state
 from .native import DELEGATED
 
@@ -34,7 +35,7 @@ class EmulateEngine:
         host_ram = memoryview(self.machine.bus.ram)
         guest_ram = host_ram[self.guest_offset:self.guest_offset + vm.ram_size]
         self.bus = Bus(GUEST_RAM, ram=guest_ram)                # what the guest can reach
-        self.bus.attach(GUEST_UART, vm.uart)
+        self.bus.attach(GUEST_UART, CountedDevice(vm.uart, vm.counters))
         self.clint = Clint()                                     # guest time for rdtime
         self.vcpu = self.cpu = Hart(self.bus, clint=self.clint)
 
