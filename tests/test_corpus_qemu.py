@@ -8,7 +8,6 @@ files are what real QEMU does today (and that the programs' self-checks pass the
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 

@@ -126,7 +126,7 @@ class TrapEngine(HartEngine):
         return VmExit("exception")
 
     def _emulate_csr(self, name, ops, word):
-        vcpu, x = self.vcpu, self.hart.x
+        x = self.hart.x
         number, rd = ops["E"], ops["d"]
         immediate = name.endswith("i")
         source = ops["Z"] if immediate else ops["s"]
