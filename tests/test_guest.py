@@ -214,7 +214,6 @@ def test_tinyos_write_rejects_a_buffer_outside_ram():
     (lambda: build("nope"), "unknown workload 'nope'; choose one of tinyos, syscall, io, csr, "
                             "callret, trapinsn"),
     (lambda: source("tinyos.s"), "unknown workload 'tinyos.s'"),
-    (lambda: build("io", pv=True), "the pv build comes with the pv engine"),
     (lambda: build("io", iterations=0), "iterations must be an integer"),
     (lambda: build("io", iterations=1 << 31), "iterations must be an integer"),
     (lambda: build("io", iterations="5"), "iterations must be an integer"),

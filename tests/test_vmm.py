@@ -154,3 +154,14 @@ def test_bad_vm_configuration_is_refused():
         VirtualMachine(program, ram_size=3 << 20)
     with pytest.raises(ValueError, match="outside guest RAM"):
         VirtualMachine(assemble("_start: j _start\n", base=0x9000_0000))
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_faulting_trap_vector_stops_the_vm_instead_of_spinning(engine):
+    # stvec points at nothing: every trap faults again and no instruction ever retires.
+    vm, stop = run("""
+        _start: li t0, 0x40000000
+                csrw stvec, t0
+                .word 0                     # illegal: trap to the unfetchable vector
+    """, engine, budget=10_000)
+    assert stop.reason == "error" and "trap" in stop.message

@@ -21,10 +21,11 @@ DEFAULT_ENGINES = tuple(name for name in ("native", "emulate", "trap", "bt", "pv
                         if name in ENGINES)
 
 
-def load_program(workload, iterations=None):
-    """A workload name from vmkit.guest (tinyos, syscall, ...) or a path to a .s/.elf file."""
+def load_program(workload, iterations=None, pv=False):
+    """A workload name from vmkit.guest (tinyos, syscall, ...) or a path to a .s/.elf file.
+    `pv`: the paravirtual build of a named workload (the `pv` engine runs that one)."""
     if workload in guest.WORKLOADS:
-        return guest.build(workload, iterations=iterations)
+        return guest.build(workload, iterations=iterations, pv=pv)
     path = Path(workload)
     if path.suffix in (".s", ".S") and path.is_file():
         from .asm import assemble_file
@@ -40,7 +41,7 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
         console=None, quirks=()):
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
     `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS)."""
-    program = load_program(workload, iterations)
+    program = load_program(workload, iterations, pv=(engine == "pv"))
     vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks)
     start = time.perf_counter()
     stop = vm.run(max_instructions)

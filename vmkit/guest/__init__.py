@@ -29,13 +29,13 @@ def build(name, iterations=None, pv=False, console_sbi=False):
     """Assemble workload `name` into a `vmkit.asm.Program` for guest RAM at 0x8000_0000.
 
     `iterations` overrides the source's ITERATIONS (loop trips; for tinyos, the lines task A
-    prints), `console_sbi` prints through the SBI debug console instead of the UART.
+    prints), `console_sbi` prints through the SBI debug console instead of the UART. `pv`
+    builds the paravirtual kernel (priv.inc with PV = 1) for the `pv` engine; it starts at
+    `pv_boot`, which registers the shared vCPU page before jumping to `_start`.
     """
     from vmkit.asm import assemble                 # not at import time: vmkit.asm is larger
     text = source(name)
-    if pv:
-        raise ValueError("the pv build comes with the pv engine")
-    settings = []
+    settings = [".equ PV, 1"] if pv else []
     if iterations is not None:
         if type(iterations) is not int or not 1 <= iterations < 1 << 31:
             raise ValueError(f"iterations must be an integer from 1 to {(1 << 31) - 1}, "
@@ -46,4 +46,7 @@ def build(name, iterations=None, pv=False, console_sbi=False):
     # The settings go on the first line, separated by ';', so that the source's line numbers
     # in error messages stay right.
     prefix = "; ".join(settings) + "; " if settings else ""
-    return assemble(prefix + text, f"{name}.s")
+    program = assemble(prefix + text, f"{name}.s")
+    if pv:
+        program.entry = program.symbols["pv_boot"]
+    return program

@@ -77,6 +77,7 @@ class Counters:
                 "direct_instructions": self.direct_instructions,
                 "emulated_instructions": self.emulated_instructions, "idle": self.idle,
                 "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected,
+                "hypercalls": self.exits.get("hypercall", 0),
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses}
 
@@ -116,12 +117,21 @@ class VirtualMachine:
     def run(self, max_instructions=10_000_000):
         """Run the guest for up to `max_instructions` guest instructions; returns a VmStop."""
         start = self.counters.guest_instructions
+        stalled = 0
         while self.stop is None:
             left = max_instructions - (self.counters.guest_instructions - start)
             if left <= 0:
                 return VmStop("budget", message=f"stopped after {max_instructions} instructions")
             budget = self._bound_by_timer(left)
+            progress = self.guest_time
             exit = self.engine.enter(budget)
+            # A guest whose trap vector itself faults takes trap after trap and never retires
+            # an instruction: stop it instead of spinning (the hart counts traps the same way).
+            stalled = stalled + 1 if self.guest_time == progress else 0
+            if stalled > 10_000:
+                self.stop = VmStop("error", message="the guest makes no progress: every attempt "
+                                   "to run it traps (is its trap vector valid?)")
+                break
             if exit.kind not in ("budget", "idle", "callout") and not exit.callout:
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)

@@ -17,6 +17,9 @@ def napot(base, size):
     return (base >> 2) | ((size >> 3) - 1)
 
 
+STORM = ("the guest takes trap after trap without retiring an instruction "
+         "(is its trap vector valid?)")
+
 PMP_RWX = R | W | X | NAPOT << A_SHIFT
 PMP_RW = R | W | NAPOT << A_SHIFT
 PMP_R = R | NAPOT << A_SHIFT
@@ -103,10 +106,12 @@ class HartEngine:
     # -- running -----------------------------------------------------------------------------------
     def enter(self, budget):
         hart = self.hart
-        before = hart.instret
+        before, traps = hart.instret, hart.traps
         exit = hart.run(budget)
         self.vm.counters.direct(hart.instret - before)
         if exit.reason == "budget":
+            if hart.instret == before and hart.traps > traps:
+                return VmExit("error", message=STORM)
             return VmExit("budget")
         if exit.reason == "wfi":
             return VmExit("idle")

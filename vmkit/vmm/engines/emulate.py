@@ -20,7 +20,7 @@ from vmkit.hw.trap import ECALL_FROM_S
 
 from ..vm import GUEST_RAM, GUEST_UART, VmExit
 from ..io import CountedDevice
-from .base import guest_state
+from .base import STORM, guest_state
 from .native import DELEGATED
 
 
@@ -78,9 +78,11 @@ class EmulateEngine:
             left = budget - (vcpu.instret - start)
             if left <= 0:
                 break
-            before = vcpu.instret
+            before, traps = vcpu.instret, vcpu.traps
             exit = vcpu.run(left)
             counters.emulated(vcpu.instret - before)
+            if exit.reason == "budget" and vcpu.instret == before and vcpu.traps > traps:
+                return VmExit("error", message=STORM)
             if exit.reason == "trap" and exit.cause == ECALL_FROM_S:
                 self.vm.sbi.handle(vcpu.x)
                 self.complete_instruction()

@@ -1,0 +1,235 @@
+"""`pv`: paravirtualization (x86: Xen, SOSP 2003). The guest kernel's source is changed: its
+privileged operations (vmkit/guest/priv.inc with PV = 1) become loads and stores on a page it
+shares with the VMM, or explicit calls into the VMM, hypercalls. It runs deprivileged exactly
+as under `trap` (real U-mode, the VMM's shadow page table): this engine is the trap engine
+plus the hypercall ABI below, so a stray privileged instruction is still trap-and-emulated.
+
+The ABI (the guest side is priv.inc):
+
+* The shared vCPU page (Xen: the shared info page). The kernel reserves a 4 KiB-aligned page
+  and registers its guest-physical address at boot. The VMM also maps that page at the top of
+  the guest's address space, 0xFFFFF000 (Xen reserves the top of every address space too), so
+  that its upper half is reachable as OFFSET(zero) with offsets -2048..-1: the macros need no
+  free register. The shared words start at page + 0x800 (AREA_OFFSET):
+      +0 VIF (virtual sstatus.SIE, 0/1)   +4 PENDING (an interrupt waits for VIF = 1)
+      +8 SCAUSE  +12 SEPC  +16 STVAL  +20 SPP  +24 SPIE  +28 SSCRATCH
+      +32..+44 a0 a1 a6 a7 saved around a hypercall   +48.. scratch for the macros
+  Reading scause/sepc/stval/sscratch, writing sepc/sscratch and cli/sti are plain loads and
+  stores on it: no exit (the lecture's `cli -> mov [VIF], 0`).
+* Hypercalls: `ecall` from virtual S with a7 = EID_PV (0x0A00564D, in the SBI's
+  firmware-specific range), a6 = function, arguments a0.., answer a0 = SBI error, a1 = value:
+      0 REGISTER_VCPU_PAGE(gpa)      1 SET_TRAP_VECTOR(address)
+      2 TRAP_RETURN: the PV sret: resume at SEPC in mode SPP, VIF <- SPIE; it also restores
+        a0 a1 a6 a7 from the page (the kernel saved them there: every register is live)
+      3 CSR_BATCH(gpa, count): count pairs (csr | funct3 << 12, value), funct3 as in Zicsr
+        (1 write, 2 set, 3 clear), for the rare CSRs sie and scounteren; a1 = pairs done
+      4 IDLE: the PV wfi          5 EVENT_CHECK: the kernel set VIF = 1 and saw PENDING = 1
+  Timer and console stay the standard SBI calls (TIME, DBCN). Bad arguments give an SBI error
+  (INVALID_ADDRESS outside guest RAM, INVALID_PARAM, NOT_SUPPORTED for an unknown function,
+  DENIED before a page is registered). Until then, and for a kernel that never registers
+  (the native build), this engine is exactly `trap`.
+* Events (Xen: event channels with a pending flag and a mask): the VMM delivers an interrupt
+  in virtual S only when VIF = 1, writing SCAUSE/SEPC/STVAL/SPP/SPIE into the page, setting
+  VIF = 0 and jumping to the trap vector; while VIF = 0 it sets PENDING = 1 instead. Guest
+  syscalls and exceptions are delivered the same way. A trap taken in virtual S (say in the
+  middle of a macro) would clobber the macros' scratch words, so the VMM keeps them across
+  it and puts them back at TRAP_RETURN to S (one level deep; Linux's Xen entry code has a
+  "critical section fixup" for the same race).
+
+Every hypercall is one exit of kind "hypercall" in the VM's counters (IDLE with nothing to
+wake for is a "wfi" exit: the run loop must let guest time pass). A fetch fault at the trap
+vector itself stops the VM with a reason: delivering it would fault again, for ever.
+"""
+
+import struct
+
+from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_PAGE_FAULT, SEI,
+                           SSI, STI)
+
+from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
+from ..vm import VmExit
+from .base import PMP_R, PMP_RWX, guest_pmp
+from .trap import MEGAPAGE, S, SHADOW_ROOT, U, TrapEngine
+
+EID_PV = 0x0A00564D
+(REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE,
+ EVENT_CHECK) = range(6)
+
+ALIAS = 0xFFFFF000                   # guest-virtual: where the VMM maps the vCPU page too
+ALIAS_LEAF = SHADOW_ROOT + 4096      # host-physical: the shadow table's leaf for that page
+PTE_SHARED = 0xD7                    # V R W U A D: data only
+AREA_OFFSET = 0x800
+VIF, PENDING, SCAUSE, SEPC, STVAL, SPP, SPIE, SSCRATCH = range(0, 32, 4)
+SAVED = 32                           # a0 a1 a6 a7
+SCRATCH = slice(8, 16)               # words 8..15: what a nested trap in virtual S must keep
+BATCH_CSRS = (0x104, 0x106)          # sie, scounteren
+MAX_BATCH = 64
+FETCH_FAULTS = (INSTRUCTION_ACCESS_FAULT, INSTRUCTION_PAGE_FAULT)
+
+
+class PvEngine(TrapEngine):
+    name = "pv"
+
+    def setup(self, entry):
+        super().setup(entry)
+        self.area = None             # guest-physical address of the shared words, once known
+        self.interrupted_scratch = None
+        bus = self.machine.bus
+        bus.store(SHADOW_ROOT + 4 * (ALIAS >> 22), 4, (ALIAS_LEAF >> 12) << 10 | 1)
+        guest_pmp(self.hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+                              (SHADOW_ROOT, 8192, PMP_R)])
+        self.hart.translation_changed()
+
+    # -- the shared page --------------------------------------------------------------------------
+    def _words(self):
+        return list(struct.unpack("<16I", self.read_guest(self.area, 64)))
+
+    def _store(self, words):
+        self.write_guest(self.area, struct.pack("<16I", *words))
+
+    def _word(self, offset):
+        return int.from_bytes(self.read_guest(self.area + offset, 4), "little")
+
+    # -- hypercalls -------------------------------------------------------------------------------
+    def trap_exit(self, exit):
+        if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:
+            return self._hypercall(SbiCall(self.hart.x))
+        if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3:
+            # Delivering this fault would fetch from the same place again, for ever.
+            return VmExit("error", message=f"the guest's trap vector {self.hart.pc:#010x} "
+                                           "cannot be fetched")
+        return super().trap_exit(exit)
+
+    def _hypercall(self, call):
+        handler = {REGISTER_VCPU_PAGE: self._register, SET_TRAP_VECTOR: self._set_trap_vector,
+                   TRAP_RETURN: self._trap_return, CSR_BATCH: self._csr_batch,
+                   IDLE: self._idle, EVENT_CHECK: self._event_check}.get(call.fid)
+        if handler is None:
+            call.answer(NOT_SUPPORTED)
+        elif call.fid != REGISTER_VCPU_PAGE and self.area is None:
+            call.answer(DENIED)      # no vCPU page registered yet: nothing to work on
+        else:
+            kind = handler(call)
+            if kind:
+                return VmExit(kind)
+        self.complete_instruction()
+        return VmExit("hypercall")
+
+    def _register(self, call):
+        gpa = call.args[0]
+        if gpa & 0xFFF:
+            return call.answer(INVALID_PARAM)
+        if self.host_address(gpa, 4096) is None:
+            return call.answer(INVALID_ADDRESS)
+        self.area = gpa + AREA_OFFSET
+        vcpu, status = self.vcpu, self.vcpu.mstatus
+        self._store([status >> 1 & 1, 0, vcpu.scause, vcpu.sepc, vcpu.stval, status >> 8 & 1,
+                     status >> 5 & 1, vcpu.sscratch] + [0] * 8)
+        self.machine.bus.store(ALIAS_LEAF + 4 * 1023, 4,
+                               (self.host_address(gpa) >> 12) << 10 | PTE_SHARED)
+        self.hart.mmu.tlb.flush_vma(ALIAS)
+        self.hart.translation_changed()
+        call.answer(SUCCESS)
+
+    def _set_trap_vector(self, call):
+        address = call.args[0]
+        if address & 3 or self.host_address(address, 4) is None:
+            return call.answer(INVALID_ADDRESS)
+        self.csrs.write(0x105, address)      # direct mode: the vector is 4-byte aligned
+        call.answer(SUCCESS)
+
+    def _csr_batch(self, call):
+        gpa, count = call.args[0], call.args[1]
+        if count > MAX_BATCH:
+            return call.answer(INVALID_PARAM)
+        data = self.read_guest(gpa, 8 * count)
+        if data is None:
+            return call.answer(INVALID_ADDRESS)
+        pairs = struct.unpack(f"<{2 * count}I", data)
+        for done in range(count):
+            number, op, value = pairs[2 * done] & 0xFFF, pairs[2 * done] >> 12, pairs[2 * done + 1]
+            if number not in BATCH_CSRS or op not in (1, 2, 3):
+                return call.answer(INVALID_PARAM, done)
+            old = self.csrs.read(number)
+            self.csrs.write(number, value if op == 1 else old | value if op == 2
+                            else old & ~value)
+        self._privilege_changed()            # scounteren may have changed
+        call.answer(SUCCESS, count)
+
+    def _idle(self, call):
+        call.answer(SUCCESS)
+        if not self.vcpu.read_mip() & self.vcpu.mie:
+            self.complete_instruction()
+            return "wfi"                     # nothing to wake for: let guest time pass
+        return None
+
+    def _event_check(self, call):
+        call.answer(SUCCESS)
+        self.complete_instruction()
+        if not self._inject_interrupt():     # nothing was waiting after all
+            self.write_guest(self.area + PENDING, bytes(4))
+        return "hypercall"
+
+    def _trap_return(self, call):
+        """The PV sret (x86: Xen's iret hypercall, which also restores registers)."""
+        vcpu, hart = self.vcpu, self.hart
+        words = self._words()
+        vcpu.priv = S if words[SPP // 4] else U
+        words[VIF // 4], words[SPIE // 4], words[SPP // 4] = words[SPIE // 4], 1, 0
+        for index, register in enumerate((10, 11, 16, 17)):
+            hart.x[register] = words[SAVED // 4 + index]
+        if vcpu.priv == S and self.interrupted_scratch is not None:
+            words[SCRATCH] = self.interrupted_scratch
+            self.interrupted_scratch = None
+        self._store(words)
+        hart.pc = words[SEPC // 4]
+        hart.retire(1)
+        self.vm.counters.emulated(1)
+        self._privilege_changed()
+        return "hypercall"           # done: no answer, and pc is already where to go on
+
+    # -- delivering traps and interrupts through the page -----------------------------------------
+    def reflect(self, cause, tval, interrupt=False):
+        if self.area is None:                # not (yet) a PV kernel: exactly like `trap`
+            return super().reflect(cause, tval, interrupt)
+        vcpu, hart = self.vcpu, self.hart
+        words = self._words()
+        if vcpu.priv == S:
+            self.interrupted_scratch = words[SCRATCH]
+        words[:8] = [0, 0 if interrupt else words[PENDING // 4],
+                     cause | (1 << 31 if interrupt else 0), hart.pc, tval,
+                     int(vcpu.priv == S), words[VIF // 4], words[SSCRATCH // 4]]
+        self._store(words)
+        vcpu.priv = S
+        base = vcpu.stvec & ~3
+        hart.pc = base + 4 * cause if interrupt and vcpu.stvec & 1 else base
+        self._privilege_changed()
+
+    def _inject_interrupt(self):
+        if self.area is None:
+            return super()._inject_interrupt()
+        vcpu = self.vcpu
+        pending = vcpu.read_mip() & vcpu.mie
+        if not pending:
+            return False
+        if vcpu.priv == S and not self._word(VIF):
+            if not self._word(PENDING):
+                self.write_guest(self.area + PENDING, (1).to_bytes(4, "little"))
+            return False
+        code = next(c for c in (SEI, SSI, STI) if pending >> c & 1)   # spec 3.1.9 priority
+        self.reflect(code, 0, interrupt=True)
+        return True
+
+    def read_supervisor_csr(self, number):
+        """The guest's supervisor CSRs: those that live in the shared page come from there."""
+        if self.area is None:
+            return super().read_supervisor_csr(number)
+        words = self._words()
+        fields = {0x140: SSCRATCH, 0x141: SEPC, 0x142: SCAUSE, 0x143: STVAL}
+        if number in fields:
+            return words[fields[number] // 4]
+        value = super().read_supervisor_csr(number)
+        if number == 0x100:                  # sstatus: SIE, SPIE and SPP are in the page
+            value = (value & ~0x122 | words[VIF // 4] << 1 | words[SPIE // 4] << 5
+                     | words[SPP // 4] << 8)
+        return value
