@@ -61,6 +61,16 @@ def test_emulate_has_no_exits_and_pays_for_every_instruction():
     assert emulate.cycles["emulate"] > max(r.cycles["execute"] for r in results.values())
 
 
+def test_pure_emulation_works_but_is_not_efficient():
+    # The lecture's claim 1, on plain computation (the callret loop): every engine that runs
+    # guest code on the CPU pays about a cycle per instruction; emulation pays the emulator's
+    # price for each one (`emulate` in costs.py: 40 cycles, an assumption stated there).
+    small, large = by_engine("callret", 10), by_engine("callret", 60)
+    extra = {e: large[e].total_cycles - small[e].total_cycles for e in large}
+    assert extra["emulate"] >= 10 * extra["native"]
+    assert extra["hw"] == extra["native"] == extra["trap"]
+
+
 def test_io_exits_once_per_access_under_every_virtualizing_engine():
     small, large = by_engine("io", 10), by_engine("io", 60)
     for engine in ("trap", "hw"):
