@@ -291,7 +291,7 @@ MAKERS = {
     "lb": _load(1, True), "lh": _load(2, True), "lw": _load(4, False),
     "lbu": _load(1, False), "lhu": _load(2, False),
     "sb": _store(1), "sh": _store(2), "sw": _store(4),
-    "fence": _fence, "fence.tso": _fence,
+    "fence": _fence,            # fence.tso is an alias of a fence (the table decodes it so)
 }
 MAKERS.update({name: _branch(condition) for name, condition in BRANCHES.items()})
 MAKERS.update({name: _alu(expression, False) for name, expression in ALU.items()})
