@@ -51,9 +51,19 @@ class VirtualSupervisor:
         pass                         # guest paging is off: nothing to recompute
 
 
+class SretState:
+    """What an emulation of `sret` may read and must update (homework 1): the virtual sstatus
+    (bits SIE=1, SPIE=5, SPP=8), the virtual privilege (1 = S, 0 = U), sepc, and the guest pc."""
+
+    def __init__(self, sstatus, priv, sepc, pc):
+        self.sstatus, self.priv, self.sepc, self.pc = sstatus, priv, sepc, pc
+
+
 class TrapEngine(HartEngine):
     name = "trap"
     guest_base = 0x8100_0000
+    # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
+    student_sret = None
 
     def setup(self, entry):
         hart = self.hart
@@ -152,11 +162,16 @@ class TrapEngine(HartEngine):
 
     def _sret(self):
         vcpu, hart = self.vcpu, self.hart
-        status = vcpu.mstatus
-        vcpu.priv = S if status & C.SPP else U
-        status = status & ~C.SIE | (C.SIE if status & C.SPIE else 0)
-        vcpu.mstatus = (status | C.SPIE) & ~C.SPP
-        hart.pc = vcpu.sepc
+        if self.student_sret is not None:
+            state = SretState(vcpu.mstatus, vcpu.priv, vcpu.sepc, hart.pc)
+            self.student_sret(state)
+            vcpu.mstatus, vcpu.priv, hart.pc = state.sstatus, state.priv, state.pc
+        else:
+            status = vcpu.mstatus
+            vcpu.priv = S if status & C.SPP else U
+            status = status & ~C.SIE | (C.SIE if status & C.SPIE else 0)
+            vcpu.mstatus = (status | C.SPIE) & ~C.SPP
+            hart.pc = vcpu.sepc
         hart.retire(1)
         self.vm.counters.emulated(1)
         self._privilege_changed()
