@@ -9,7 +9,6 @@ The last row reports the host memory a machine with 64 MiB of guest RAM costs.
 import json
 import statistics
 import time
-import tracemalloc
 from importlib import resources
 
 from .asm import assemble
@@ -50,6 +49,7 @@ def measure(workload, paging, repeat=5, scale=1.0):
 
 def measure_memory(ram_size=64 << 20):
     """Host bytes allocated by building (and briefly running) a machine with `ram_size`."""
+    import tracemalloc                 # imported here: not every Python build (Pyodide) has it
     tracemalloc.start()
     machine = Machine(ram_size=ram_size)
     machine.load_program(_program("intloop", "sv32", 10))
