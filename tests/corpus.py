@@ -44,6 +44,25 @@ QEMU_CPU = ",".join([
 QEMU_ARGS = ["-M", "virt", "-smp", "1", "-m", "128M", "-cpu", QEMU_CPU,
              "-bios", "none", "-nographic", "-kernel"]
 
+# A routine for small inline QEMU probes (test_mmu, test_pmp): `call hex` prints a0.
+HEX_ROUTINE = """
+hex:                        # print a0 as 8 hex digits and a newline on the 16550
+    li t1, 0x10000000
+    li t2, 8
+2:  srli t3, a0, 28
+    slli a0, a0, 4
+    addi t3, t3, 48
+    li t4, 58
+    blt t3, t4, 3f
+    addi t3, t3, 39
+3:  sb t3, 0(t1)
+    addi t2, t2, -1
+    bnez t2, 2b
+    li t3, 10
+    sb t3, 0(t1)
+    ret
+"""
+
 _EXIT_HEADER = re.compile(rb"^#\s*expect-exit:\s*(\d+)\s*$", re.MULTILINE)
 
 

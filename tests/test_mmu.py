@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import need_tool
+from corpus import HEX_ROUTINE
 from vmkit.hw.bus import Bus
 from vmkit.hw.mmu import FETCH, LOAD, STORE, Mmu, leaf_allows
 from vmkit.hw.paging import (PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
@@ -520,22 +521,7 @@ handler:
     li t0, 0x1800           # MPP = M
     csrs mstatus, t0
     mret
-hex:
-    li t1, 0x10000000
-    li t2, 8
-2:  srli t3, a0, 28
-    slli a0, a0, 4
-    addi t3, t3, 48
-    li t4, 58
-    blt t3, t4, 3f
-    addi t3, t3, 39
-3:  sb t3, 0(t1)
-    addi t2, t2, -1
-    bnez t2, 2b
-    li t3, 10
-    sb t3, 0(t1)
-    ret
-"""
+""" + HEX_ROUTINE
 
 
 class QemuScript:

@@ -9,6 +9,7 @@ import re
 import subprocess
 
 from conftest import need_tool
+from corpus import HEX_ROUTINE
 from vmkit.hw.pmp import (L, NA4, NAPOT, OFF, R, TOR, W, X, entry_range, pmp_check,
                           pmp_write_addr, pmp_write_cfg)
 
@@ -211,22 +212,7 @@ _start:
     li t1, 0x5555
     sw t1, 0(t0)            # sifive_test: pass
 1:  j 1b
-hex:                        # print a0 as 8 hex digits and a newline on the 16550
-    li t1, 0x10000000
-    li t2, 8
-2:  srli t3, a0, 28
-    slli a0, a0, 4
-    addi t3, t3, 48
-    li t4, 58
-    blt t3, t4, 3f
-    addi t3, t3, 39
-3:  sb t3, 0(t1)
-    addi t2, t2, -1
-    bnez t2, 2b
-    li t3, 10
-    sb t3, 0(t1)
-    ret
-"""
+""" + HEX_ROUTINE
 
 
 def test_qemu_pmp_csr_write_rules(tmp_path):

@@ -2,21 +2,6 @@
 # zero; the values are this machine's specification, checked against QEMU 7.2.
 .include "vmkit_test.inc"
 .option arch, +h
-# WARL csr, ones, zeros[, mask]: write all ones / zero, check (read-back & mask), restore.
-.macro WARL csr, ones, zeros, mask=0xffffffff
-    csrr s2, \csr
-    li t1, -1
-    csrw \csr, t1
-    csrr s0, \csr
-    csrw \csr, zero
-    csrr s1, \csr
-    csrw \csr, s2
-    li t1, \mask
-    and s0, s0, t1
-    and s1, s1, t1
-    CHECK "\csr-ones", s0, \ones
-    CHECK "\csr-zero", s1, \zeros
-.endm
 main:
     # hstatus: GVA(6) SPV(7) SPVP(8) HU(9) VTVM(20) VTW(21) VTSR(22) are checked. QEMU 7.2
     # stores every other bit too (VGEIN although GEILEN = 0, WPRI bits): masked.

@@ -3,21 +3,6 @@
 # the spec leaves one); vmkit must match them. A mask hides bits where QEMU 7.2 departs from
 # the spec, so neither behaviour is required there (noted at each use).
 .include "vmkit_test.inc"
-# WARL csr, ones, zeros[, mask]: write all ones / zero, check (read-back & mask), restore.
-.macro WARL csr, ones, zeros, mask=0xffffffff
-    csrr s2, \csr
-    li t1, -1
-    csrw \csr, t1
-    csrr s0, \csr
-    csrw \csr, zero
-    csrr s1, \csr
-    csrw \csr, s2
-    li t1, \mask
-    and s0, s0, t1
-    and s1, s1, t1
-    CHECK "\csr-ones", s0, \ones
-    CHECK "\csr-zero", s1, \zeros
-.endm
 main:
     # mstatus: SIE(1) MIE(3) SPIE(5) MPIE(7) SPP(8) VS(10:9) MPP(12:11)=3 MPRV SUM MXR TVM TW
     # TSR (17..22) writable; FS = 0 (no F); VS writable (allowed "optionally" with S and no V,

@@ -1,21 +1,6 @@
 # warl_s: WARL read-back of the S-mode CSRs (written from M) after all ones / zero; the
 # values are this machine's specification, checked against QEMU 7.2.
 .include "vmkit_test.inc"
-# WARL csr, ones, zeros[, mask]: write all ones / zero, check (read-back & mask), restore.
-.macro WARL csr, ones, zeros, mask=0xffffffff
-    csrr s2, \csr
-    li t1, -1
-    csrw \csr, t1
-    csrr s0, \csr
-    csrw \csr, zero
-    csrr s1, \csr
-    csrw \csr, s2
-    li t1, \mask
-    and s0, s0, t1
-    and s1, s1, t1
-    CHECK "\csr-ones", s0, \ones
-    CHECK "\csr-zero", s1, \zeros
-.endm
 main:
     li t1, (1 << IRQ_SSI) | (1 << IRQ_STI) | (1 << IRQ_SEI)
     csrw mideleg, t1                # sie/sip show only delegated bits
