@@ -5,6 +5,7 @@
 
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -30,3 +31,20 @@ def gnu_as():
 @pytest.fixture
 def gnu_objdump():
     return need_tool("riscv64-unknown-elf-objdump")
+
+
+# --- Pyodide ---------------------------------------------------------------------------------
+# tests/test_pyodide.py runs this suite inside Pyodide (wasm/node/run.mjs). No process can be
+# started there, so external tools are absent by nature, not for want of an install: tests
+# that need one skip there whatever VMKIT_REQUIRE_TOOLS says, and say why.
+IN_PYODIDE = sys.platform == "emscripten"
+NO_PROCESSES = "Pyodide cannot start processes"
+no_pyodide = pytest.mark.skipif(IN_PYODIDE, reason=NO_PROCESSES)
+
+if IN_PYODIDE:
+    def need_tool(name: str) -> str:    # replaces the host version above
+        pytest.skip(f"{name}: {NO_PROCESSES}")
+
+# The tests of what is built around the core (the browser site, Binder, this Pyodide harness)
+# drive a browser, virtual environments and Node from the host: not collected inside Pyodide.
+collect_ignore = ["test_browser.py", "test_binder.py", "test_pyodide.py"] if IN_PYODIDE else []

@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from conftest import need_tool
+from conftest import need_tool, no_pyodide
+
+pytestmark = no_pyodide    # every test here starts `python -m vmkit` as a process
 
 
 def vmkit(*args, cwd=None):

@@ -15,6 +15,9 @@ from conftest import REQUIRE_TOOLS
 HOMEWORK = Path(__file__).parent.parent / "notebooks" / "homework"
 QUESTIONS = ["q1", "q2", "q3", "q4"]
 
+pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
+                                reason="otter-grader is not part of the Pyodide core suite")
+
 
 @pytest.fixture(scope="module")
 def ok_test_file():

@@ -1,6 +1,7 @@
 """Every notebook runs top to bottom without an error (nbclient), as a student would run it."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ def _need(module):
         pytest.skip(f"{module} is not installed (pip install -e '.[lab,test]')")
 
 
+@pytest.mark.skipif(sys.platform == "emscripten",
+                    reason="nbclient runs a Jupyter kernel process; Pyodide cannot start processes")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path):
     nbformat = _need("nbformat")

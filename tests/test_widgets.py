@@ -15,6 +15,10 @@ import pytest
 
 REQUIRE_TOOLS = os.environ.get("VMKIT_REQUIRE_TOOLS") == "1"
 
+if sys.platform == "emscripten":
+    pytest.skip("the Jupyter layer (ipywidgets, Bokeh) is not part of the Pyodide core suite",
+                allow_module_level=True)
+
 
 def _need_module(name):
     """Import `name`; skip this module when missing (fail in CI, as conftest.need_tool does)."""
