@@ -286,3 +286,264 @@ def test_lockstep_random_programs(seed, length, sv32, timer):
     program = assemble(source, "random.s")
     slices, exit = lockstep(program, seed)
     assert exit.reason == "poweroff" and exit.code == 0, exit.describe()
+
+
+# -- the corpus and the guest workloads, on both paths ------------------------------------------
+
+class eager:
+    """Compile every block on its first visit (instead of after `Hart.hot` visits)."""
+
+    def __enter__(self):
+        self.saved, Hart.hot = Hart.hot, 0
+
+    def __exit__(self, *error):
+        Hart.hot = self.saved
+
+
+def _include(name):
+    path = INCLUDE_DIR / name
+    return path.read_text() if path.is_file() else None
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.stem)
+def test_corpus_identical_on_both_paths(program):
+    """Each QEMU-golden program: the QEMU output on both paths, and the same final state."""
+    image = assemble_file(program, include=_include)
+    want_output, want_status = expected(program)
+    finals = []
+    for fast in (False, True):
+        machine = Machine(ram_size=16 << 20, fast=fast)
+        machine.load_program(image)
+        with eager():
+            exit = machine.run(20_000_000)
+        assert bytes(machine.console_output) == want_output, ("fast" if fast else "reference")
+        assert exit.reason == "poweroff" and exit.code == want_status, exit.describe()
+        finals.append((exit, state(machine)))
+    assert finals[0][0] == finals[1][0]
+    assert differences(finals[0][1], finals[1][1]) is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("workload", sorted(guest.WORKLOADS))
+def test_workloads_identical_on_both_paths(workload, engine):
+    """Every counter a notebook shows (exits, TLB, walks, the bt cache...) is path-independent."""
+    results = [lab.run(workload, engine, fast=False)]
+    with eager():
+        results.append(lab.run(workload, engine, fast=True))
+    a, b = (r.to_dict() for r in results)
+    for result in (a, b):
+        result.pop("wall_s")
+    assert a == b
+    assert results[0].exit_code == 0
+
+
+def test_random_guest_code_equivalent_under_every_engine_with_eager_blocks():
+    """test_equivalence's random privileged kernels, with every block compiled."""
+    from test_equivalence import build, observe
+    for seed in range(12):
+        program = assemble(build(seed, 5 + 3 * seed), "random.s")
+        with eager():
+            reference = observe(program, "native")
+            assert all(observe(program, engine) == reference for engine in ENGINES)
+
+
+# -- targeted cases ------------------------------------------------------------------------------
+
+def _machine(source, fast=True, ram_size=1 << 20):
+    machine = Machine(ram_size=ram_size, fast=fast)
+    machine.load_program(assemble(".option norvc\n.text\n.globl _start\n" + source, "t.s"))
+    machine.hart.hot = 0
+    return machine
+
+
+def test_fault_in_the_middle_of_a_block_is_precise():
+    source = """
+_start: la   t0, handler
+        csrw mtvec, t0
+        li   a0, 1
+        li   a1, 2
+        lw   a2, 0(zero)        # access fault: a0, a1 written, a3 not
+        li   a3, 3
+handler:
+        li   t0, 0x100000
+        li   t1, 0x5555
+        sw   t1, 0(t0)
+"""
+    machine, reference = _machine(source), _machine(source, fast=False)
+    assert machine.run(1000).reason == reference.run(1000).reason == "poweroff"
+    hart = machine.hart
+    assert hart.mcause == 5 and hart.mtval == 0
+    assert hart.mepc == machine.symbols["_start"] + 4 * 5      # la is two instructions
+    assert hart.x[10:14] == [1, 2, 0, 0]
+    assert hart.instret == reference.hart.instret == 5 + 4     # 5 before the fault, handler 4
+
+
+def test_code_rewritten_inside_a_hot_loop_runs_the_new_code():
+    """From iteration 10 on, the loop overwrites its own `addi a0,a0,1` with `addi a0,a0,5`."""
+    source = f"""
+_start: li   t6, 20
+        la   a6, patch
+        li   a7, {ADDI_A0_5:#x}
+        li   a0, 0
+loop:   li   t5, 10
+        bgt  t6, t5, 1f
+        sw   a7, 0(a6)
+1:
+patch:  addi a0, a0, 1
+        addi t6, t6, -1
+        bnez t6, loop
+        li   t0, 0x100000
+        li   t1, 0x5555
+        sw   t1, 0(t0)
+"""
+    for fast in (False, True):
+        machine = _machine(source, fast)
+        assert machine.run(10_000).reason == "poweroff"
+        assert machine.hart.x[10] == 10 * 1 + 10 * 5, fast
+
+
+def test_same_virtual_page_after_satp_write_runs_the_other_code():
+    """One virtual page, two page tables mapping it to two different physical pages."""
+    source = """
+_start: li   t0, -1
+        csrw pmpaddr0, t0
+        li   t0, 0x1F
+        csrw pmpcfg0, t0
+        la   t0, handler
+        csrw mtvec, t0
+        # Root tables A and B: megapage 0x80000000 identity (kernel), and virtual page
+        # 0x40000000 mapped through leaf tables to code_a or code_b.
+        la   a0, root_a
+        la   a1, leaf_a
+        la   a2, code_a
+        call build
+        la   a0, root_b
+        la   a1, leaf_b
+        la   a2, code_b
+        call build
+        la   t0, root_a
+        srli t0, t0, 12
+        li   t1, 1 << 31
+        or   s2, t0, t1           # satp A
+        la   t0, root_b
+        srli t0, t0, 12
+        or   s3, t0, t1           # satp B
+        csrw satp, s2
+        li   t0, 1 << 11
+        csrw mstatus, t0
+        la   t0, kernel
+        csrw mepc, t0
+        mret
+build:  li   t0, 0x200 * 4        # root[0x200]: megapage 0x80000000, V R W X A D
+        add  t0, a0, t0
+        li   t1, (0x80000000 >> 12 << 10) | 0xCF
+        sw   t1, 0(t0)
+        srli t1, a1, 12           # root[0x100] -> leaf (0x40000000 >> 22 = 0x100)
+        slli t1, t1, 10
+        ori  t1, t1, 1
+        sw   t1, 0x100 * 4(a0)
+        srli t1, a2, 12           # leaf[0] -> the code page, V R X A D
+        slli t1, t1, 10
+        ori  t1, t1, 0xCB
+        sw   t1, 0(a1)
+        ret
+kernel: li   s4, 0x40000000
+        li   a0, 0
+        li   s5, 15
+1:      csrw satp, s2             # the same virtual address, through table A ...
+        sfence.vma
+        jalr s4
+        csrw satp, s3             # ... and through table B
+        sfence.vma
+        jalr s4
+        addi s5, s5, -1
+        bnez s5, 1b
+        ecall
+handler:
+        li   t0, 0x100000
+        li   t1, 0x5555
+        sw   t1, 0(t0)
+        .balign 4096
+code_a: addi a0, a0, 1
+        ret
+        .balign 4096
+code_b: addi a0, a0, 100
+        ret
+        .bss
+        .balign 4096
+root_a: .space 4096
+root_b: .space 4096
+leaf_a: .space 4096
+leaf_b: .space 4096
+"""
+    results = []
+    for fast in (False, True):
+        machine = _machine(source, fast)
+        assert machine.run(100_000).reason == "poweroff"
+        results.append(state(machine))
+    assert results[1]["x"][10] == 15 * 1 + 15 * 100
+    assert differences(*results) is None
+
+
+def test_privilege_change_refetches_through_the_new_mode():
+    """A block compiled in M-mode, later reached from U-mode where it may not run."""
+    source = """
+_start: la   t0, handler
+        csrw mtvec, t0
+        li   s0, 0                # PMP: U may execute nothing but `user`'s page
+        la   t1, user
+        srli t1, t1, 2
+        ori  t1, t1, 0x1FF        # NAPOT: 4 KiB at user
+        csrw pmpaddr0, t1
+        li   t0, 0x1D             # NAPOT, R X
+        csrw pmpcfg0, t0
+        li   s1, 20
+1:      call shared               # compiled and hot in M-mode
+        addi s1, s1, -1
+        bnez s1, 1b
+        la   t0, user
+        csrw mepc, t0
+        csrw mstatus, zero        # MPP = U
+        mret
+shared: addi s0, s0, 1
+        ret
+handler:
+        csrr s2, mcause
+        li   t0, 0x100000
+        li   t1, 0x5555
+        sw   t1, 0(t0)
+        .balign 4096
+user:   call shared               # instruction access fault: PMP forbids U here
+"""
+    for fast in (False, True):
+        machine = _machine(source, fast)
+        assert machine.run(100_000).reason == "poweroff"
+        assert machine.hart.x[8] == 20 and machine.hart.x[18] == 1, fast   # mcause 1
+
+
+def test_budget_is_exact_inside_a_hot_loop():
+    machine = _machine("""
+_start: li a0, 0
+1:      addi a0, a0, 1
+        j 1b
+""")
+    for budget in (1, 2, 3, 5, 1000, 12345):
+        before = machine.hart.instret
+        assert machine.run(budget).reason == "budget"
+        assert machine.hart.instret - before == budget
+
+
+def test_tracing_and_breakpoints_use_the_reference_interpreter():
+    lines = []
+    machine = _machine("""
+_start: li a0, 0
+1:      addi a0, a0, 1
+        j 1b
+""")
+    machine.hart.trace = lines.append
+    machine.run(50)
+    assert len(lines) == 50
+    assert not any(code[1025] for code in machine.hart.code_pages.values())
+    machine.hart.trace = None
+    machine.run(50)
+    assert any(code[1025] for code in machine.hart.code_pages.values())
