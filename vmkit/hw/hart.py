@@ -19,6 +19,10 @@ Structure, one concept per file:
   execute.py  unprivileged instructions as closures      system.py  privileged instructions
   csr.py      CSRs, access rules, WARL                   mmu.py     address translation
   trap.py     causes                                     this file  state, memory, traps, loop
+  blocks.py   the fast path: basic blocks compiled to Python (`hart.fast`, on by default)
+
+`_run_fast` below is the reference interpreter, the one to read; `_run_blocks` runs the same
+instructions a block at a time and must leave exactly the same state and counters.
 """
 
 import struct
