@@ -6,19 +6,26 @@ reference interpreter in `hart.py` fetches, looks up and calls one closure per i
 a run of straight-line guest code becomes *one* Python function, written as source text and
 handed to `compile()`:
 
-    guest (0x80000040)          Python the block compiler writes
-    addi a0,a0,1                r10 = (r10 + 1) & 0xFFFFFFFF
-    xor  a1,a0,s0               r11 = (r10 ^ r8) & 0xFFFFFFFF
-    bne  a0,s0,0x80000040       n += 3
-                                if r10 != r8:
-                                    if n + 3 <= budget: continue     # a hot loop stays here
-                                    ...
+    guest                         Python the block compiler writes
+                                  if pc == 0x8000000c:
+    addi a0,a0,1                      r10 = (r10 + (1)) & 0xFFFFFFFF
+    xor  a1,a0,s0                     r11 = (r10 ^ r8) & 0xFFFFFFFF
+    bne  a0,s0,0x8000000c             if r10 != r8:
+                                          n += 3
+                                          pc = 0x8000000c
+                                          if n + 3 <= budget:
+                                              continue      # the hot loop stays in Python
+                                          break
+                                      ...
 
-Guest registers live in Python locals inside the block and go back to `hart.x` at every exit.
-A block ends after a jump or branch, before an instruction it does not compile (SYSTEM, AMOs,
-anything undecodable: the hart runs those one at a time with the reference closures), at the
-end of the page, or after MAX_BLOCK instructions. A block whose last instruction jumps back to
-its own start runs as a `while` loop: that is what makes tight loops fast.
+Guest registers live in Python locals inside the function and go back to `hart.x` at every
+exit. A block ends after a jump or branch, before an instruction it does not compile (SYSTEM,
+AMOs, anything undecodable: the hart runs those one at a time with the reference closures), at
+the end of the page, or after MAX_BLOCK instructions. The blocks reachable from the first one
+by constant jumps inside the same page are compiled into the same function, as the arms of an
+`if pc == ...` chain in a `while` loop: control passes from block to block (they are
+*chained*, in QEMU's words) without returning to the hart, so a hot loop runs entirely inside
+one Python function. `explain(hart, pc)` prints the function for any pc.
 
 Exactness: the reference interpreter is the specification and the fast path must leave exactly
 the state it would (tests/test_fastpath.py checks this in lockstep on random programs):
@@ -48,7 +55,8 @@ from vmkit.isa import decode
 from .execute import ALU, BRANCHES, IMMEDIATE_FORMS, _div, _rem, _signed
 from .trap import INSTRUCTION_MISALIGNED, Trap
 
-MAX_BLOCK = 64
+MAX_BLOCK = 64          # instructions in one block
+MAX_REGION = 8          # blocks chained into one function
 MASK = 0xFFFFFFFF
 
 # name -> (size, struct format of the inline read, sign bit to extend or 0)
@@ -87,36 +95,65 @@ def scan(hart, code, start):
     return instructions, (start, *words)
 
 
+def successors(instructions):
+    """Where control may go after a block, when that is a constant (not jalr's register)."""
+    pc, name, ops, _ = instructions[-1]
+    if name in BRANCHES:
+        return [(pc + ops["p"]) & MASK, pc + 4]
+    if name == "jal":
+        return [(pc + ops["a"]) & MASK]
+    return [] if name == "jalr" else [pc + 4]
+
+
+def region(hart, code, entry):
+    """The blocks reachable from `entry` by constant jumps inside its page: {start: insns}.
+
+    They are compiled into one function, so a loop made of several blocks (a branch inside
+    the loop body) runs without returning to the hart between them: the blocks are chained.
+    """
+    blocks, keys, queue = {}, [], [entry]
+    while queue and len(blocks) < MAX_REGION:
+        start = queue.pop(0)
+        if start in blocks or start >> 12 != entry >> 12:
+            continue
+        instructions, key = scan(hart, code, start)
+        if instructions:
+            blocks[start] = instructions
+            keys.append(key)
+            queue += successors(instructions)
+    return blocks, tuple(keys)
+
+
 def compile_block(hart, code, start):
-    """(function, length) for the block at `start`, or None if its first instruction is one
-    the fast path leaves to the reference interpreter.
+    """(function, length of the first block) for the region at `start`, or None if its first
+    instruction is one the fast path leaves to the reference interpreter.
 
     Compiling is the expensive part (a few hundred microseconds a block), so the code object
-    is kept by the block's instructions: the same guest code in another hart, another run or
+    is kept by the region's instructions: the same guest code in another hart, another run or
     after its page was written (but not changed) is not compiled again.
     """
-    instructions, key = scan(hart, code, start)
-    if not instructions:
+    blocks, key = region(hart, code, start)
+    if start not in blocks:
         return None
     compiled = _COMPILED.get(key)
     if compiled is None:
-        source = BlockWriter(start, instructions).source()
+        source = RegionWriter(start, blocks).source()
         compiled = _remember(_COMPILED, key,
                              compile(source, f"<block {start:#010x}>", "exec"))
     namespace = dict(_HELPERS, x=hart.x, hart=hart, ram=hart.bus.ram, lim=hart._limit,
                      load_pages=hart.load_pages, store_pages=hart.store_pages,
                      load=hart.load, store=hart.store)
     exec(compiled, namespace)
-    return namespace["block"], len(instructions)
+    return namespace["block"], len(blocks[start])
 
 
 def explain(hart, pc):
     """The Python source the fast path runs for the block at virtual address `pc` in the
     hart's current mode (raises Trap if pc cannot be fetched): for reading, in a notebook."""
-    instructions, _ = scan(hart, hart.fetch_page(pc), pc)
-    if not instructions:
+    blocks, _ = region(hart, hart.fetch_page(pc), pc)
+    if pc not in blocks:
         return f"# {pc:#010x}: not compiled; the reference interpreter runs it\n"
-    return BlockWriter(pc, instructions).source()
+    return RegionWriter(pc, blocks).source()
 
 
 _DECODED = {}       # word -> (row name, operands): the table lookup, once per word
@@ -140,58 +177,70 @@ def _operand(expression, a, b):
     return re.sub(r"\bb\b", b, expression)
 
 
-class BlockWriter:
-    """Writes the Python source of one block (see the module docstring for its shape)."""
+class RegionWriter:
+    """Writes the Python source of a region: its blocks as the arms of one `if pc == ...`
+    chain inside a `while` loop (see the module docstring for a one-block example).
 
-    def __init__(self, start, instructions):
-        self.start = start
-        self.instructions = instructions
-        self.length = len(instructions)
+    Invariants the generated code keeps: `pc` is the start of the block running now, `n`
+    counts the instructions of the blocks completed in this call, `i` is set to an
+    instruction's index in its block before anything that can fault, and a block is entered
+    only if it fits in `budget` whole.
+    """
+
+    def __init__(self, entry, blocks):
+        self.entry = entry
+        self.blocks = blocks
         self.lines = []
         self.read, self.written = set(), set()
         self.memory = False
+        self.length = 0                   # of the block being written
 
     def emit(self, line, depth=0):
-        self.lines.append("    " * (3 + depth) + line)
+        self.lines.append("    " * (4 + depth) + line)
 
     def reg(self, number):
         self.read.add(number)
         return f"r{number}"
 
     def source(self):
-        for k, (pc, name, ops, word) in enumerate(self.instructions):
-            self.emit(f"# {pc:#010x}: " + disassemble_word(word, pc).replace("\t", " "))
-            self.instruction(k, pc, name, ops)
-        last_pc, last, _, _ = self.instructions[-1]
-        if last not in JUMPS and last not in BRANCHES:
-            self.leave(last_pc + 4)
+        for arm, (start, instructions) in enumerate(self.blocks.items()):
+            self.length = len(instructions)
+            self.lines.append(f"            {'if' if arm == 0 else 'elif'} pc == {start:#x}:")
+            for k, (pc, name, ops, word) in enumerate(instructions):
+                self.emit(f"# {pc:#010x}: " + disassemble_word(word, pc).replace("\t", " "))
+                self.instruction(k, pc, name, ops)
+            last_pc, last, _, _ = instructions[-1]
+            if last not in JUMPS and last not in BRANCHES:
+                self.leave(last_pc + 4)
         registers = sorted((self.read | self.written) - {0})
-        prologue = [f"r{r} = x[{r}]" for r in registers] + ["r0 = 0", "n = i = dh = 0"]
+        prologue = [f"r{r} = x[{r}]" for r in registers]
+        prologue += ["r0 = 0", f"pc = {self.entry:#x}", "n = i = dh = 0"]
         epilogue = [f"x[{r}] = r{r}" for r in sorted(self.written)]
         if self.memory:
             epilogue.append("hart.data_hits += dh")
         out = ["def block(budget):"] + ["    " + line for line in prologue]
         out += ["    try:", "        while True:"] + self.lines
         out += ["    except BaseException:"] + ["        " + line for line in epilogue]
-        out += [f"        hart.block_fault = (n + i, {self.start:#x} + 4 * i)", "        raise"]
-        out += ["    " + line for line in epilogue] + ["    return next_pc, n"]
+        out += ["        hart.block_fault = (n + i, pc + 4 * i)", "        raise"]
+        out += ["    " + line for line in epilogue] + ["    return pc, n"]
         return "\n".join(out) + "\n"
 
     # -- exits ------------------------------------------------------------------------------
     def leave(self, target, depth=0):
-        """Leave the block for `target` (a constant or an expression) after the last insn."""
+        """End the block: go on to `target` here if it is a block of this region that still
+        fits in the budget, else return it to the hart."""
         self.emit(f"n += {self.length}", depth)
-        if target == self.start:              # a self-loop: go round again if it still fits
-            self.emit(f"if n + {self.length} <= budget:", depth)
+        self.emit(f"pc = {_hex(target)}", depth)
+        if target in self.blocks:
+            self.emit(f"if n + {len(self.blocks[target])} <= budget:", depth)
             self.emit("continue", depth + 1)
-        self.emit(f"next_pc = {_hex(target)}", depth)
         self.emit("break", depth)
 
     def leave_early(self, k, pc, depth):
         """After a slow memory access: stop here if the hart asked to look at interrupts."""
         self.emit("if not lim[0]:", depth)
         self.emit(f"n += {k + 1}", depth + 1)
-        self.emit(f"next_pc = {pc + 4:#x}", depth + 1)
+        self.emit(f"pc = {pc + 4:#x}", depth + 1)
         self.emit("break", depth + 1)
 
     def target(self, k, target, depth=0):
