@@ -147,13 +147,21 @@ def test_bench_json_rows():
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     speed = [row for row in rows if row["mips"] is not None]
-    assert {(r["workload"], r["paging"]) for r in speed} == {
-        ("intloop", "bare"), ("intloop", "sv32"), ("memcpy", "bare"), ("memcpy", "sv32")}
-    assert all(r["path"] == "reference" and r["mips"] > 0 for r in speed)
+    cases = {("intloop", "bare"), ("intloop", "sv32"), ("memcpy", "bare"), ("memcpy", "sv32")}
+    for path in ("reference", "fast"):
+        assert {(r["workload"], r["paging"]) for r in speed if r["path"] == path} == cases
+    assert all(r["mips"] > 0 and r["ratio"] > 0 for r in speed)
+    # Both paths count the same events: the TLB does not know which path fetched.
+    for workload, paging in cases:
+        pair = [r for r in speed if (r["workload"], r["paging"]) == (workload, paging)]
+        assert len({(r["instructions"], r["tlb_hits"], r["tlb_misses"]) for r in pair}) == 1
     # --scale 0.02 makes memcpy copy 4 KiB once in S-mode with Sv32: per word 6 instructions
     # fetched + 1 load + 1 store = 8 TLB lookups, all hits but the first touch of 4 pages.
     memcpy_sv32 = next(r for r in speed if r["workload"] == "memcpy" and r["paging"] == "sv32")
     assert 8 * 1024 - 8 <= memcpy_sv32["tlb_hits"] <= 8 * 1024 + 32
     assert 1 <= memcpy_sv32["tlb_misses"] <= 8
-    memory = next(row for row in rows if row["mips"] is None)
+    compare = [row for row in rows if row["workload"] == "compare-tinyos"]
+    assert [r["path"] for r in compare] == ["reference", "fast"]
+    assert compare[0]["instructions"] == compare[1]["instructions"] > 6 * 40_000
+    memory = next(row for row in rows if "host_bytes" in row)
     assert memory["guest_ram_bytes"] == 64 << 20 and memory["ratio"] < 1.1

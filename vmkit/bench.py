@@ -1,9 +1,12 @@
 """`vmkit bench`: how fast the simulated machine runs, measured, not asserted.
 
 Each workload (vmkit/guest/bench.s) runs with paging off (M-mode, `bare`) and with Sv32 on
-(S-mode through the MMU and TLB, `sv32`); a row reports the median guest MIPS over a few
-repetitions run one after the other in this process, so rows are comparable with each other.
-The last row reports the host memory a machine with 64 MiB of guest RAM costs.
+(S-mode through the MMU and TLB, `sv32`), on both execution paths of the hart: `reference`
+(one pre-decoded closure per instruction, hart.py) and `fast` (compiled basic blocks,
+hw/blocks.py). The two paths' runs alternate in this one process, so their medians and the
+ratio between them are measured side by side under the same machine load. A `compare` row
+times the lecture's five-technique comparison of tinyos (all engines, `vmkit.lab.compare`),
+and the last row reports the host memory a machine with 64 MiB of guest RAM costs.
 """
 
 import json
@@ -17,6 +20,7 @@ from .hw.machine import Machine
 WORKLOADS = {"intloop": 0, "memcpy": 1}
 PAGING = {"bare": 0, "sv32": 1}
 ITERATIONS = {"intloop": 200_000, "memcpy": 80}      # about 0.6 M instructions each
+PATHS = {"reference": False, "fast": True}
 
 
 def _program(workload, paging, iterations):
@@ -26,25 +30,58 @@ def _program(workload, paging, iterations):
     return assemble(header + source, "bench.s")
 
 
+def _run_once(program, fast):
+    """(MIPS, machine) of one run of `program` from reset to power-off."""
+    machine = Machine(ram_size=16 << 20, fast=fast)
+    machine.load_program(program)
+    start = time.perf_counter()
+    exit = machine.run(100_000_000)
+    seconds = time.perf_counter() - start
+    if exit.reason != "poweroff" or exit.code != 0:
+        raise RuntimeError(f"benchmark failed: {exit.describe()}")
+    return exit.instructions / seconds / 1e6, machine
+
+
 def measure(workload, paging, repeat=5, scale=1.0):
-    """Median MIPS of `repeat` runs of one workload; also returns the instruction count."""
+    """One row per path: median MIPS of `repeat` alternating runs, with the TLB counts."""
     program = _program(workload, paging, max(1, int(ITERATIONS[workload] * scale)))
-    rates = []
+    rates = {path: [] for path in PATHS}
+    machines = {}
     for _ in range(repeat):
-        machine = Machine(ram_size=16 << 20)
-        machine.load_program(program)
-        start = time.perf_counter()
-        exit = machine.run(100_000_000)
-        seconds = time.perf_counter() - start
-        if exit.reason != "poweroff" or exit.code != 0:
-            raise RuntimeError(f"benchmark {workload}/{paging} failed: {exit.describe()}")
-        rates.append(exit.instructions / seconds / 1e6)
-    tlb = machine.hart.mmu.tlb
-    machine.hart.sync_counters()
-    return {"path": "reference", "workload": workload, "paging": paging,
-            "mips": round(statistics.median(rates), 3),
-            "runs": [round(r, 3) for r in rates], "instructions": exit.instructions,
-            "tlb_hits": tlb.hits, "tlb_misses": tlb.misses}
+        for path, fast in PATHS.items():
+            rate, machines[path] = _run_once(program, fast)
+            rates[path].append(rate)
+    rows = []
+    for path in PATHS:
+        hart = machines[path].hart
+        hart.sync_counters()
+        median = statistics.median(rates[path])
+        rows.append({"path": path, "workload": workload, "paging": paging,
+                     "mips": round(median, 3), "runs": [round(r, 3) for r in rates[path]],
+                     "instructions": hart.instret, "tlb_hits": hart.mmu.tlb.hits,
+                     "tlb_misses": hart.mmu.tlb.misses,
+                     "ratio": round(median / statistics.median(rates["reference"]), 2)})
+    return rows
+
+
+def measure_compare(repeat=3, workload="tinyos"):
+    """Seconds for the five-technique comparison of `workload` (every engine), per path."""
+    from . import lab
+    times = {path: [] for path in PATHS}
+    for _ in range(repeat):
+        for path, fast in PATHS.items():
+            start = time.perf_counter()
+            results = lab.compare(workload, fast=fast)
+            times[path].append(time.perf_counter() - start)
+            if any(r.exit_code != 0 for r in results):
+                raise RuntimeError(f"benchmark compare/{workload} failed")
+    reference = statistics.median(times["reference"])
+    return [{"path": path, "workload": f"compare-{workload}", "paging": "-", "mips": None,
+             "seconds": round(statistics.median(times[path]), 3),
+             "runs": [round(t, 3) for t in times[path]],
+             "instructions": sum(r.counters["guest_instructions"] for r in results),
+             "ratio": round(reference / statistics.median(times[path]), 2)}
+            for path in PATHS]
 
 
 def measure_memory(ram_size=64 << 20):
@@ -56,30 +93,36 @@ def measure_memory(ram_size=64 << 20):
     machine.run(100_000)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"path": "reference", "workload": "machine-64MiB", "paging": "-", "mips": None,
+    return {"path": "-", "workload": "machine-64MiB", "paging": "-", "mips": None,
             "guest_ram_bytes": ram_size, "host_bytes": peak,
             "ratio": round(peak / ram_size, 3)}
 
 
 def run(repeat=5, scale=1.0):
-    rows = [measure(w, p, repeat, scale) for w in WORKLOADS for p in PAGING]
+    rows = [row for w in WORKLOADS for p in PAGING for row in measure(w, p, repeat, scale)]
+    rows += measure_compare(max(1, min(repeat, 3)))
     rows.append(measure_memory())
     return rows
 
 
 def table(rows):
-    lines = [f"{'path':<10} {'workload':<14} {'paging':<7} {'MIPS':>7}   runs / notes"]
+    lines = [f"{'path':<10} {'workload':<15} {'paging':<7} {'MIPS':>7} {'x ref':>6}   "
+             "runs / notes"]
     for row in rows:
-        if row["mips"] is None:
-            lines.append(f"{row['path']:<10} {row['workload']:<14} {row['paging']:<7} "
-                         f"{'':>7}   host memory {row['host_bytes'] / 2**20:.1f} MiB for "
-                         f"{row['guest_ram_bytes'] / 2**20:.0f} MiB guest RAM "
-                         f"(x{row['ratio']})")
+        head = f"{row['path']:<10} {row['workload']:<15} {row['paging']:<7}"
+        if "host_bytes" in row:
+            lines.append(f"{head} {'':>7} {'':>6}   host memory "
+                         f"{row['host_bytes'] / 2**20:.1f} MiB for "
+                         f"{row['guest_ram_bytes'] / 2**20:.0f} MiB guest RAM (x{row['ratio']})")
+        elif "seconds" in row:
+            runs = ", ".join(f"{r:.2f}" for r in row["runs"])
+            lines.append(f"{head} {'':>7} {row['ratio']:>6.2f}   {row['seconds']:.2f} s "
+                         f"(median of [{runs}]) for {row['instructions']} guest instructions "
+                         "under all engines")
         else:
             runs = ", ".join(f"{r:.2f}" for r in row["runs"])
-            lines.append(f"{row['path']:<10} {row['workload']:<14} {row['paging']:<7} "
-                         f"{row['mips']:>7.2f}   median of [{runs}]; TLB "
-                         f"{row['tlb_hits']} hits / {row['tlb_misses']} misses")
+            lines.append(f"{head} {row['mips']:>7.2f} {row['ratio']:>6.2f}   median of "
+                         f"[{runs}]; TLB {row['tlb_hits']} hits / {row['tlb_misses']} misses")
     return "\n".join(lines) + "\n"
 
 

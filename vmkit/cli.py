@@ -71,7 +71,7 @@ def cmd_run(args):
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
-    machine = Machine(output=console)
+    machine = Machine(output=console, fast=not args.reference)
     try:
         if args.program.endswith((".s", ".S", ".asm")):
             machine.load_program(_assemble_file(args.program))
@@ -101,7 +101,7 @@ def cmd_run_guest(args):
     stream = None if args.json else _stream_console
     result = _lab_call(lab.run, args.guest, args.engine, iterations=args.iterations,
                        model=args.model, max_instructions=args.max_insns, console=stream,
-                       quirks=_quirks(args))
+                       quirks=_quirks(args), fast=not args.reference)
     if args.json:
         print(json.dumps([result.to_dict()], indent=1))
     elif args.stats:
@@ -118,7 +118,7 @@ def cmd_compare(args):
     engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
                         model=args.model, max_instructions=args.max_insns,
-                        quirks=_quirks(args))
+                        quirks=_quirks(args), fast=not args.reference)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
         return 0
@@ -293,6 +293,9 @@ def build_parser():
                    help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
     p.add_argument("--stats", action="store_true", help="with --guest: print the counters")
     p.add_argument("--json", action="store_true", help="with --guest: print one JSON row")
+    p.add_argument("--reference", action="store_true",
+                   help="run the reference interpreter (one instruction at a time) instead of "
+                   "compiled blocks; the results are identical")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="run a workload under every technique, side by side")
@@ -305,6 +308,9 @@ def build_parser():
     p.add_argument("--quirk", metavar="pushf,popf",
                    help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--reference", action="store_true",
+                   help="run the reference interpreter (one instruction at a time) instead of "
+                   "compiled blocks; the results are identical")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="measure the simulator's speed (guest MIPS) and memory")

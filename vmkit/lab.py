@@ -38,11 +38,12 @@ def load_program(workload, iterations=None, pv=False):
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,
-        console=None, quirks=()):
+        console=None, quirks=(), fast=True):
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
-    `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS)."""
+    `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS).
+    `fast=False` runs the simulator's reference interpreter (same results, slower)."""
     program = load_program(workload, iterations, pv=(engine == "pv"))
-    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks)
+    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
@@ -59,12 +60,12 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
-            max_instructions=50_000_000, quirks=()):
+            max_instructions=50_000_000, quirks=(), fast=True):
     """The same workload under each engine: a list of RunResults, in `engines` order."""
     for name in engines:
         if name not in ENGINES:
             raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-    return [run(workload, name, iterations, model, max_instructions, quirks=quirks)
+    return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast)
             for name in engines]
 
 

@@ -3,7 +3,8 @@
 The hart decodes a word once (with the table in `vmkit.isa`) and asks `make(row, operands)`
 here for a closure ``step(pc) -> next_pc`` with the operands baked in. Executing an instruction
 is then one call. This is the "predecoded closure" design of TinyEMU-style interpreters: the
-readable reference path; a later fast path compiles whole blocks.
+readable reference path. The fast path (blocks.py) compiles whole blocks from the same ALU and
+branch expressions below.
 
 SYSTEM instructions (CSR access, ecall/ebreak, xRET, wfi, fences of the MMU, HLV/HSV) are not
 here: they touch privileged state and live in `system.py`. Their closure only says "leave the

@@ -19,6 +19,10 @@ Structure, one concept per file:
   execute.py  unprivileged instructions as closures      system.py  privileged instructions
   csr.py      CSRs, access rules, WARL                   mmu.py     address translation
   trap.py     causes                                     this file  state, memory, traps, loop
+  blocks.py   the fast path: basic blocks compiled to Python (`hart.fast`, on by default)
+
+`_run_fast` below is the reference interpreter, the one to read; `_run_blocks` runs the same
+instructions a block at a time and must leave exactly the same state and counters.
 """
 
 import struct
@@ -28,6 +32,7 @@ from vmkit.isa import decode
 
 from . import csr as C
 from . import execute
+from .blocks import compile_block
 from .bus import BusError
 from .csr import CsrFile
 from .mmu import FETCH, LOAD, STORE, Mmu
@@ -85,6 +90,9 @@ class _Stop(Exception):
 
 class Hart:
     CHUNK = 1 << 16         # longest stretch between interrupt checks when nothing is due
+    # The fast path compiles a block on its visit after `hot` visits: most code runs only a
+    # few times, and interpreting it is cheaper than compiling it (tests set 0: compile all).
+    hot = 8
 
     def __init__(self, bus, clint=None, plic=None, tlb=None, reset_pc=0x8000_0000):
         self.bus = bus
@@ -97,6 +105,7 @@ class Hart:
         self.poll = None               # callable run between stretches of instructions
         self.quirks = frozenset()      # Popek-Goldberg lab switches: see system.QUIRKS
         self.mmu = None
+        self.fast = True               # compile basic blocks (blocks.py); False: one at a time
         self.reset()
         self.mmu = Mmu(self, bus, tlb)
         self.translation_changed()
@@ -124,6 +133,7 @@ class Hart:
         self.trace_log = []
         self.decoded = {}
         self.exit = None
+        self.block_fault = None
         self.fetch_hits = self.data_hits = 0
         self._fetch_paged = self._data_paged = False
         self.fetch_pages, self.load_pages, self.store_pages = {}, {}, {}
@@ -269,7 +279,8 @@ class Hart:
         code = self.code_pages.get(ppn)
         if code is None:
             base = (ppn << 12) - self.bus.ram_base
-            code = self.code_pages[ppn] = [None] * 1024 + [base]   # slot 1024: RAM offset
+            # slots 0-1023: decoded closures; 1024: the page's offset in RAM; 1025: blocks
+            code = self.code_pages[ppn] = [None] * 1024 + [base, {}]
             self._uncache_stores(ppn)
         if self._cacheable(paddr, FETCH, self.priv):
             self.fetch_pages[pc >> 12] = code
@@ -555,6 +566,8 @@ class Hart:
                         chunk = max(1, min(chunk, due))
                 if self.breakpoints or self.trace is not None:
                     self._run_stepping(chunk, first=(done == 0))
+                elif self.fast:
+                    self._run_blocks(chunk)
                 else:
                     self._run_fast(chunk)
         except _Stop:
@@ -611,6 +624,65 @@ class Hart:
             return
         except Trap as trap:
             # The trap came from the instruction itself if its page had been fetched.
+            self._end_fast(pc, n, n + (page == pc >> 12) - slow)
+            self.take_trap(trap)
+            return
+        self._end_fast(pc, n, n - slow)
+        if self.exit is not None:
+            raise _Stop
+
+    def _run_blocks(self, count):
+        """`_run_fast`, a block at a time (blocks.py): the same fetches, counts and traps.
+
+        A block runs only if it fits in what is left of `count`; otherwise, and for the
+        instructions blocks leave out, one closure is called exactly as `_run_fast` does.
+        """
+        fetch_pages = self.fetch_pages
+        limit = self._limit
+        limit[0] = count
+        pc = self.pc
+        hot = self.hot
+        page, code, blocks, n, slow = -1, None, None, 0, 0
+        self.block_fault = None
+        try:
+            while n < limit[0]:
+                if pc >> 12 != page:
+                    code = fetch_pages.get(pc >> 12)
+                    if code is None:
+                        code = self.fetch_page(pc)
+                        slow += 1
+                    page = pc >> 12
+                    blocks = code[1025]
+                block = blocks.get(pc, 0)
+                if block.__class__ is int:           # not hot yet: count the visit
+                    if block < hot:
+                        blocks[pc] = block + 1
+                    else:
+                        block = blocks[pc] = compile_block(self, code, pc)
+                if block.__class__ is tuple and n + block[1] <= limit[0]:
+                    pc, done = block[0](limit[0] - n)
+                    n += done
+                    continue
+                # Cold code, or too little budget left: closures, as `_run_fast`, up to the
+                # next jump (whose target may start a block) or the end of the page.
+                while True:
+                    step = code[(pc & 0xFFF) >> 2] or self.decode_at(code, pc)
+                    next_pc = step(pc)
+                    n += 1
+                    if next_pc != pc + 4 or not next_pc & 0xFFF or n >= limit[0]:
+                        pc = next_pc
+                        break
+                    pc = next_pc
+        except execute.Serialize as signal:
+            signal.__traceback__ = None
+            self._end_fast(pc, n, n + 1 - slow)
+            self._system(code)
+            return
+        except Trap as trap:
+            if self.block_fault is not None:     # precise: where in the block it happened
+                done, pc = self.block_fault
+                self.block_fault = None
+                n += done
             self._end_fast(pc, n, n + (page == pc >> 12) - slow)
             self.take_trap(trap)
             return

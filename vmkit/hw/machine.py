@@ -18,10 +18,13 @@ from .tlb import Tlb
 
 class Machine:
     def __init__(self, ram_size=128 << 20, output=None, ticks_per_instruction=1,
-                 instructions_per_tick=1, tlb_entries=64, tlb_ways=4, tlb_tagged=True):
+                 instructions_per_tick=1, tlb_entries=64, tlb_ways=4, tlb_tagged=True,
+                 fast=True):
         """`output(bytes)` receives console output as it is produced (default: collected
         in `console_output`). mtime advances `ticks_per_instruction` /
-        `instructions_per_tick` per retired instruction (see devices/clint.py)."""
+        `instructions_per_tick` per retired instruction (see devices/clint.py). `fast`:
+        run guest code as compiled blocks (hw/blocks.py); False: the reference interpreter,
+        one closure per instruction (both give identical results)."""
         self.console_output = bytearray()
         self._output = output
         self.bus = Bus(VIRT_MEMORY_MAP["dram"][0], ram_size)
@@ -35,6 +38,7 @@ class Machine:
         self.uart.irq = lambda level: self.plic.set_level(UART0_IRQ, level)
         self.tlb = Tlb(entries=tlb_entries, ways=tlb_ways, tagged=tlb_tagged)
         self.hart = Hart(self.bus, self.clint, self.plic, self.tlb)
+        self.hart.fast = fast
         self.htif = Htif(on_power_off=self._power_off, output=self._console)
         self.tohost = self.fromhost = None
         self.symbols = {}

@@ -83,11 +83,13 @@ class Counters:
 
 
 class VirtualMachine:
-    def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=()):
+    def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=(),
+                 fast=True):
         """`program`: an assembled `vmkit.asm.Program` or an `vmkit.elf.ElfImage` linked for
         guest-physical RAM at 0x8000_0000; it starts in (virtual) S-mode at its entry with
         a0 = hart ID 0, as Linux starts under OpenSBI. `quirks`: Popek-Goldberg lab switches
-        of the host CPU (vmkit.hw.system.QUIRKS), e.g. ("popf",)."""
+        of the host CPU (vmkit.hw.system.QUIRKS), e.g. ("popf",). `fast`: the host CPU runs
+        compiled blocks (False: the reference interpreter; the results are identical)."""
         from vmkit.hw.system import QUIRKS
 
         from .engines import ENGINES
@@ -99,6 +101,7 @@ class VirtualMachine:
         if ram_size < 4096 or ram_size & (ram_size - 1):
             raise ValueError("guest RAM size must be a power of two of at least 4 KiB")
         self.ram_size = ram_size
+        self.fast = fast
         self.console = bytearray()
         self._console_callback = console
         self.console_input = bytearray()

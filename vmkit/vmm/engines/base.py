@@ -34,7 +34,8 @@ class HartEngine:
 
     def __init__(self, vm):
         self.vm = vm
-        self.machine = Machine(ram_size=self.host_ram_size, output=vm.console_write)
+        self.machine = Machine(ram_size=self.host_ram_size, output=vm.console_write,
+                               fast=vm.fast)
         self.hart = self.cpu = self.machine.hart      # `cpu`: what runs guest code
         if not self.machine.bus.is_ram(self.guest_base, vm.ram_size):
             raise ValueError("guest RAM does not fit in the host machine")

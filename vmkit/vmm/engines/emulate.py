@@ -31,13 +31,14 @@ class EmulateEngine:
 
     def __init__(self, vm):
         self.vm = vm
-        self.machine = Machine(ram_size=self.host_ram_size)    # the host: it runs the VMM
+        self.machine = Machine(ram_size=self.host_ram_size, fast=vm.fast)  # runs the VMM
         host_ram = memoryview(self.machine.bus.ram)
         guest_ram = host_ram[self.guest_offset:self.guest_offset + vm.ram_size]
         self.bus = Bus(GUEST_RAM, ram=guest_ram)                # what the guest can reach
         self.bus.attach(GUEST_UART, CountedDevice(vm.uart, vm.counters))
         self.clint = Clint()                                     # guest time for rdtime
         self.vcpu = self.cpu = Hart(self.bus, clint=self.clint)
+        self.vcpu.fast = vm.fast
 
     # -- guest memory --------------------------------------------------------------------------
     def read_guest(self, gpa, length):
