@@ -62,9 +62,14 @@ def test_bench_runs_in_pyodide():
     done = harness("bench", "--json", "--repeat", "1", "--scale", "0.02", timeout=300)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    mips = {(r["workload"], r["paging"]): r["mips"] for r in rows if r["mips"] is not None}
-    assert set(mips) == {(w, p) for w in ("intloop", "memcpy") for p in ("bare", "sv32")}
+    mips = {(r["path"], r["workload"], r["paging"]): r["mips"] for r in rows
+            if r["mips"] is not None}
+    assert set(mips) == {(path, w, p) for path in ("reference", "fast")
+                         for w in ("intloop", "memcpy") for p in ("bare", "sv32")}
     assert all(value > 0 for value in mips.values())
+    # The compiled blocks (compile() and exec() inside Pyodide) work there too.
+    compare = {r["path"]: r for r in rows if r["workload"] == "compare-tinyos"}
+    assert compare["fast"]["instructions"] == compare["reference"]["instructions"] > 0
 
 
 def test_harness_refuses_the_network():

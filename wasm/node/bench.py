@@ -29,13 +29,14 @@ def pinned_versions():
 
 
 def bench_rows(command):
-    """Run one `vmkit bench --json` command; its rows keyed by (workload, paging)."""
+    """Run one `vmkit bench --json` command; its timed rows keyed by (path, workload, paging).
+    Speed rows carry `mips`; the five-technique comparison rows carry `seconds`."""
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.exit(f"bench.py: {' '.join(command)} failed (exit {result.returncode}):\n"
                  f"{result.stderr}")
-    return {(r["workload"], r["paging"]): r for r in json.loads(result.stdout)
-            if r["mips"] is not None}
+    return {(r["path"], r["workload"], r["paging"]): r for r in json.loads(result.stdout)
+            if r["mips"] is not None or "seconds" in r}
 
 
 def main(argv=None):
@@ -61,16 +62,21 @@ def main(argv=None):
         for name, command in commands.items():
             runs[name].append(bench_rows(command))
 
-    def mips(name, key):
-        return statistics.median(run[key]["mips"] for run in runs[name])
+    def value(name, key):
+        """Median over the rounds: MIPS (more is faster) or seconds (less is faster)."""
+        unit = "mips" if runs[name][0][key]["mips"] is not None else "seconds"
+        return statistics.median(run[key][unit] for run in runs[name]), unit
 
     rows = []
     for key in runs[python][0]:
-        out = {"workload": key[0], "paging": key[1], python: mips(python, key)}
+        cpython, unit = value(python, key)
+        out = {"path": key[0], "workload": key[1], "paging": key[2], "unit": unit,
+               python: cpython}
         for name in runs:
             if name != python:
-                out[name] = mips(name, key)
-                out[f"slowdown {name}"] = round(out[python] / out[name], 2)
+                out[name] = value(name, key)[0]
+                slowdown = cpython / out[name] if unit == "mips" else out[name] / cpython
+                out[f"slowdown {name}"] = round(slowdown, 2)
         rows.append(out)
     medians = {name: round(statistics.median(r[f"slowdown {name}"] for r in rows), 2)
                for name in runs if name != python}
@@ -78,11 +84,12 @@ def main(argv=None):
         print(json.dumps({"rows": rows, "median_slowdown": medians}, indent=1))
         return 0
     names = [n for n in runs if n != python]
-    print(f"{'workload':<9} {'paging':<6} {python + ' MIPS':>20}"
-          + "".join(f" {n + ' MIPS':>20} {'slower':>7}" for n in names))
+    print(f"{'path':<10} {'workload':<15} {'paging':<6} {'unit':<7} {python:>16}"
+          + "".join(f" {n:>16} {'slower':>7}" for n in names))
     for r in rows:
-        print(f"{r['workload']:<9} {r['paging']:<6} {r[python]:>20.2f}"
-              + "".join(f" {r[n]:>20.2f} {r['slowdown ' + n]:>6.2f}x" for n in names))
+        print(f"{r['path']:<10} {r['workload']:<15} {r['paging']:<6} {r['unit']:<7} "
+              f"{r[python]:>16.2f}"
+              + "".join(f" {r[n]:>16.2f} {r['slowdown ' + n]:>6.2f}x" for n in names))
     print("median slowdown: " + ", ".join(f"{n} {m:.2f}x" for n, m in medians.items()))
     return 0
 
