@@ -64,6 +64,9 @@ LOADS = {"lb": (1, "<b", True), "lbu": (1, "<B", False), "lh": (2, "<h", True),
          "lhu": (2, "<H", False), "lw": (4, "<I", False)}
 STORES = {"sb": (1, "<B"), "sh": (2, "<H"), "sw": (4, "<I")}
 JUMPS = ("jal", "jalr")
+# ALU operations whose result is already a 32-bit word when both operands are (an immediate
+# operand must also be >= 0, except for `and`): no mask needed.
+WORD_RESULTS = {"and", "or", "xor", "srl", "slt", "sltu", "divu", "remu", "mulhu"}
 COMPILED = {"lui", "auipc", "fence", *JUMPS, *BRANCHES, *ALU, *IMMEDIATE_FORMS, *LOADS, *STORES}
 
 _HELPERS = {"_signed": _signed, "_div": _div, "_rem": _rem, "Trap": Trap,
@@ -193,10 +196,12 @@ class RegionWriter:
         self.lines = []
         self.read, self.written = set(), set()
         self.memory = False
-        self.length = 0                   # of the block being written
+        self.start = self.length = 0      # of the block being written
+        self.looping = False              # ... which jumps back to its own start
+        self.indent = 4
 
     def emit(self, line, depth=0):
-        self.lines.append("    " * (4 + depth) + line)
+        self.lines.append("    " * (self.indent + depth) + line)
 
     def reg(self, number):
         self.read.add(number)
@@ -204,14 +209,26 @@ class RegionWriter:
 
     def source(self):
         for arm, (start, instructions) in enumerate(self.blocks.items()):
-            self.length = len(instructions)
-            self.lines.append(f"            {'if' if arm == 0 else 'elif'} pc == {start:#x}:")
+            self.start, self.length = start, len(instructions)
+            self.looping = start in successors(instructions)
+            self.indent = 4
+            self.emit(f"{'if' if arm == 0 else 'elif'} pc == {start:#x}:", -1)
+            if self.looping:              # its own inner loop: no dispatch per iteration
+                self.emit("while True:")
+                self.indent = 5
             for k, (pc, name, ops, word) in enumerate(instructions):
                 self.emit(f"# {pc:#010x}: " + disassemble_word(word, pc).replace("\t", " "))
                 self.instruction(k, pc, name, ops)
             last_pc, last, _, _ = instructions[-1]
             if last not in JUMPS and last not in BRANCHES:
                 self.leave(last_pc + 4)
+            if self.looping:              # left the loop: on to the next block, or return
+                self.indent = 4
+                for target in successors(instructions):
+                    if target != start and target in self.blocks:
+                        self.chain(target, test_pc=True)
+                self.emit("break")
+        self.lines += ["            else:", "                break"]   # never spin on a pc
         registers = sorted((self.read | self.written) - {0})
         prologue = [f"r{r} = x[{r}]" for r in registers]
         prologue += ["r0 = 0", f"pc = {self.entry:#x}", "n = i = dh = 0"]
@@ -230,11 +247,24 @@ class RegionWriter:
         """End the block: go on to `target` here if it is a block of this region that still
         fits in the budget, else return it to the hart."""
         self.emit(f"n += {self.length}", depth)
-        self.emit(f"pc = {_hex(target)}", depth)
-        if target in self.blocks:
-            self.emit(f"if n + {len(self.blocks[target])} <= budget:", depth)
+        if self.looping and target == self.start:     # round the inner loop again
+            self.emit(f"if n + {self.length} <= budget:", depth)
             self.emit("continue", depth + 1)
+            self.emit("break", depth)
+            return
+        self.emit(f"pc = {_hex(target)}", depth)
+        if not self.looping:
+            self.chain(target, depth)
         self.emit("break", depth)
+
+    def chain(self, target, depth=0, test_pc=False):
+        """Go on to block `target` here if it belongs to this region and fits in the budget.
+        After a self-loop, `test_pc`: only if that loop left for `target` (the loop also
+        ends when the budget runs out or the hart asks to stop, with pc elsewhere)."""
+        if target in self.blocks:
+            test = f"pc == {target:#x} and " if test_pc else ""
+            self.emit(f"if {test}n + {len(self.blocks[target])} <= budget:", depth)
+            self.emit("continue", depth + 1)
 
     def leave_early(self, k, pc, depth):
         """After a slow memory access: stop here if the hart asked to look at interrupts."""
@@ -285,10 +315,14 @@ class RegionWriter:
             return self.emit(f"r{d} = {(pc + (ops['u'] << 12)) & MASK:#x}")
         if name in IMMEDIATE_FORMS:
             immediate = ops.get("j", ops.get(">", 0))
-            expression = _operand(ALU[IMMEDIATE_FORMS[name]], self.reg(s), f"({immediate})")
+            base = IMMEDIATE_FORMS[name]
+            expression = _operand(ALU[base], self.reg(s), f"({immediate})")
+            in_range = base in WORD_RESULTS and (immediate >= 0 or base == "and")
         else:
             expression = _operand(ALU[name], self.reg(s), self.reg(t))
-        self.emit(f"r{d} = ({expression}) & 0xFFFFFFFF")
+            in_range = name in WORD_RESULTS
+        # The mask is only needed where Python's result can leave 0..2**32-1.
+        self.emit(f"r{d} = {expression}" if in_range else f"r{d} = ({expression}) & 0xFFFFFFFF")
 
     def address(self, s, offset, size, cache):
         """Emit the effective address and the page-cache probe; returns the slow-path test."""
