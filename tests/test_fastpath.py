@@ -30,7 +30,7 @@ from vmkit.vmm.engines import ENGINES
 HART_INTERNALS = {"bus", "clint", "plic", "mmu", "csrs", "trace", "poll", "decoded",
                   "code_pages", "fetch_pages", "load_pages", "store_pages", "watched_pages",
                   "trace_log", "_limit", "block_fault", "exit", "fast", "intercept",
-                  "breakpoints", "quirks", "hot"}
+                  "breakpoints", "quirks", "hot", "ram_views"}
 
 
 def state(machine):

@@ -48,6 +48,7 @@ only ever reached again through a fresh translation of its pc.
 
 import re
 import struct
+import sys
 
 from vmkit.disasm import disassemble_word
 from vmkit.isa import decode
@@ -74,6 +75,15 @@ _HELPERS = {"_signed": _signed, "_div": _div, "_rem": _rem, "Trap": Trap,
 _HELPERS.update({f"read_{fmt[1]}": struct.Struct(fmt).unpack_from
                  for _, fmt, _ in LOADS.values()})
 _HELPERS.update({f"write_{fmt[1]}": struct.Struct(fmt).pack_into for _, fmt in STORES.values()})
+# On a little-endian host (x86, ARM, WebAssembly) guest RAM is also seen as arrays of 16- and
+# 32-bit items, so an aligned access is one index operation instead of a struct call.
+VIEWS = sys.byteorder == "little"
+
+
+def ram_views(ram):
+    """RAM as memoryviews of each load/store format: {"b": ..., "I": ...}."""
+    raw = memoryview(ram).cast("B")
+    return {fmt[1]: raw.cast(fmt[1]) for fmt in {f for _, f, _ in LOADS.values()}}
 
 
 def scan(hart, code, start):
@@ -143,7 +153,10 @@ def compile_block(hart, code, start):
         source = RegionWriter(start, blocks).source()
         compiled = _remember(_COMPILED, key,
                              compile(source, f"<block {start:#010x}>", "exec"))
+    if hart.ram_views is None:
+        hart.ram_views = ram_views(hart.bus.ram)
     namespace = dict(_HELPERS, x=hart.x, hart=hart, ram=hart.bus.ram, lim=hart._limit,
+                     **{f"ram_{fmt}": view for fmt, view in hart.ram_views.items()},
                      load_pages=hart.load_pages, store_pages=hart.store_pages,
                      load=hart.load, store=hart.store)
     exec(compiled, namespace)
@@ -168,6 +181,14 @@ def _remember(cache, key, value, limit=1 << 14):
         cache.clear()
     cache[key] = value
     return value
+
+
+def _ram_item(fmt, size):
+    """The RAM item an aligned access hits, at page offset b (from a page cache) + a's offset."""
+    if not VIEWS:
+        return f"read_{fmt[1]}(ram, b + (a & 0xFFF))[0]"
+    index = "b + (a & 0xFFF)" if size == 1 else f"(b + (a & 0xFFF)) >> {size.bit_length() - 1}"
+    return f"ram_{fmt[1]}[{index}]"
 
 
 def _hex(target):
@@ -327,7 +348,9 @@ class RegionWriter:
     def address(self, s, offset, size, cache):
         """Emit the effective address and the page-cache probe; returns the slow-path test."""
         self.memory = True
-        self.emit(f"a = ({self.reg(s)} + {offset}) & 0xFFFFFFFF")
+        register = self.reg(s)          # registers always hold 0..2**32-1
+        self.emit(f"a = {register}" if offset == 0 else
+                  f"a = ({register} + {offset}) & 0xFFFFFFFF")
         self.emit(f"b = {cache}.get(a >> 12)")
         return "b is None" + (f" or a & {size - 1}" if size > 1 else "")
 
@@ -343,7 +366,7 @@ class RegionWriter:
         self.leave_early(k, pc, 1)
         self.emit("else:")
         self.emit("dh += 1", 1)
-        value = f"read_{fmt[1]}(ram, b + (a & 0xFFF))[0]"
+        value = _ram_item(fmt, size)
         self.emit(f"{destination} = {value}" + (" & 0xFFFFFFFF" if signed else ""), 1)
 
     def store(self, k, pc, name, s, t, offset):
@@ -355,4 +378,7 @@ class RegionWriter:
         self.leave_early(k, pc, 1)
         self.emit("else:")
         self.emit("dh += 1", 1)
-        self.emit(f"write_{fmt[1]}(ram, b + (a & 0xFFF), {value})", 1)
+        if VIEWS:
+            self.emit(f"{_ram_item(fmt, size)} = {value}", 1)
+        else:
+            self.emit(f"write_{fmt[1]}(ram, b + (a & 0xFFF), {value})", 1)

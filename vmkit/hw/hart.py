@@ -106,6 +106,7 @@ class Hart:
         self.quirks = frozenset()      # Popek-Goldberg lab switches: see system.QUIRKS
         self.mmu = None
         self.fast = True               # compile basic blocks (blocks.py); False: one at a time
+        self.ram_views = None          # RAM seen as 8/16/32-bit items, made by blocks.py
         self.reset()
         self.mmu = Mmu(self, bus, tlb)
         self.translation_changed()
