@@ -60,7 +60,7 @@ MAX_BLOCK = 64          # instructions in one block
 MAX_REGION = 8          # blocks chained into one function
 MASK = 0xFFFFFFFF
 
-# name -> (size, struct format of the inline read, sign bit to extend or 0)
+# name -> (size, struct format (its letter also names the RAM view), sign-extended?)
 LOADS = {"lb": (1, "<b", True), "lbu": (1, "<B", False), "lh": (2, "<h", True),
          "lhu": (2, "<H", False), "lw": (4, "<I", False)}
 STORES = {"sb": (1, "<B"), "sh": (2, "<H"), "sw": (4, "<I")}
@@ -87,7 +87,8 @@ def ram_views(ram):
 
 
 def scan(hart, code, start):
-    """The instructions of the block at `start`, [(pc, row name, operands)], and its words."""
+    """The instructions of the block at `start`, [(pc, row name, operands, word)], and the
+    key its compiled code is kept by: (start, words...)."""
     instructions, words = [], []
     pc = start
     ram, base = hart.bus.ram, code[1024] - (start & ~0xFFF)
