@@ -48,3 +48,15 @@ if IN_PYODIDE:
 # The tests of what is built around the core (the browser site, Binder, this Pyodide harness)
 # drive a browser, virtual environments and Node from the host: not collected inside Pyodide.
 collect_ignore = ["test_browser.py", "test_binder.py", "test_pyodide.py"] if IN_PYODIDE else []
+
+
+# --- the quick loop --------------------------------------------------------------------------
+# `python3 -m pytest -m "not slow"` leaves out what builds or starts a whole environment (the
+# Pyodide suites under Node, a fresh Binder venv, the JupyterLite site in Chromium): minutes each.
+SLOW_FILES = {"test_pyodide.py", "test_binder.py", "test_browser.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
