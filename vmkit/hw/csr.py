@@ -198,7 +198,9 @@ class CsrFile:
         self._view("hgeip", lambda: 0)
         self._plain("htval")
         self._view("htinst", lambda: h.htinst)        # QEMU 7.2 ignores writes
-        self._plain("hgatp", writable=HGATP_WRITABLE, side_effect=ctx)
+        self._view("hgatp", lambda: h.hgatp,
+                   lambda v: self._write_guest_atp("hgatp", h.hgatp & ~HGATP_WRITABLE
+                                                   | v & HGATP_WRITABLE))
         self._plain("henvcfg", writable=1)
         self._plain("henvcfgh", writable=0)
         self._plain("htimedelta")
@@ -216,12 +218,25 @@ class CsrFile:
         self._plain("vsepc", writable=0xFFFFFFFC)
         self._plain("vscause")
         self._plain("vstval")
-        self._view("vsatp", lambda: h.vsatp, lambda v: (setattr(h, "vsatp", v), ctx()))
+        self._view("vsatp", lambda: h.vsatp, lambda v: self._write_guest_atp("vsatp", v))
 
     def _write_tvec(self, name, value):
         # MODE 2 and 3 are reserved: QEMU 7.2 ignores such a write entirely.
         if value & 3 < 2:
             setattr(self.hart, name, value)
+
+    def _write_guest_atp(self, name, value):
+        """vsatp, hgatp. A change of MODE (Bare <-> Sv32) "takes effect immediately, without
+        the need to execute an SFENCE.VMA" (privileged spec 4.1.11, for satp; vsatp and hgatp
+        follow it). The TLB's guest entries made under the old MODE (G-stage only, or VS-stage
+        only) would translate wrongly under the new one, so they go: Linux's
+        relocate_enable_mmu fences *before* it writes satp, and relies on this. (satp needs
+        nothing: with V=0 a Bare satp leaves no TLB entries.)"""
+        h = self.hart
+        if (getattr(h, name) ^ value) & SATP_MODE:
+            h.mmu.tlb.flush_gvma()
+        setattr(h, name, value)
+        h.translation_changed()
 
     def _write_mstatus(self, value):
         h = self.hart
