@@ -316,6 +316,22 @@ def test_breakpoint_stops_before_the_instruction():
     assert machine.hart.x[10] == 1
 
 
+def test_breakpoint_on_the_trap_handler_of_the_first_instruction():
+    """Resuming at a breakpoint skips only that one; when the instruction there traps, a
+    breakpoint on the handler still stops the run (the stepping loop ends its stretch at a
+    trap, and the next stretch is not "the first" any more)."""
+    machine = Machine(ram_size=1 << 20)
+    program = assemble("_start: la t0, handler\n csrw mtvec, t0\n"
+                       "bad: .word 0\n li a0, 1\nhandler: li a0, 2\n j handler\n")
+    machine.load_program(program)
+    machine.hart.breakpoints.update({program.symbols["bad"], program.symbols["handler"]})
+    assert machine.run(100).pc == program.symbols["bad"]
+    exit = machine.run(100)
+    assert exit.reason == "breakpoint" and exit.pc == program.symbols["handler"]
+    assert exit.instructions == 0 and machine.hart.x[10] == 0    # stopped on the first visit
+    assert machine.hart.mcause == 2
+
+
 def test_mret_restores_mie_from_mpie():
     machine, _ = run_source("""
         _start: li t0, (3 << 11) | (1 << 7)     # MPP = M, MPIE = 1
@@ -372,3 +388,4 @@ def test_every_instruction_in_the_table_has_semantics_and_nothing_else_does():
     assert names == set(execute.MAKERS)
     assert set(system.HANDLERS) == set(execute.SERIALIZING)
     assert set(execute.SERIALIZING) <= names
+

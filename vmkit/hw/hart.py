@@ -566,7 +566,7 @@ class Hart:
                     if due is not None:
                         chunk = max(1, min(chunk, due))
                 if self.breakpoints or self.trace is not None:
-                    self._run_stepping(chunk, first=(done == 0))
+                    self._run_stepping(chunk, first=(done == 0 and self.traps == traps_before))
                 elif self.fast:
                     self._run_blocks(chunk)
                 else:
