@@ -141,6 +141,17 @@ class CsrFile:
             self._view(f"pmpaddr{i}", lambda i=i: h.pmpaddr[i],
                        lambda v, i=i: h.write_pmpaddr(i, v))
 
+        # Debug triggers (Sdtrig, debug spec 1.0 section 5.7): this hart has none, which the
+        # spec allows. The CSRs still exist, so M-mode software that enumerates triggers
+        # (OpenSBI, Linux, a debugger stub) finds zero instead of an illegal instruction:
+        # tselect is WARL and can only hold 0; tdata1 reads type 0, "no trigger at this
+        # tselect", with dmode and data hard-wired to 0; tdata2/tdata3 read 0; tinfo of a
+        # trigger that does not exist "contains 1". Writes are ignored. (QEMU 7.2 has two
+        # mcontrol triggers; Spike --triggers=0 agrees with this except that its tinfo reads 0.)
+        for name in ("tselect", "tdata1", "tdata2", "tdata3"):
+            self._view(name, lambda: 0)
+        self._view("tinfo", lambda: 1)
+
         # Counters: mcycle/minstret are writable; the U-mode names are read-only shadows.
         self._view("mcycle", lambda: h.counter("cycle") & 0xFFFFFFFF,
                    lambda v: h.set_counter("cycle", v, high=False))
