@@ -56,7 +56,6 @@ high:                                   # fetched at its physical address: page 
     csrr s3, scause
     csrr s4, stval
     csrr s5, sepc
-    add sp, s2, s1                      # (unused: no stack needed)
     la a0, msg_scause
     mv a1, s3
     call print
