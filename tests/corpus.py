@@ -36,7 +36,7 @@ QEMU_CPU = ",".join([
     "zba=false", "zbb=false", "zbc=false", "zbs=false",  # no bit-manipulation opcodes
     "sstc=false",         # no stimecmp: the S timer is mip.STIP written by M (as in SBI)
     "Zihintpause=false",  # `pause` stays a plain fence hint, not a named extension
-    "debug=false",        # no Sdtrig trigger CSRs (tselect/tdata*)
+    "debug=true",         # Sdtrig: 2 triggers (vmkit 0; triggers.s checks what both share)
     "pmu-num=0",          # no programmable mhpmcounter3..31 / mhpmevent
     "h=true", "s=true", "u=true", "mmu=true", "pmp=true",  # explicit: vmkit has all of these
 ])

@@ -316,6 +316,22 @@ def test_breakpoint_stops_before_the_instruction():
     assert machine.hart.x[10] == 1
 
 
+def test_breakpoint_on_the_trap_handler_of_the_first_instruction():
+    """Resuming at a breakpoint skips only that one; when the instruction there traps, a
+    breakpoint on the handler still stops the run (the stepping loop ends its stretch at a
+    trap, and the next stretch is not "the first" any more)."""
+    machine = Machine(ram_size=1 << 20)
+    program = assemble("_start: la t0, handler\n csrw mtvec, t0\n"
+                       "bad: .word 0\n li a0, 1\nhandler: li a0, 2\n j handler\n")
+    machine.load_program(program)
+    machine.hart.breakpoints.update({program.symbols["bad"], program.symbols["handler"]})
+    assert machine.run(100).pc == program.symbols["bad"]
+    exit = machine.run(100)
+    assert exit.reason == "breakpoint" and exit.pc == program.symbols["handler"]
+    assert exit.instructions == 0 and machine.hart.x[10] == 0    # stopped on the first visit
+    assert machine.hart.mcause == 2
+
+
 def test_mret_restores_mie_from_mpie():
     machine, _ = run_source("""
         _start: li t0, (3 << 11) | (1 << 7)     # MPP = M, MPIE = 1
@@ -372,3 +388,55 @@ def test_every_instruction_in_the_table_has_semantics_and_nothing_else_does():
     assert names == set(execute.MAKERS)
     assert set(system.HANDLERS) == set(execute.SERIALIZING)
     assert set(execute.SERIALIZING) <= names
+
+
+def test_zero_triggers_as_the_debug_spec_describes():
+    """Sdtrig with no triggers (debug spec 1.0, 5.7): tselect is WARL and holds only 0, tdata1
+    reads type 0 ("no trigger at this tselect") with dmode/data hard-wired to 0, tdata2/3 read
+    0, tinfo of a trigger that does not exist "contains 1"; writes are ignored, nothing traps
+    in M-mode. (Spike --triggers=0 gives the same except tinfo = 0, against the spec's text.)"""
+    machine, exit = run_source("""
+        _start: li t0, 5
+                csrw tselect, t0
+                csrr a0, tselect
+                li t0, -1
+                csrw tdata1, t0
+                csrr a1, tdata1
+                csrw tdata2, t0
+                csrr a2, tdata2
+                csrw tdata3, t0
+                csrr a3, tdata3
+                csrw tinfo, t0
+                csrr a4, tinfo
+                halt
+    """)
+    assert exit.reason == "poweroff" and machine.hart.traps == 0
+    assert machine.hart.x[10:15] == [0, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("mode", ["S", "VS"])
+def test_trigger_csrs_are_m_mode_only(mode):
+    """0x7A0-0x7A4 are M-level CSRs (bits 9:8 = 3): illegal below M, also in VS (not a
+    virtual-instruction exception: privileged spec 8.6.1)."""
+    machine, _ = run_source(f"""
+        _start: la t0, handler
+                csrw mtvec, t0
+                li t0, -1               # PMP: all memory RWX for S/U
+                csrw pmpaddr0, t0
+                li t0, 0x1f
+                csrw pmpcfg0, t0
+                li t0, 1 << 11          # MPP = S
+                csrw mstatus, t0
+                li t0, {1 << 7 if mode == "VS" else 0}
+                csrw mstatush, t0       # MPV
+                la t0, guest
+                csrw mepc, t0
+                mret
+        guest:  csrr a0, tinfo
+        handler:
+                csrr a1, mcause
+                csrr a2, mtval
+                halt
+    """)
+    assert machine.hart.x[11] == 2                       # illegal instruction
+    assert machine.hart.x[12] == one("csrrs", d="a0", E=0x7A4, s="zero")

@@ -141,6 +141,17 @@ class CsrFile:
             self._view(f"pmpaddr{i}", lambda i=i: h.pmpaddr[i],
                        lambda v, i=i: h.write_pmpaddr(i, v))
 
+        # Debug triggers (Sdtrig, debug spec 1.0 section 5.7): this hart has none, which the
+        # spec allows. The CSRs still exist, so M-mode software that enumerates triggers
+        # (OpenSBI, Linux, a debugger stub) finds zero instead of an illegal instruction:
+        # tselect is WARL and can only hold 0; tdata1 reads type 0, "no trigger at this
+        # tselect", with dmode and data hard-wired to 0; tdata2/tdata3 read 0; tinfo of a
+        # trigger that does not exist "contains 1". Writes are ignored. (QEMU 7.2 has two
+        # mcontrol triggers; Spike --triggers=0 agrees with this except that its tinfo reads 0.)
+        for name in ("tselect", "tdata1", "tdata2", "tdata3"):
+            self._view(name, lambda: 0)
+        self._view("tinfo", lambda: 1)
+
         # Counters: mcycle/minstret are writable; the U-mode names are read-only shadows.
         self._view("mcycle", lambda: h.counter("cycle") & 0xFFFFFFFF,
                    lambda v: h.set_counter("cycle", v, high=False))
@@ -198,7 +209,9 @@ class CsrFile:
         self._view("hgeip", lambda: 0)
         self._plain("htval")
         self._view("htinst", lambda: h.htinst)        # QEMU 7.2 ignores writes
-        self._plain("hgatp", writable=HGATP_WRITABLE, side_effect=ctx)
+        self._view("hgatp", lambda: h.hgatp,
+                   lambda v: self._write_guest_atp("hgatp", h.hgatp & ~HGATP_WRITABLE
+                                                   | v & HGATP_WRITABLE))
         self._plain("henvcfg", writable=1)
         self._plain("henvcfgh", writable=0)
         self._plain("htimedelta")
@@ -216,12 +229,25 @@ class CsrFile:
         self._plain("vsepc", writable=0xFFFFFFFC)
         self._plain("vscause")
         self._plain("vstval")
-        self._view("vsatp", lambda: h.vsatp, lambda v: (setattr(h, "vsatp", v), ctx()))
+        self._view("vsatp", lambda: h.vsatp, lambda v: self._write_guest_atp("vsatp", v))
 
     def _write_tvec(self, name, value):
         # MODE 2 and 3 are reserved: QEMU 7.2 ignores such a write entirely.
         if value & 3 < 2:
             setattr(self.hart, name, value)
+
+    def _write_guest_atp(self, name, value):
+        """vsatp, hgatp. A change of MODE (Bare <-> Sv32) "takes effect immediately, without
+        the need to execute an SFENCE.VMA" (privileged spec 4.1.11, for satp; vsatp and hgatp
+        follow it). The TLB's guest entries made under the old MODE (G-stage only, or VS-stage
+        only) would translate wrongly under the new one, so they go: Linux's
+        relocate_enable_mmu fences *before* it writes satp, and relies on this. (satp needs
+        nothing: with V=0 a Bare satp leaves no TLB entries.)"""
+        h = self.hart
+        if (getattr(h, name) ^ value) & SATP_MODE:
+            h.mmu.tlb.flush_gvma()
+        setattr(h, name, value)
+        h.translation_changed()
 
     def _write_mstatus(self, value):
         h = self.hart

@@ -566,7 +566,7 @@ class Hart:
                     if due is not None:
                         chunk = max(1, min(chunk, due))
                 if self.breakpoints or self.trace is not None:
-                    self._run_stepping(chunk, first=(done == 0))
+                    self._run_stepping(chunk, first=(done == 0 and self.traps == traps_before))
                 elif self.fast:
                     self._run_blocks(chunk)
                 else:
@@ -708,12 +708,20 @@ class Hart:
             raise _Stop
 
     def _run_stepping(self, count, first):
-        """One instruction at a time: breakpoints and the commit log (Spike's format)."""
-        for i in range(count):
+        """One instruction at a time: breakpoints and the commit log (Spike's format).
+
+        Ends the stretch where `_run_fast` does (after a SYSTEM instruction, a trap, or a
+        device access: `recheck`), so that `run` looks for interrupts at the same instructions
+        with or without --trace."""
+        limit = self._limit
+        limit[0] = count
+        i = 0
+        while i < limit[0]:
             if self.pc in self.breakpoints and not (first and i == 0):
                 self.exit = Exit("breakpoint", self.pc)
                 raise _Stop
             self.step()
+            i += 1
             if self.exit is not None:
                 raise _Stop
 
@@ -732,6 +740,7 @@ class Hart:
             else:
                 self.fetch_hits += 1
         except Trap as trap:
+            self.recheck()
             self.take_trap(trap)
             return
         word = _U32(self.bus.ram, code[1024] + (pc & 0xFFF))[0]
@@ -741,9 +750,11 @@ class Hart:
             self.retire(1)
         except execute.Serialize as signal:
             signal.__traceback__ = None
+            self.recheck()             # a CSR write may have made an interrupt takeable
             self._system(code)
         except Trap as trap:
             self.pc = pc
+            self.recheck()
             self.take_trap(trap)
             return
         if self.trace is not None and self.instret != retired:
