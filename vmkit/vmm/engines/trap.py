@@ -147,8 +147,8 @@ class TrapEngine(HartEngine):
             self.reflect(ILLEGAL_INSTRUCTION, word)
             return VmExit("exception")
         if number == 0x180 and writes and value & (1 << 31) and kind != "c":
-            return VmExit("error", message="the trap engine does not yet virtualize guest "
-                                           "paging (satp); use hw")
+            return VmExit("error", message=f"the {self.name} engine does not yet virtualize "
+                                           "guest paging (satp); use hw")
         old = self.csrs.read(number)
         if writes:
             new = value if kind == "w" else old | value if kind == "s" else old & ~value
