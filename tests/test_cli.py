@@ -3,8 +3,10 @@
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -278,3 +280,89 @@ def test_bench_table_starts_with_where_it_ran():
     assert first.startswith(f"vmkit bench on {platform.python_implementation()} "
                             f"{platform.python_version()}, ")
     assert f" {platform.machine()}, {os.cpu_count()} processor" in first
+
+
+# --- vmkit workbook ------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def repository_notebooks():
+    """What a student gets, listed independently of vmkit.workbook: every file under
+    notebooks/ except instructors' folders and tool droppings."""
+    skip = {"instructor", "autograder", ".ipynb_checkpoints", "__pycache__"}
+    return sorted(p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks").rglob("*")
+                  if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+                  and not p.name.startswith("."))
+
+
+def test_workbook_copies_the_notebooks_and_keeps_the_students_edits(tmp_path):
+    expected = repository_notebooks()
+    names = {str(p) for p in expected}
+    assert {"00-start-here.ipynb", "02-cpu-virtualization.ipynb"} <= names
+    assert any(name.startswith("homework/") and name.endswith(".ipynb") for name in names)
+    folder = tmp_path / "my work"
+    result = vmkit("workbook", folder, "--no-open")
+    assert result.returncode == 0, result.stderr
+    copied = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert copied == expected
+    assert all((folder / p).read_bytes() == (ROOT / "notebooks" / p).read_bytes()
+               for p in expected)
+    assert f"copied {len(expected)} file(s)" in result.stdout
+    assert f"cd '{folder}' && {sys.executable} -m jupyter lab 00-start-here.ipynb" \
+        in result.stdout
+
+    # The student edits one notebook and loses another; running it again keeps the edit
+    # and brings back only the missing file.
+    edited, lost = folder / "00-start-here.ipynb", folder / expected[-1]
+    edited.write_text("my answers")
+    lost.unlink()
+    result = vmkit("workbook", folder, "--no-open")
+    assert result.returncode == 0
+    assert edited.read_text() == "my answers" and lost.exists()
+    assert f"copied 1 file(s)" in result.stdout and f"kept {len(expected) - 1}" in result.stdout
+
+
+def test_workbook_leaves_instructor_material_behind(tmp_path):
+    from vmkit import workbook
+    source = tmp_path / "notebooks"
+    for name in ("00-start-here.ipynb", "homework/hw.ipynb", "homework/tests/q1.py",
+                 "homework/instructor/hw-key.ipynb", "homework/autograder/tests/q1.py",
+                 ".ipynb_checkpoints/00-start-here-checkpoint.ipynb", "homework/.OTTER_LOG"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(name)
+    copied, kept = workbook.copy(source, tmp_path / "work")
+    assert sorted(map(str, copied)) == ["00-start-here.ipynb", "homework/hw.ipynb",
+                                        "homework/tests/q1.py"]
+    assert kept == [] and not (tmp_path / "work/homework/instructor").exists()
+
+
+def test_workbook_refuses_a_folder_inside_the_notebooks():
+    result = vmkit("workbook", ROOT / "notebooks" / "work", "--no-open")
+    assert result.returncode == 1 and "inside the repository's notebooks" in result.stderr
+    one_line(result)
+    assert not (ROOT / "notebooks" / "work").exists()
+
+
+def test_workbook_opens_jupyterlab_in_the_folder_without_a_child_process(tmp_path,
+                                                                       monkeypatch):
+    # os.execvp replaces the process: intercept it to see what would run, and where.
+    import importlib.util
+    from vmkit import cli
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    seen = []
+    monkeypatch.setattr(os, "execvp", lambda file, argv: seen.append((file, argv, os.getcwd())))
+    assert cli.main(["workbook"]) is None
+    assert seen == [(sys.executable, [sys.executable, "-m", "jupyter", "lab",
+                                      "00-start-here.ipynb"], str(tmp_path / "vmkit-workbook"))]
+    assert (tmp_path / "vmkit-workbook" / "00-start-here.ipynb").is_file()
+
+
+def test_workbook_and_jupyter_leave_the_checkout_clean():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "/vmkit-workbook/" in ignored and ".ipynb_checkpoints/" in ignored
+    if shutil.which("git") and (ROOT / ".git").exists():     # and git agrees
+        for path in ("vmkit-workbook/00-start-here.ipynb",
+                     "notebooks/.ipynb_checkpoints/00-start-here-checkpoint.ipynb"):
+            check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+            assert check.returncode == 0, path
