@@ -69,11 +69,11 @@ def test_console_blocks_print_what_the_readme_shows(examples, command, output):
 
 def test_bare_metal_example_ends_through_the_finisher(examples):
     hello = examples / "hello.s"
-    result = vmkit("run", "hello.s", cwd=examples)
+    result = vmkit("run", "hello.s", "--max-insns", "100000", cwd=examples)
     assert (result.stdout, result.returncode) == ("Hello from bare metal\n", 0)
     # The README's fail encoding, code << 16 | 0x3333, gives exit status `code`.
     hello.write_text(hello.read_text().replace("0x5555 ", "(7 << 16) | 0x3333 "))
-    assert vmkit("run", "hello.s", cwd=examples).returncode == 7
+    assert vmkit("run", "hello.s", "--max-insns", "100000", cwd=examples).returncode == 7
 
 
 def test_bare_metal_example_runs_on_qemu_as_on_vmkit(examples):
