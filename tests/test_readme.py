@@ -129,3 +129,23 @@ def test_memory_map_is_the_machines():
                            f"{size(bare_ram)} / {size(guest_ram)}")
     assert GUEST_RAM == VIRT_MEMORY_MAP["dram"][0] and GUEST_UART == VIRT_MEMORY_MAP["uart0"][0]
     assert f"the UART is source {UART0_IRQ}" in README
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TOP = ("vmkit", "tests", "docs", "wasm", "binder", "notebooks", "widgets", "benchmarks", ".ci")
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/ARCHITECTURE.md", "LICENSE"])
+def test_documents_point_only_inside_the_repository(document):
+    text = (ROOT / document).read_text()
+    assert "../" not in text and "DESIGN" not in text and "ANCHORS" not in text
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    paths = [p for p in re.findall(r"`([\w.][\w./-]*)`", text) if p.split("/")[0] in TOP]
+    base = (ROOT / document).parent
+    for link in links:
+        if "://" not in link:
+            assert (base / link).exists(), link
+    for path in paths:       # wasm/_output/ and the like are built, not committed
+        assert (ROOT / path.rstrip("/")).exists() or "/_" in path, path
+    if document == "README.md":
+        assert "docs/ARCHITECTURE.md" in links and (ROOT / "LICENSE").is_file()
