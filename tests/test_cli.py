@@ -319,7 +319,7 @@ def test_workbook_copies_the_notebooks_and_keeps_the_students_edits(tmp_path):
     result = vmkit("workbook", folder, "--no-open")
     assert result.returncode == 0
     assert edited.read_text() == "my answers" and lost.exists()
-    assert f"copied 1 file(s)" in result.stdout and f"kept {len(expected) - 1}" in result.stdout
+    assert "copied 1 file(s)" in result.stdout and f"kept {len(expected) - 1}" in result.stdout
 
 
 def test_workbook_leaves_instructor_material_behind(tmp_path):

@@ -123,7 +123,7 @@ def table(rows):
     for row in rows:
         if row["workload"] == "host":
             lines.insert(0, f"vmkit bench on {row['python']}, {row['system']} "
-                            f"{row['machine']}, {row['processors']} processor(s)")
+                            f"{row['machine']}, {row['processors'] or '?'} processor(s)")
             continue
         head = f"{row['path']:<10} {row['workload']:<15} {row['paging']:<7}"
         if "host_bytes" in row:
