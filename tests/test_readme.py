@@ -149,3 +149,9 @@ def test_documents_point_only_inside_the_repository(document):
         assert (ROOT / path.rstrip("/")).exists() or "/_" in path, path
     if document == "README.md":
         assert "docs/ARCHITECTURE.md" in links and (ROOT / "LICENSE").is_file()
+
+
+def test_readme_lists_the_registered_engines():
+    from vmkit.vmm.engines import ENGINES
+    listed = re.search(r"E is one of\n.*?(native, [a-z, ]+) \(default hw\)", README).group(1)
+    assert listed.split(", ") == list(ENGINES)
