@@ -1,8 +1,12 @@
 """The `vmkit` command as a user runs it: real processes, stdout/stderr and exit statuses."""
 
 import json
+import os
+import platform
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,16 +65,106 @@ def test_asm_error_is_one_located_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("asm", "no-such-file.s"), "no-such-file.s"),
-    (("run", "no-such-file.elf"), "no-such-file.elf"),
-    (("disasm", "no-such-file.elf"), "no-such-file.elf"),
+    (("asm", "no-such-file.s"), "vmkit: no such file: no-such-file.s"),
+    (("run", "no-such-file.elf"), "vmkit: no such file: no-such-file.elf"),
+    (("run", "no-such-file.s"), "vmkit: no such file: no-such-file.s"),
+    (("disasm", "no-such-file.elf"), "vmkit: no such file: no-such-file.elf"),
+    (("run", "--guest", "no-such-file.s"), "vmkit: no such file: no-such-file.s"),
+    (("run", "--guest", "dir/kernel"), "vmkit: no such file: dir/kernel"),
+    (("compare", "no-such-file.elf"), "vmkit: no such file: no-such-file.elf"),
     (("run", "x.s", "--max-insns", "zero"), "not a number"),
+    (("bench", "--scale", "0"), "must be positive"),
 ])
 def test_bad_arguments_give_a_clear_error(tmp_path, args, message):
     result = vmkit(*args, cwd=tmp_path)
     assert result.returncode != 0
     no_traceback(result)
     assert message in result.stderr
+
+
+def one_line(result):
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+# A file that runs under every mode, so that only the option can be what is refused.
+GUEST = """
+_start: li a7, 0x53525354       # SBI SRST: shutdown, no failure
+        li a6, 0
+        li a0, 0
+        li a1, 0
+        ecall
+"""
+
+
+@pytest.mark.parametrize("args, option", [
+    (("run", "prog.s", "--engine", "trap"), "--engine"),
+    (("run", "prog.s", "--iterations", "3"), "--iterations"),
+    (("run", "prog.s", "--quirk", "popf"), "--quirk"),
+    (("run", "prog.s", "--stats"), "--stats"),
+    (("run", "prog.s", "--json"), "--json"),
+    (("run", "prog.s", "--model", "p4-2006"), "--model"),
+    (("run", "prog.s", "--guest", "syscall"), "not both"),
+    (("run", "--guest", "syscall", "--trace", "t.log"), "--trace"),
+    (("run", "--guest", "syscall", "--model", "p4-2006"), "--model"),
+    (("run", "--guest", "syscall", "--stats", "--json"), "not both"),
+    (("run", "--guest", "prog.s", "--iterations", "3"), "--iterations"),
+    (("compare", "prog.s", "--iterations", "3"), "--iterations"),
+    (("run",), "give a program"),
+])
+def test_options_that_do_not_apply_are_refused(tmp_path, args, option):
+    (tmp_path / "prog.s").write_text(GUEST)
+    result = vmkit(*args, "--max-insns", 1000, cwd=tmp_path)    # bounded if it did run
+    assert result.returncode == 2 and result.stdout == ""
+    no_traceback(result)
+    one_line(result)
+    assert option in result.stderr
+    assert not (tmp_path / "t.log").exists()
+
+
+def test_the_same_options_are_accepted_where_they_apply(tmp_path):
+    # The other side of the test above: the options it refuses do work in their place.
+    (tmp_path / "prog.s").write_text(GUEST)
+    result = vmkit("run", "prog.s", "--trace", "t.log", "--max-insns", 5, cwd=tmp_path)
+    assert result.returncode == 124         # bare-metal, the ecall goes to M-mode's mtvec
+    assert (tmp_path / "t.log").read_text().count("\n") == 5
+    for args in (("run", "--guest", "prog.s", "--engine", "trap", "--quirk", "popf", "--stats",
+                  "--model", "p4-2006"),
+                 ("run", "--guest", "syscall", "--iterations", "3", "--json"),
+                 ("compare", "syscall", "--iterations", "3", "--engines", "native,hw")):
+        result = vmkit(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+
+
+def test_engine_choices_are_the_registered_engines():
+    from vmkit.vmm.engines import ENGINES
+    assert len(ENGINES) == 6
+    result = vmkit("run", "--guest", "syscall", "--engine", "vt-x")
+    assert result.returncode == 2 and result.stdout == ""
+    offered = result.stderr.split("choose from", 1)[1]
+    assert sorted(offered.replace("'", "").strip(" )\n").split(", ")) == sorted(ENGINES)
+    for command in ("run", "compare"):
+        text = vmkit(command, "--help").stdout
+        assert all(f"\n  {name} " in text for name in ENGINES), (command, text)
+
+
+def test_a_bad_model_is_refused_before_the_run():
+    for args in (("run", "--guest", "tinyos", "--stats", "--model", "p5"),
+                 ("compare", "syscall", "--model", "p5")):
+        result = vmkit(*args)
+        assert result.returncode == 2 and "p5" in result.stderr
+        assert result.stdout == ""          # the guest never ran: it would have printed
+
+
+def test_help_has_examples():
+    from vmkit.cli import build_parser
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) >= {"asm", "disasm", "run", "compare", "bench", "workbook"}
+    for name in [None, *commands]:
+        result = vmkit(*([name] if name else []), "--help")
+        assert result.returncode == 0
+        if name != "demo":                  # demo takes no options: nothing to show
+            assert "\nexamples:\n  vmkit " in result.stdout, name
 
 
 def test_malformed_elf_is_rejected(tmp_path):
@@ -136,10 +230,19 @@ def test_disasm_matches_objdump(tmp_path):
     assert body(ours) == body(theirs) and len(body(ours)) > 5
 
 
-def test_demo_runs():
+def test_demo_runs_and_says_what_to_try_next():
+    from vmkit.cli import build_parser
     result = vmkit("demo")
     assert result.returncode == 0
     assert "Hello from a RISC-V hart" in result.stdout and "lui" in result.stdout
+    suggestions = result.stdout.split("What to try next:\n", 1)[1].splitlines()
+    commands = [line.split("  ")[1].split() for line in suggestions if line.startswith("  vmkit")]
+    assert len(commands) >= 3 and len(commands) == len(suggestions) - 1
+    for command in commands:                # each one is a valid command line
+        try:
+            build_parser().parse_args(command[1:])
+        except SystemExit as stop:              # --help prints and exits 0; errors exit 2
+            assert stop.code == 0 and "--help" in command
 
 
 def test_bench_json_rows():
@@ -163,5 +266,103 @@ def test_bench_json_rows():
     compare = [row for row in rows if row["workload"] == "compare-tinyos"]
     assert [r["path"] for r in compare] == ["reference", "fast"]
     assert compare[0]["instructions"] == compare[1]["instructions"] > 6 * 40_000
+    host = rows[0]
+    assert host["workload"] == "host" and host["mips"] is None
+    assert host["python"] == f"{platform.python_implementation()} {platform.python_version()}"
+    assert (host["machine"], host["processors"]) == (platform.machine(), os.cpu_count())
     memory = next(row for row in rows if "host_bytes" in row)
     assert memory["guest_ram_bytes"] == 64 << 20 and memory["ratio"] < 1.1
+
+
+def test_bench_table_starts_with_where_it_ran():
+    from vmkit import bench
+    first = bench.table([bench.host()]).splitlines()[0]
+    assert first.startswith(f"vmkit bench on {platform.python_implementation()} "
+                            f"{platform.python_version()}, ")
+    assert f" {platform.machine()}, {os.cpu_count()} processor" in first
+
+
+# --- vmkit workbook ------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def repository_notebooks():
+    """What a student gets, listed independently of vmkit.workbook: every file under
+    notebooks/ except instructors' folders and tool droppings."""
+    skip = {"instructor", "autograder", ".ipynb_checkpoints", "__pycache__"}
+    return sorted(p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks").rglob("*")
+                  if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+                  and not p.name.startswith("."))
+
+
+def test_workbook_copies_the_notebooks_and_keeps_the_students_edits(tmp_path):
+    expected = repository_notebooks()
+    names = {str(p) for p in expected}
+    assert {"00-start-here.ipynb", "02-cpu-virtualization.ipynb"} <= names
+    assert any(name.startswith("homework/") and name.endswith(".ipynb") for name in names)
+    folder = tmp_path / "my work"
+    result = vmkit("workbook", folder, "--no-open")
+    assert result.returncode == 0, result.stderr
+    copied = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert copied == expected
+    assert all((folder / p).read_bytes() == (ROOT / "notebooks" / p).read_bytes()
+               for p in expected)
+    assert f"copied {len(expected)} file(s)" in result.stdout
+    assert f"cd '{folder}' && {sys.executable} -m jupyter lab 00-start-here.ipynb" \
+        in result.stdout
+
+    # The student edits one notebook and loses another; running it again keeps the edit
+    # and brings back only the missing file.
+    edited, lost = folder / "00-start-here.ipynb", folder / expected[-1]
+    edited.write_text("my answers")
+    lost.unlink()
+    result = vmkit("workbook", folder, "--no-open")
+    assert result.returncode == 0
+    assert edited.read_text() == "my answers" and lost.exists()
+    assert "copied 1 file(s)" in result.stdout and f"kept {len(expected) - 1}" in result.stdout
+
+
+def test_workbook_leaves_instructor_material_behind(tmp_path):
+    from vmkit import workbook
+    source = tmp_path / "notebooks"
+    for name in ("00-start-here.ipynb", "homework/hw.ipynb", "homework/tests/q1.py",
+                 "homework/instructor/hw-key.ipynb", "homework/autograder/tests/q1.py",
+                 ".ipynb_checkpoints/00-start-here-checkpoint.ipynb", "homework/.OTTER_LOG"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(name)
+    copied, kept = workbook.copy(source, tmp_path / "work")
+    assert sorted(map(str, copied)) == ["00-start-here.ipynb", "homework/hw.ipynb",
+                                        "homework/tests/q1.py"]
+    assert kept == [] and not (tmp_path / "work/homework/instructor").exists()
+
+
+def test_workbook_refuses_a_folder_inside_the_notebooks():
+    result = vmkit("workbook", ROOT / "notebooks" / "work", "--no-open")
+    assert result.returncode == 1 and "inside the repository's notebooks" in result.stderr
+    one_line(result)
+    assert not (ROOT / "notebooks" / "work").exists()
+
+
+def test_workbook_opens_jupyterlab_in_the_folder_without_a_child_process(tmp_path,
+                                                                       monkeypatch):
+    # os.execvp replaces the process: intercept it to see what would run, and where.
+    import importlib.util
+    from vmkit import cli
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    seen = []
+    monkeypatch.setattr(os, "execvp", lambda file, argv: seen.append((file, argv, os.getcwd())))
+    assert cli.main(["workbook"]) is None
+    assert seen == [(sys.executable, [sys.executable, "-m", "jupyter", "lab",
+                                      "00-start-here.ipynb"], str(tmp_path / "vmkit-workbook"))]
+    assert (tmp_path / "vmkit-workbook" / "00-start-here.ipynb").is_file()
+
+
+def test_workbook_and_jupyter_leave_the_checkout_clean():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "/vmkit-workbook/" in ignored and ".ipynb_checkpoints/" in ignored
+    if shutil.which("git") and (ROOT / ".git").exists():     # and git agrees
+        for path in ("vmkit-workbook/00-start-here.ipynb",
+                     "notebooks/.ipynb_checkpoints/00-start-here-checkpoint.ipynb"):
+            check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+            assert check.returncode == 0, path

@@ -10,7 +10,10 @@ and the last row reports the host memory a machine with 64 MiB of guest RAM cost
 """
 
 import json
+import os
+import platform
 import statistics
+import sys
 import time
 from importlib import resources
 
@@ -98,8 +101,17 @@ def measure_memory(ram_size=64 << 20):
             "ratio": round(peak / ram_size, 3)}
 
 
+def host():
+    """Where the figures were measured: they mean little without it."""
+    return {"path": "-", "workload": "host", "paging": "-", "mips": None,
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "system": sys.platform, "machine": platform.machine(),
+            "processors": os.cpu_count()}
+
+
 def run(repeat=5, scale=1.0):
-    rows = [row for w in WORKLOADS for p in PAGING for row in measure(w, p, repeat, scale)]
+    rows = [host()]
+    rows += [row for w in WORKLOADS for p in PAGING for row in measure(w, p, repeat, scale)]
     rows += measure_compare(max(1, min(repeat, 3)))
     rows.append(measure_memory())
     return rows
@@ -109,6 +121,10 @@ def table(rows):
     lines = [f"{'path':<10} {'workload':<15} {'paging':<7} {'MIPS':>7} {'x ref':>6}   "
              "runs / notes"]
     for row in rows:
+        if row["workload"] == "host":
+            lines.insert(0, f"vmkit bench on {row['python']}, {row['system']} "
+                            f"{row['machine']}, {row['processors'] or '?'} processor(s)")
+            continue
         head = f"{row['path']:<10} {row['workload']:<15} {row['paging']:<7}"
         if "host_bytes" in row:
             lines.append(f"{head} {'':>7} {'':>6}   host memory "

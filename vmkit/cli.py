@@ -1,4 +1,4 @@
-"""The `vmkit` command (DESIGN §9).
+"""The `vmkit` command.
 
     vmkit asm prog.s -o prog.elf        assemble (errors: file:line:col: message, exit 1)
     vmkit disasm prog.elf               disassemble, as objdump -d prints it
@@ -7,14 +7,18 @@
     vmkit compare W                     the same workload under every technique
     vmkit bench [--json]                simulator speed (MIPS) per workload and paging mode
     vmkit demo                          a guided first run
+    vmkit workbook [DIR]                copy the notebooks into DIR and open JupyterLab there
 
-Bad input (a missing file, an assembler error, a malformed ELF) prints one clear message to
-stderr and exits non-zero; vmkit never shows a Python traceback for it.
+Bad input (a missing file, an assembler error, a malformed ELF, an option that does not apply
+to what was asked) prints one clear message to stderr and exits non-zero; vmkit never shows a
+Python traceback for it.
 """
 
 import argparse
 import json
+import os
 import sys
+import textwrap
 
 # Exit statuses of `vmkit run` that are not the guest's own.
 STATUS_BUDGET = 124        # like timeout(1): the instruction budget ran out
@@ -24,6 +28,24 @@ STATUS_ERROR = 70          # vmkit's own failure (EX_SOFTWARE)
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 1."""
+
+
+class OptionError(UsageError):
+    """Options that do not go together; exit status 2, as argparse's own usage errors."""
+
+
+def _existing(path):
+    """`path`, or one clear line when there is nothing there (before anything else is done)."""
+    if not os.path.exists(path):
+        raise UsageError(f"vmkit: no such file: {path}")
+    return path
+
+
+def _is_file_workload(workload):
+    """A workload given as a file (foo.s, dir/foo.elf) rather than a built-in name."""
+    from vmkit import guest
+    return workload not in guest.WORKLOADS and (
+        workload.endswith((".s", ".S", ".elf")) or os.sep in workload)
 
 
 def _assemble_file(path):
@@ -43,6 +65,7 @@ def _load_elf_file(path):
 
 
 def cmd_asm(args):
+    _existing(args.source)
     program = _assemble_file(args.source)
     output = args.output or _replace_suffix(args.source, ".elf")
     try:
@@ -55,16 +78,16 @@ def cmd_asm(args):
 
 def cmd_disasm(args):
     from vmkit.disasm import disassemble
-    image = _load_elf_file(args.elf)
+    image = _load_elf_file(_existing(args.elf))
     sys.stdout.write(disassemble(image, priv_spec=args.priv_spec))
     return 0
 
 
 def cmd_run(args):
+    _check_run_options(args)
     if args.guest is not None:
         return cmd_run_guest(args)
-    if args.program is None:
-        raise UsageError("vmkit run: give a program (PROG.s or PROG.elf), or --guest WORKLOAD")
+    _existing(args.program)
     from vmkit.hw.machine import Machine
 
     def console(data):
@@ -95,13 +118,50 @@ def cmd_run(args):
     return _report(exit, args)
 
 
+def _check_run_options(args):
+    """Refuse options that would be ignored: each applies to a bare-metal run or to a guest."""
+    if args.guest is None:
+        if args.program is None:
+            raise OptionError("vmkit run: give a program (PROG.s or PROG.elf), or --guest "
+                              "WORKLOAD")
+        for option, value in (("--engine", args.engine), ("--iterations", args.iterations),
+                              ("--quirk", args.quirk), ("--stats", args.stats),
+                              ("--json", args.json)):
+            if value:
+                raise OptionError(f"vmkit run: {option} applies only to a guest (--guest W)")
+        if args.model:
+            raise OptionError("vmkit run: --model prices a guest's exits; a bare-metal run "
+                              "is not priced")
+        return
+    if args.program is not None:
+        raise OptionError(f"vmkit run: give a program or --guest, not both ({args.program} "
+                          f"and --guest {args.guest})")
+    if args.trace:
+        raise OptionError("vmkit run: --trace logs a bare-metal run only (not --guest)")
+    if args.stats and args.json:
+        raise OptionError("vmkit run: --stats or --json, not both (the JSON row has the "
+                          "counters)")
+    if args.model and not (args.stats or args.json):
+        raise OptionError("vmkit run: --model prices the run: add --stats or --json to see "
+                          "the cycles")
+    _check_workload(args.guest, args.iterations)
+
+
+def _check_workload(workload, iterations):
+    if _is_file_workload(workload):
+        _existing(workload)
+        if iterations:
+            raise OptionError(f"vmkit: --iterations sets a built-in workload's loop count; "
+                              f"{workload} is a file")
+
+
 def cmd_run_guest(args):
     """Run a workload as a guest under the VMM with one engine."""
     from vmkit import lab
     stream = None if args.json else _stream_console
-    result = _lab_call(lab.run, args.guest, args.engine, iterations=args.iterations,
-                       model=args.model, max_instructions=args.max_insns, console=stream,
-                       quirks=_quirks(args), fast=not args.reference)
+    result = _lab_call(lab.run, args.guest, args.engine or "hw", iterations=args.iterations,
+                       model=args.model or "modern", max_instructions=args.max_insns,
+                       console=stream, quirks=_quirks(args), fast=not args.reference)
     if args.json:
         print(json.dumps([result.to_dict()], indent=1))
     elif args.stats:
@@ -115,6 +175,7 @@ def cmd_run_guest(args):
 
 def cmd_compare(args):
     from vmkit import lab
+    _check_workload(args.workload, args.iterations)
     engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
                         model=args.model, max_instructions=args.max_insns,
@@ -231,13 +292,56 @@ def cmd_demo(args):
     machine.load_program(program)
     exit = machine.run(100_000)
     print(f"--- {exit.describe()} after {exit.instructions} instructions ---")
+    print(DEMO_NEXT)
     return 0 if exit.reason == "poweroff" and exit.code == 0 else 1
+
+
+DEMO_NEXT = """
+What to try next:
+  vmkit run --guest tinyos --engine trap --stats   a small kernel as a guest, trap-and-emulate,
+                                                   and what the hypervisor counted
+  vmkit compare tinyos                             the same kernel under all six techniques
+  vmkit run --help                                 your own program, bare-metal or as a guest
+  vmkit workbook                                   the notebooks, in JupyterLab"""
 
 
 def cmd_bench(args):
     from vmkit import bench
     sys.stdout.write(bench.main(as_json=args.json, repeat=args.repeat, scale=args.scale))
     return 0
+
+
+def cmd_workbook(args):
+    import shlex
+    from importlib.util import find_spec
+
+    from vmkit import workbook
+    source = workbook.source_folder()
+    if source is None:
+        raise UsageError("vmkit workbook: the notebooks come with the source of vmkit, not "
+                         "with an installed package: clone the repository and run "
+                         "pip install -e \".[lab]\" there")
+    target = os.path.abspath(args.folder)
+    if target == str(source) or target.startswith(str(source) + os.sep):
+        raise UsageError(f"vmkit workbook: {args.folder} is inside the repository's "
+                         "notebooks; choose a folder outside it")
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise UsageError(f"vmkit workbook: {args.folder} is a file, not a folder")
+    copied, kept = workbook.copy(source, target)
+    print(f"vmkit workbook: copied {len(copied)} file(s) into {args.folder}" +
+          (f"; kept {len(kept)} already there (your edits stay; delete a file to get a "
+           "fresh copy)" if kept else ""))
+    command = workbook.jupyter_command()
+    shown = f"cd {shlex.quote(args.folder)} && " + " ".join(map(shlex.quote, command))
+    if args.no_open:
+        print(f"to open it: {shown}")
+        return 0
+    if find_spec("jupyterlab") is None:
+        raise UsageError("vmkit workbook: JupyterLab is not installed: pip install -e "
+                         "\".[lab]\" (or open the notebooks in any Jupyter)")
+    print(f"opening JupyterLab: {shown}", flush=True)
+    os.chdir(target)
+    os.execvp(command[0], command)        # replaces this process: the core starts none
 
 
 def _replace_suffix(path, suffix):
@@ -255,42 +359,134 @@ def _positive_int(text):
     return value
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="vmkit", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
 
-    p = sub.add_parser("asm", help="assemble GNU-as syntax into an ELF32 executable")
+
+# One line per technique for the help texts; the names come from the engine registry.
+TECHNIQUES = {"native": "the kernel in real S-mode, the VMM as its firmware: the yardstick",
+              "emulate": "pure emulation: a software CPU interprets every instruction",
+              "trap": "trap-and-emulate: the kernel in U-mode, privileged instructions trap",
+              "bt": "binary translation: kernel code rewritten before it runs (VMware)",
+              "pv": "paravirtualization: a kernel built to call the VMM (Xen)",
+              "hw": "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"}
+
+
+def _engines():
+    from vmkit.vmm.engines import ENGINES
+    return tuple(ENGINES)
+
+
+def _cost_models():
+    from vmkit.vmm.costs import PRESETS
+    return tuple(PRESETS)
+
+
+def _technique_lines():
+    return "\n".join(f"  {name:<8} {TECHNIQUES.get(name, '')}" for name in _engines())
+
+
+EXAMPLES = """\
+examples:
+  vmkit demo                              a first program, assembled and run
+  vmkit run hello.s                       bare-metal, as qemu-system-riscv32 -M virt would
+  vmkit run --guest tinyos --engine bt    a kernel as a guest under binary translation
+  vmkit compare syscall --model p4-2006   one workload under every technique, priced
+  vmkit workbook                          the notebooks, in a folder of your own
+"""
+
+RUN_EXAMPLES = """\
+engines (--engine, with --guest):
+{techniques}
+
+examples:
+  vmkit run hello.s                           run bare-metal; exit status = the program's
+  vmkit run hello.s --trace hello.log         and log every instruction (Spike's format)
+  vmkit run --guest tinyos                    tinyos as a guest under hw (the default)
+  vmkit run --guest syscall --engine trap --iterations 100 --stats
+                                              a microbenchmark, with the VMM's counters
+  vmkit run --guest kernel.s --engine pv --json --model p4-2006
+                                              your own guest, one JSON row with cycles
+"""
+
+COMPARE_EXAMPLES = """\
+engines (--engines, default: all):
+{techniques}
+
+examples:
+  vmkit compare tinyos
+  vmkit compare csr --iterations 200 --model p4-2006
+  vmkit compare syscall --engines trap,bt,hw --json
+  vmkit compare tinyos --quirk popf           Popek-Goldberg: one instruction stops trapping
+"""
+
+
+def _parser(sub, name, help, epilog=None, description=None):
+    """A subcommand whose epilog (examples, a table) keeps its layout; the description is
+    wrapped here, since the raw formatter does not wrap it."""
+    return sub.add_parser(name, help=help, epilog=epilog,
+                          description=textwrap.fill(description or help[0].upper() + help[1:]
+                                                    + ".", 79),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="vmkit", description="A simulated RISC-V machine "
+                                     "with the hypervisor extension, and a hypervisor with "
+                                     "six virtualization techniques, in Python.",
+                                     epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    engines, models = _engines(), _cost_models()
+    techniques = _technique_lines()
+
+    p = _parser(sub, "asm", "assemble GNU-as syntax into an ELF32 executable",
+                "examples:\n  vmkit asm hello.s              writes hello.elf\n"
+                "  vmkit asm hello.s -o a.elf\n")
     p.add_argument("source")
     p.add_argument("-o", "--output", help="output ELF (default: SOURCE with .elf)")
     p.set_defaults(func=cmd_asm)
 
-    p = sub.add_parser("disasm", help="disassemble an ELF as objdump -d does")
+    p = _parser(sub, "disasm", "disassemble an ELF as objdump -d does",
+                "examples:\n  vmkit disasm hello.elf\n"
+                "  vmkit disasm kernel.elf --priv-spec 1.12\n")
     p.add_argument("elf")
     p.add_argument("--priv-spec", choices=("1.11", "1.12"), default="1.11",
                    help="CSR names known to this privileged spec (objdump's default: 1.11)")
     p.set_defaults(func=cmd_disasm)
 
-    p = sub.add_parser("run", help="run a program bare-metal on the simulated machine",
-                       description="Run PROG (.s is assembled first) on the simulated "
-                       "QEMU-virt machine, starting in M-mode. UART output goes to stdout. "
-                       "Exit status: the guest's (sifive_test finisher or HTIF tohost); "
-                       f"{STATUS_BUDGET} if --max-insns ran out; {STATUS_WAITING} if it "
-                       f"waits forever in wfi; {STATUS_ERROR} on an internal error.")
-    p.add_argument("program", nargs="?")
+    p = _parser(sub, "run", "run a program bare-metal, or a guest under the VMM",
+                RUN_EXAMPLES.format(techniques=techniques),
+                description="Run PROG (.s is assembled first) on the simulated "
+                "QEMU-virt machine, starting in M-mode. UART output goes to stdout. "
+                "Exit status: the guest's (sifive_test finisher or HTIF tohost; for --guest, "
+                f"SBI system reset); {STATUS_BUDGET} if --max-insns ran out; {STATUS_WAITING} "
+                f"if it waits forever in wfi; {STATUS_ERROR} on an internal error.")
+    p.add_argument("program", nargs="?", metavar="PROG")
     p.add_argument("--max-insns", type=_positive_int, default=100_000_000,
                    help="instruction budget (default 100000000)")
     p.add_argument("--trace", metavar="FILE",
-                   help="write a commit log (Spike --log-commits format) to FILE")
+                   help="bare-metal: write a commit log (Spike --log-commits format) to FILE")
     p.add_argument("--guest", metavar="WORKLOAD|FILE",
                    help="run as a guest under the VMM instead (tinyos, syscall, io, csr, "
                    "callret, trapinsn, or a .s/.elf file linked at 0x80000000)")
-    p.add_argument("--engine", default="hw",
-                   help="with --guest: native, emulate, trap or hw (default hw)")
+    p.add_argument("--engine", choices=engines, metavar="ENGINE",
+                   help=f"with --guest: the technique, one of {', '.join(engines)} "
+                   "(default hw)")
     p.add_argument("--iterations", type=_positive_int,
-                   help="with --guest: loop count of a microbenchmark")
-    p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
+                   help="with --guest: loop count of a built-in workload")
+    p.add_argument("--model", choices=models, metavar="MODEL",
+                   help=f"with --guest and --stats or --json: the cost model, one of "
+                   f"{', '.join(models)} (default modern)")
     p.add_argument("--quirk", metavar="pushf,popf",
-                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
+                   help="with --guest, Popek-Goldberg lab: make sstatus accesses from U-mode "
+                   "not trap")
     p.add_argument("--stats", action="store_true", help="with --guest: print the counters")
     p.add_argument("--json", action="store_true", help="with --guest: print one JSON row")
     p.add_argument("--reference", action="store_true",
@@ -298,11 +494,15 @@ def build_parser():
                    "compiled blocks; the results are identical")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("compare", help="run a workload under every technique, side by side")
-    p.add_argument("workload")
-    p.add_argument("--engines", help="comma-separated engines (default: all)")
-    p.add_argument("--iterations", type=_positive_int, help="loop count of a microbenchmark")
-    p.add_argument("--model", default="modern", help="cost model preset (modern, p4-2006)")
+    p = _parser(sub, "compare", "run a workload under every technique, side by side",
+                COMPARE_EXAMPLES.format(techniques=techniques))
+    p.add_argument("workload", metavar="WORKLOAD|FILE")
+    p.add_argument("--engines", metavar="E1,E2,...",
+                   help=f"comma-separated engines (default: all: {','.join(engines)})")
+    p.add_argument("--iterations", type=_positive_int,
+                   help="loop count of a built-in workload")
+    p.add_argument("--model", choices=models, default="modern", metavar="MODEL",
+                   help=f"cost model, one of {', '.join(models)} (default modern)")
     p.add_argument("--max-insns", type=_positive_int, default=50_000_000,
                    help="instruction budget per engine")
     p.add_argument("--quirk", metavar="pushf,popf",
@@ -313,16 +513,32 @@ def build_parser():
                    "compiled blocks; the results are identical")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("bench", help="measure the simulator's speed (guest MIPS) and memory")
+    p = _parser(sub, "bench", "measure the simulator's speed (guest MIPS) and memory",
+                "examples:\n  vmkit bench\n  vmkit bench --repeat 1 --scale 0.1 --json\n")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--repeat", type=_positive_int, default=5,
                    help="runs per row; the median is reported (default 5)")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=_positive_float, default=1.0,
                    help="multiply every workload's length (default 1.0)")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("demo", help="assemble, disassemble and run a small program")
+    p = _parser(sub, "demo", "assemble, disassemble and run a small program")
     p.set_defaults(func=cmd_demo)
+
+    p = _parser(sub, "workbook", "copy the notebooks into a folder of your own and open "
+                "JupyterLab there",
+                "examples:\n  vmkit workbook                  ./vmkit-workbook\n"
+                "  vmkit workbook ~/vm-course\n"
+                "  vmkit workbook --no-open        copy only; print the command that opens it\n",
+                description="Copy the lecture notebooks and the homework into DIR, then open "
+                "JupyterLab there, so that your work never changes the repository. A file "
+                "already in DIR is never overwritten (it may hold your answers): running it "
+                "again copies only what is missing.")
+    p.add_argument("folder", nargs="?", default="vmkit-workbook", metavar="DIR",
+                   help="the working folder (default: ./vmkit-workbook)")
+    p.add_argument("--no-open", action="store_true",
+                   help="copy only, and print the command that opens JupyterLab")
+    p.set_defaults(func=cmd_workbook)
     return parser
 
 
@@ -330,6 +546,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OptionError as error:
+        print(error, file=sys.stderr)
+        return 2
     except UsageError as error:
         print(error, file=sys.stderr)
         return 1
