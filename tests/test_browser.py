@@ -248,9 +248,9 @@ NOTEBOOKS = {
                                  1: ["trap breaks, bt does not"]}, 300),
     "04-binary-translation.ipynb": ({1: ["exits of the whole run"]}, 300),
     # The answers are left as `...`: otter must run every check and report it failed.
-    "homework/hw1-cpu-virtualization.ipynb": ({0: ["q1:", "q4:"], 2: ["q1 results"],
-                                               4: ["q2 results"], 6: ["q3 results"],
-                                               8: ["q4 results"]}, 600),
+    "homework/hw1-cpu-virtualization.ipynb": ({1: ["q1:", "q4:"], 3: ["q1 results"],
+                                               5: ["q2 results"], 7: ["q3 results"],
+                                               9: ["q4 results"]}, 600),
 }
 
 

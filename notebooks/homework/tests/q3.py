@@ -1,11 +1,3 @@
 OK_FORMAT = True
 
-test = {'name': 'q3',
- 'points': 1,
- 'suites': [{'cases': [{'code': ">>> import hw1\n>>> q3 == hw1.Homework(SEED).answer('q3')\nTrue",
-                        'hidden': False,
-                        'locked': False}],
-             'scored': True,
-             'setup': '',
-             'teardown': '',
-             'type': 'doctest'}]}
+test = {'name': 'q3', 'points': [0], 'suites': [{'cases': [{'code': '>>> hw1.check_category(q3)\nok\n', 'hidden': False, 'locked': False}], 'scored': True, 'setup': '', 'teardown': '', 'type': 'doctest'}]}

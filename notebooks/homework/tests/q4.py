@@ -1,11 +1,3 @@
 OK_FORMAT = True
 
-test = {'name': 'q4',
- 'points': 2,
- 'suites': [{'cases': [{'code': ">>> import hw1\n>>> q4 == hw1.Homework(SEED).answer('q4')\nTrue",
-                        'hidden': False,
-                        'locked': False}],
-             'scored': True,
-             'setup': '',
-             'teardown': '',
-             'type': 'doctest'}]}
+test = {'name': 'q4', 'points': [0], 'suites': [{'cases': [{'code': '>>> hw1.check_cycles(q4)\nok\n', 'hidden': False, 'locked': False}], 'scored': True, 'setup': '', 'teardown': '', 'type': 'doctest'}]}

@@ -1,0 +1,145 @@
+"""Homework 1 through otter-grader, as instructors and students use it: the committed student
+folder is what `otter assign` makes of the master, the public tests pass the solution and fail
+an unanswered notebook, and grade.py turns a folder of submissions into a CSV (a right one, a
+wrong one and one whose code raises) without showing anyone an answer."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REQUIRE_TOOLS
+
+ROOT = Path(__file__).parent.parent
+STUDENT = ROOT / "notebooks" / "homework"
+INSTRUCTOR = ROOT / "instructor" / "hw1"
+QUESTIONS = ["q1", "q2", "q3", "q4"]
+
+pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
+                                reason="otter-grader is not part of the Pyodide core suite")
+
+
+def need(module):
+    try:
+        return __import__(module)
+    except ImportError:
+        message = f"{module} is not installed (pip install -e '.[lab,test]')"
+        if REQUIRE_TOOLS:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def modules():
+    need("otter")
+    sys.path.insert(0, str(INSTRUCTOR))
+    import assign
+    import hw1
+    import hw1_key
+    yield assign, hw1, hw1_key
+    sys.path.remove(str(INSTRUCTOR))
+
+
+@pytest.fixture(scope="module")
+def built(modules, tmp_path_factory):
+    """A fresh `otter assign` of the master (student/ and autograder/)."""
+    need("nbclient")
+    assign, _, _ = modules
+    return assign.build(tmp_path_factory.mktemp("assign"))
+
+
+def test_the_committed_student_folder_is_fresh_otter_assign_output(modules, built):
+    assign, _, _ = modules
+    assert assign.differences(built / "student", STUDENT) == []
+    assert (STUDENT / "hw1-cpu-virtualization.ipynb").is_file()
+    assert not (STUDENT / "hw1_key.py").exists()
+
+
+def public_results(environment):
+    from otter.test_files import OKTestFile
+    results = {}
+    for question in QUESTIONS:
+        test = OKTestFile.from_file(str(STUDENT / "tests" / f"{question}.py"))
+        assert all(not case.hidden for case in test.test_cases)
+        test.run(dict(environment))
+        results[question] = test.passed_all
+    return results
+
+
+def test_public_tests_pass_the_solution_and_fail_an_unanswered_notebook(modules):
+    _, hw1, key = modules
+    student = "AB12CD"
+    answers = key.answers(hw1.seed_of(student))
+    solved = {"hw1": hw1, "STUDENT_ID": student, "my_sret": key.reference_sret, **answers}
+    assert public_results(solved) == {q: True for q in QUESTIONS}
+
+    def my_sret(state):
+        ...
+    empty = {"hw1": hw1, "STUDENT_ID": ..., "q1_trap": ..., "q1_bt": ..., "q3": ...,
+             "q4": ..., "my_sret": my_sret}
+    assert public_results(empty) == {q: False for q in QUESTIONS}
+
+
+def submission(path, student_id, answers):
+    """The student notebook with STUDENT_ID and the answer cells filled in."""
+    book = json.loads((STUDENT / "hw1-cpu-virtualization.ipynb").read_text())
+    cells = [c for c in book["cells"] if c["cell_type"] == "code"]
+    answer_cells = [c for c in cells if c["metadata"].get("tags")]
+    assert len(answer_cells) == len(answers) == 4
+    for cell in cells:
+        source = "".join(cell["source"])
+        if "STUDENT_ID = ..." in source:
+            cell["source"] = source.replace("STUDENT_ID = ...", f"STUDENT_ID = {student_id!r}")
+    for cell, text in zip(answer_cells, answers):
+        cell["source"] = text
+    path.write_text(json.dumps(book))
+
+
+SRET = """def my_sret(state):
+    spp, spie = state.sstatus >> 8 & 1, state.sstatus >> 5 & 1
+    state.priv = spp
+    state.sstatus = (state.sstatus & ~2 | spie << 1 | 1 << 5) & ~(1 << 8)
+    state.pc = state.sepc"""
+
+
+def test_grade_py_grades_a_folder_into_a_csv(modules, built, tmp_path):
+    _, hw1, key = modules
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    right = key.answers(hw1.seed_of("right"))
+    submission(folder / "right.ipynb", "right",
+               [f"q1_trap = {right['q1_trap']}\nq1_bt = {right['q1_bt']}", SRET,
+                f"q3 = {right['q3']!r}", f"q4 = {right['q4']}"])
+    wrong = key.answers(hw1.seed_of("wrong"))
+    submission(folder / "wrong.ipynb", "wrong",
+               [f"q1_trap = {wrong['q1_trap'] + 2}\nq1_bt = 2",
+                "def my_sret(state):\n    state.pc = state.sepc",
+                "q3 = 'memory'" if wrong["q3"] != "memory" else "q3 = 'io'",
+                f"q4 = {wrong['q4'] * 2}"])
+    submission(folder / "raises.ipynb", "raises",
+               ["q1_trap = 1 // 0", "def my_sret(state):\n    raise RuntimeError('not yet')",
+                "q3 = ...", "q4 = undefined_name"])
+    autograder = next((built / "autograder").glob("*.zip"))
+    grades, reports = tmp_path / "grades.csv", tmp_path / "reports"
+    subprocess.run([sys.executable, str(INSTRUCTOR / "grade.py"), str(folder), "-o", str(grades),
+                    "--reports", str(reports), "--autograder", str(autograder)],
+                   check=True, cwd=tmp_path)
+    rows = {row["file"]: row for row in csv.DictReader(grades.open())}
+    assert set(rows) == {"right.ipynb", "wrong.ipynb", "raises.ipynb"}
+    assert float(rows["right.ipynb"]["total"]) == float(rows["right.ipynb"]["possible"]) == 8
+    for name in ("wrong.ipynb", "raises.ipynb"):
+        assert float(rows[name]["total"]) == 0, rows[name]
+    assert rows["right.ipynb"]["student_id"] == "right"
+    # The wrong student reads which sret field is wrong, and none of the right values.
+    report = (reports / "wrong.txt").read_text()
+    assert "after sret, sstatus.SPIE must be 1" in report
+    for name in ("q1_trap", "q4"):
+        assert not re.search(rf"\b{wrong[name]}\b", report), name
+    assert repr(wrong["q3"]) not in report
+    # The raising student sees the traceback of their own code.
+    report = (reports / "raises.txt").read_text()
+    assert "RuntimeError: not yet" in report and "Traceback" in report
