@@ -104,6 +104,14 @@ def test_to_elf_is_an_elf32_riscv_executable():
     # call: auipc ra, 0 + jalr ra, 8(ra); tail uses t1 and jalr zero.
     ("call f\nf: nop", [0x00000097, 0x008080E7, 0x00000013]),
     ("tail f\nf: nop", [0x00000317, 0x00830067, 0x00000013]),
+    # call rd, f: GNU as 2.40 takes t1 for the auipc whatever rd is (ra included), so rd
+    # keeps no half-built address; jalr rd, 8(t1). @plt changes nothing without a PLT.
+    ("call a0, f\nf: nop", [0x00000317, 0x00830567, 0x00000013]),
+    ("call ra, f@plt\nf: nop", [0x00000317, 0x008300E7, 0x00000013]),
+    # jump f, t0: auipc t0 + jalr zero, 8(t0).
+    ("jump f, t0\nf: nop", [0x00000297, 0x00828067, 0x00000013]),
+    # sext.b without Zbb: slli a0, a1, 24 ; srai a0, a0, 24 (srai: funct7 0x20).
+    ("sext.b a0, a1", [0x01859513, 0x41855513]),
     # Numeric local labels: 1b is the nearest 1: before, 1f the nearest after.
     # j 1f at +4 -> +12: jal zero, 8; j 1b at +8 -> 0: jal zero, -8 (imm[20|10:1|11|19:12]).
     ("1: nop\nj 1f\nj 1b\n1: nop", [0x13, 0x0080006F, 0xFF9FF06F, 0x13]),
