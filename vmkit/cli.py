@@ -266,8 +266,9 @@ def build_parser():
 
     p = sub.add_parser("disasm", help="disassemble an ELF as objdump -d does")
     p.add_argument("elf")
-    p.add_argument("--priv-spec", choices=("1.11", "1.12"), default="1.11",
-                   help="CSR names known to this privileged spec (objdump's default: 1.11)")
+    p.add_argument("--priv-spec", choices=("1.11", "1.12"), default=None,
+                   help="CSR names known to this privileged spec (default, as objdump: the "
+                        "file's .riscv.attributes, else 1.12)")
     p.set_defaults(func=cmd_disasm)
 
     p = sub.add_parser("run", help="run a program bare-metal on the simulated machine",

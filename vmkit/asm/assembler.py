@@ -74,6 +74,7 @@ class Assembler:
         self.expansions = 0
         self.lines_read = 0
         self.options = []           # .option push stack
+        self.rows_used = set()      # instruction-table rows written (for the ELF attributes)
         self.resolving = set()
         self.file, self.line, self.frame = "<input>", 0, None
 
@@ -229,6 +230,7 @@ class Assembler:
                     best = m
                 continue
             self.emit_word(word, fixups)
+            self.rows_used.add(row)
             return
         if pseudo and pseudo(self, operands):
             return
@@ -518,7 +520,7 @@ class Assembler:
                 for offset, site in chunk.lines:
                     line_map.setdefault(chunk.address + offset, site)
         return Program(sections, bss, symbols, set(self.globals), line_map, placed, self.base,
-                       constants)
+                       constants, self.rows_used)
 
 
 def _store(data, offset, size, value, col):
