@@ -53,7 +53,8 @@ SYM = struct.Struct("<IIIBBH")               # Elf32_Sym, 16 bytes
 
 # psABI attribute tags (ULEB128): Tag_file holds the file's attributes; odd-numbered tags take
 # a NUL-terminated string, even-numbered ones a ULEB128 number.
-TAG_FILE, TAG_ARCH, TAG_PRIV_SPEC, TAG_PRIV_SPEC_MINOR, TAG_PRIV_SPEC_REVISION = 1, 5, 8, 10, 12
+TAG_FILE, TAG_STACK_ALIGN, TAG_ARCH, TAG_UNALIGNED_ACCESS = 1, 4, 5, 6
+TAG_PRIV_SPEC, TAG_PRIV_SPEC_MINOR, TAG_PRIV_SPEC_REVISION = 8, 10, 12
 ATTRIBUTES = ".riscv.attributes"
 
 PAGE = 0x1000           # p_align of every PT_LOAD, as GNU ld uses: file offset = vaddr mod page
@@ -208,16 +209,13 @@ def _uleb(value: int) -> bytes:
             return bytes(out)
 
 
-def riscv_attributes(arch: str, priv_spec: str | None = None) -> bytes:
-    """The contents of a .riscv.attributes section, laid out as GNU as 2.40 writes it:
-    format 'A', one "riscv" vendor subsection, one Tag_file holding Tag_RISCV_arch and (if
-    given) Tag_RISCV_priv_spec / _minor / _revision (a zero revision is left out)."""
-    body = _uleb(TAG_ARCH) + arch.encode() + b"\0"
-    if priv_spec:
-        major, minor, revision = (list(map(int, priv_spec.split("."))) + [0, 0])[:3]
-        body += _uleb(TAG_PRIV_SPEC) + _uleb(major) + _uleb(TAG_PRIV_SPEC_MINOR) + _uleb(minor)
-        if revision:
-            body += _uleb(TAG_PRIV_SPEC_REVISION) + _uleb(revision)
+def riscv_attributes(tags: dict) -> bytes:
+    """The contents of a .riscv.attributes section holding `tags` ({tag: str or int}), laid
+    out as GNU as 2.40 writes it: format 'A', one "riscv" vendor subsection, one Tag_file
+    with the attributes in tag order."""
+    body = b"".join(_uleb(tag) + (value.encode() + b"\0" if isinstance(value, str)
+                                  else _uleb(value))
+                    for tag, value in sorted(tags.items()))
     file_tag = _uleb(TAG_FILE) + (5 + len(body)).to_bytes(4, "little") + body
     vendor = b"riscv\0"
     return b"A" + (4 + len(vendor) + len(file_tag)).to_bytes(4, "little") + vendor + file_tag

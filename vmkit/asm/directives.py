@@ -9,6 +9,7 @@ lines are read at all.
 
 import re
 
+from .attributes import attribute_directive
 from .errors import LineError
 from .lexer import SYMBOL_RE, parse_string, split_operands
 from .macros import substitute
@@ -179,6 +180,24 @@ def _adds_c(arch: str) -> bool:
     return bool(m) and "c" in m.group(1)
 
 
+def attribute(asm, text, col):
+    attribute_directive(asm.explicit_attributes, text, col)
+
+
+def _arch_has_h(items, has_h: bool) -> bool:
+    """After ``.option arch, <items>``: is H enabled? ("+h", "-h", or a whole ISA string
+    such as "rv32imah_zicsr" or "rv32ima_h_zicsr"). GNU as records the ISA in effect at the
+    end of the file as Tag_RISCV_arch, so vmkit follows the same state."""
+    for item in items:
+        item = item.lower()
+        if item in ("+h", "-h"):
+            has_h = item == "+h"
+        elif re.match(r"=?rv(32|64)", item):
+            base, *multi = item.lstrip("=")[4:].split("_")
+            has_h = "h" in base or any(re.fullmatch(r"h(\d+p\d+)?", m) for m in multi)
+    return has_h
+
+
 def option(asm, text, col):
     words = text.replace(",", " ").split()
     if not words:
@@ -189,11 +208,13 @@ def option(asm, text, col):
     if name == "pic":
         raise LineError(col, "position-independent code (.option pic) is not supported")
     if name == "push":
-        asm.options.append(name)
+        asm.options.append(asm.arch_h)
     elif name == "pop":
         if not asm.options:
             raise LineError(col, ".option pop without .option push")
-        asm.options.pop()
+        asm.arch_h = asm.options.pop()
+    elif name == "arch":
+        asm.arch_h = _arch_has_h(words[1:], asm.arch_h)
     elif name not in ("norvc", "relax", "norelax", "nopic", "arch"):
         raise LineError(col, f"unknown .option '{words[0]}'")
 
@@ -266,7 +287,7 @@ DIRECTIVES = {
     ".popsection": popsection, ".previous": previous,
     ".globl": globl, ".global": globl, ".weak": globl, ".local": ignore,
     ".equ": equ(True), ".set": equ(True), ".equiv": equ(False),
-    ".type": ignore, ".size": ignore, ".file": ignore, ".ident": ignore, ".attribute": ignore,
+    ".type": ignore, ".size": ignore, ".file": ignore, ".ident": ignore, ".attribute": attribute,
     ".loc": ignore, ".addrsig": ignore, ".addrsig_sym": ignore,
     ".ascii": strings(b""), ".asciz": strings(b"\0"), ".string": strings(b"\0"),
     ".space": space, ".zero": space, ".skip": space, ".fill": fill,

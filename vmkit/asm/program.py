@@ -11,27 +11,17 @@ does the linker's job of placing sections (what ``ld -Ttext=...`` or a linker sc
 
 The gaps between code sections are filled with nops, others with zeros.
 
-Its ELF file carries the .riscv.attributes GNU as 2.40 writes for the same source when run
-as ``as -march=rv32ima_zicsr_zifencei[_h] -mpriv-spec=1.12``: the ISA string (with ``h1p0``
-only if an H-extension instruction is used), and the privileged-spec version only if a CSR
-or privileged instruction is used (tc-riscv.c: an instruction with a CSR operand, or
-riscv_is_priv_insn: sret, mret, wfi, sfence.vma). 1.12 is the spec vmkit's hart follows
-(mstatush, menvcfg, the H extension), so objdump names those CSRs instead of printing numbers.
+Its ELF file also carries the program's ISA and privileged spec (see `attributes`).
 """
 
 from typing import NamedTuple
 
 from vmkit.elf import ElfSection, Symbol, riscv_attributes, write_elf
 
+from .attributes import program_attributes
 from .sections import KINDS, padding
 
 KIND_ALIGN = 16
-# Tag_RISCV_arch as GNU as 2.40 spells -march=rv32ima_zicsr_zifencei (M implies Zmmul);
-# with H, "_h1p0" goes after the single-letter extensions.
-ARCH = "rv32i2p1_m2p0_a2p1_zicsr2p0_zifencei2p0_zmmul1p0"
-ARCH_H = "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"
-PRIV_SPEC = "1.12"
-PRIVILEGED = frozenset(("sret", "mret", "wfi", "sfence.vma"))
 _ELF_FLAGS = {"text": "ax", "rodata": "a", "data": "aw", "bss": "aw"}
 
 
@@ -104,9 +94,10 @@ class Program:
     """
 
     def __init__(self, sections, bss, symbols, globals_, line_map, placed, base, constants=(),
-                 rows_used=()):
+                 attributes=None):
         self.sections, self.bss, self.symbols = sections, bss, symbols
-        self.rows_used = frozenset(rows_used)        # instruction-table rows the source used
+        # .riscv.attributes as {tag: value}; by default those of code with no CSR access.
+        self.attributes = attributes or program_attributes((), False, {})
         self.constants = frozenset(constants)        # symbols that are numbers, not addresses
         self.globals, self.line_map, self.placed = globals_, line_map, placed
         text = next((s.address for s in sections if s.name == ".text"), base)
@@ -134,13 +125,8 @@ class Program:
                           section=self._section_of(name, value, elf_sections))
                    for name, value in sorted(self.symbols.items(), key=lambda kv: kv[1])
                    if not name.startswith(".L")]
-        return write_elf(elf_sections, symbols, self.entry, self.attributes())
-
-    def attributes(self) -> bytes:
-        """The .riscv.attributes contents (see the module docstring for the rule)."""
-        h = any(row.extension == "h" for row in self.rows_used)
-        privileged = any("E" in row.operands or row.name in PRIVILEGED for row in self.rows_used)
-        return riscv_attributes(ARCH_H if h else ARCH, PRIV_SPEC if privileged else None)
+        return write_elf(elf_sections, symbols, self.entry,
+                         riscv_attributes(self.attributes))
 
     def _section_of(self, name, value, elf_sections):
         if name in self.constants:
