@@ -253,6 +253,64 @@ def test_corpus_uses_every_gnu_alias_form():
     assert not missing, f"corpus never uses: {missing}"
 
 
+# .riscv.attributes: vmkit writes what GNU as 2.40 writes for the same source with
+# -march=rv32ima_zicsr_zifencei -mpriv-spec=1.12 (H only where the source enables or uses it).
+ATTRIBUTE_SOURCES = {
+    "plain": "add a0, a0, a0\n",                                   # no priv spec recorded
+    "counter_alias": "rdcycle a0\nunimp\n",                       # no CSR operand: none
+    "csr": "csrr a0, mstatush\n",                                  # CSR operand: 1.12
+    "wfi": "wfi\n",                                                # privileged: 1.12
+    "sfence": "sfence.vma\n",
+    "hfence": ".option arch, +h\nhfence.gvma\n",                  # not privileged for as
+    "h_then_off": ".option arch, +h\nhfence.gvma\n.option arch, -h\n",
+    "h_pushed": ".option push\n.option arch, +h\nnop\n.option pop\n",
+    "h_whole_isa": ".option arch, rv32imah_zicsr_zifencei\nnop\n",
+    "gcc_style": '.attribute arch, "rv32i2p1_m2p0_zicsr2p0"\n.attribute stack_align, 16\n'
+                 ".attribute unaligned_access, 0\nnop\n",
+}
+
+
+def _readelf_attributes(path):
+    readelf = need_tool("riscv64-unknown-elf-readelf")
+    out = subprocess.run([readelf, "-A", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return out[out.index("Attribute Section"):] if "Attribute Section" in out else out
+
+
+def _check_attributes(path, tmp_path, include_dir):
+    gnu_as = need_tool("riscv64-unknown-elf-as")
+    obj = tmp_path / "g.o"
+    subprocess.run([gnu_as, "-march=rv32ima_zicsr_zifencei", "-mabi=ilp32", "-mpriv-spec=1.12",
+                    "-I", str(include_dir), "-o", str(obj), str(path)], check=True,
+                   capture_output=True)
+    elf = tmp_path / "v.elf"
+    elf.write_bytes(assemble_file(path, include=_folder_reader(include_dir)).to_elf())
+    ours = _readelf_attributes(elf)
+    assert "Tag_RISCV_arch" in ours
+    assert ours == _readelf_attributes(obj)
+
+
+@pytest.mark.tool
+@pytest.mark.parametrize("path", CORPUS + sorted(PROGRAMS.glob("*.s")), ids=lambda p: p.name)
+def test_elf_attributes_match_gnu_as(path, tmp_path):
+    include = PROGRAMS / "include" if path.parent == PROGRAMS else path.parent
+    _check_attributes(path, tmp_path, include)
+
+
+@pytest.mark.tool
+@pytest.mark.parametrize("name", ATTRIBUTE_SOURCES)
+def test_elf_attributes_follow_the_source_like_gnu_as(name, tmp_path):
+    path = tmp_path / f"{name}.s"
+    path.write_text(ATTRIBUTE_SOURCES[name])
+    _check_attributes(path, tmp_path, tmp_path)
+
+
+def test_elf_attributes_record_h_when_h_is_used():
+    # GNU as refuses H instructions without H in its -march; vmkit takes them and records H.
+    assert b"_h1p0_" in assemble("hlv.w a0, (a1)\n").to_elf()
+    assert b"_h1p0_" not in assemble("nop\n").to_elf()
+
+
 @pytest.mark.tool
 def test_elf_output_reads_back_with_gnu_tools(tmp_path):
     readelf = need_tool("riscv64-unknown-elf-readelf")

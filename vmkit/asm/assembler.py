@@ -75,7 +75,7 @@ class Assembler:
         self.expansions = 0
         self.lines_read = 0
         self.options = []           # .option push stack (of arch_h)
-        self.arch_h = False         # H enabled by .option arch (GNU as: -march without h)
+        self.arch_h = None          # H set on/off by .option arch; None: never said
         self.explicit_attributes = {}   # .attribute tag -> value
         self.rows_used = set()      # instruction-table rows written (for the ELF attributes)
         self.resolving = set()

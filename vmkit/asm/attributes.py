@@ -6,8 +6,9 @@ disassemblers and loaders read it. (x86 has no such record: its ISA extensions a
 CPUID at run time.) vmkit records what GNU as 2.40 records for the same source when run as
 ``as -march=rv32ima_zicsr_zifencei -mpriv-spec=1.12``:
 
-* the ISA string, with ``h1p0`` if ``.option arch`` leaves H enabled at the end of the file
-  or an H instruction is used (GNU as would refuse one without H), unless the source gives
+* the ISA string, with ``h1p0`` if ``.option arch`` leaves H enabled at the end of the file,
+  or, in a file whose ``.option arch`` never says, if an H instruction is used (GNU as
+  needs H in its -march for that), unless the source gives
   ``.attribute arch, "..."`` itself (gcc output does), which is then written in GNU's
   canonical form;
 * the privileged spec (1.12, the one vmkit's hart follows: mstatush, menvcfg, the H
@@ -84,12 +85,13 @@ def attribute_directive(explicit: dict, text: str, col: int):
         explicit[tag] = int(value)
 
 
-def program_attributes(rows_used, arch_h: bool, explicit: dict) -> dict:
+def program_attributes(rows_used, arch_h: bool | None, explicit: dict) -> dict:
     """{tag: value} to write for a program that used the instruction-table rows
-    `rows_used`, left H enabled by ``.option arch`` or not, and gave `explicit` attributes."""
+    `rows_used`, left H on or off by ``.option arch`` (None: never said), and gave
+    `explicit` attributes."""
     tags = {tag: value for tag, value in explicit.items() if value != 0}
     if TAG_ARCH not in tags:
-        h = arch_h or any(row.extension == "h" for row in rows_used)
+        h = arch_h if arch_h is not None else any(row.extension == "h" for row in rows_used)
         tags[TAG_ARCH] = isa_string(BASE_ISA + (("h",) if h else ()))
     if any("E" in row.operands or row.name in PRIVILEGED for row in rows_used):
         tags[TAG_PRIV_SPEC], tags[TAG_PRIV_SPEC_MINOR] = PRIV_SPEC

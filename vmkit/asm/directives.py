@@ -184,7 +184,7 @@ def attribute(asm, text, col):
     attribute_directive(asm.explicit_attributes, text, col)
 
 
-def _arch_has_h(items, has_h: bool) -> bool:
+def _arch_has_h(items, has_h: bool | None) -> bool | None:
     """After ``.option arch, <items>``: is H enabled? ("+h", "-h", or a whole ISA string
     such as "rv32imah_zicsr" or "rv32ima_h_zicsr"). GNU as records the ISA in effect at the
     end of the file as Tag_RISCV_arch, so vmkit follows the same state."""

@@ -97,7 +97,7 @@ class Program:
                  attributes=None):
         self.sections, self.bss, self.symbols = sections, bss, symbols
         # .riscv.attributes as {tag: value}; by default those of code with no CSR access.
-        self.attributes = attributes or program_attributes((), False, {})
+        self.attributes = attributes or program_attributes((), None, {})
         self.constants = frozenset(constants)        # symbols that are numbers, not addresses
         self.globals, self.line_map, self.placed = globals_, line_map, placed
         text = next((s.address for s in sections if s.name == ".text"), base)
