@@ -221,10 +221,23 @@ def _unknown(raw: bytes) -> str:
     return ".byte\t" + ", ".join(f"0x{b:02x}" for b in raw)
 
 
-def _insn_lines(addr, raw, text, width) -> list[str]:
-    """objdump's "addr:\tbytes\ttext" line(s): the bytes in 2- or 4-byte chunks (4 when
-    the length is a multiple of 4), at most 8 on a line, the rest on continuation lines."""
-    chunk = 4 if len(raw) % 4 == 0 else 2
+# How objdump writes a data item (between "$d" and the next mapping symbol) of each size.
+DATA_FORMATS = {1: ".byte\t0x{:02x}", 2: ".short\t0x{:04x}", 4: ".word\t0x{:08x}"}
+
+
+def _data_length(addr, marks, end) -> int:
+    """riscv-dis.c riscv_data_length: 4 bytes, fewer before the next mapping symbol or the
+    section end, and 2 for 3."""
+    limit = next((at for at, _ in marks if at > addr), end)
+    length = min(4, limit - addr, end - addr)
+    return 2 if length == 3 else length
+
+
+def _insn_lines(addr, raw, text, width, chunk=None) -> list[str]:
+    """objdump's "addr:\tbytes\ttext" line(s): the bytes in chunks of `chunk` (for an
+    instruction 4 if its length is a multiple of 4, else 2), at most 8 bytes on a line, the
+    rest on continuation lines."""
+    chunk = chunk or (4 if len(raw) % 4 == 0 else 2)
     cells = [f"{int.from_bytes(raw[i:i + chunk], 'little'):0{2 * chunk}x} "
              for i in range(0, len(raw), chunk)]
     per_line = OCTETS_PER_LINE // chunk
@@ -261,9 +274,11 @@ def _section_listing(image, section, session) -> list[str]:
             offset += skip
             continue
         if next((is_data for at, is_data in reversed(marks) if at <= addr), False):
-            word = int.from_bytes(data[offset:offset + 4], "little")
-            lines.append(f"{addr:{width}x}:\t{word:08x}          \t.word\t0x{word:08x}")
-            offset += 4
+            length = _data_length(addr, marks, section.addr + section.size)
+            raw = data[offset:offset + length]
+            text = DATA_FORMATS[length].format(int.from_bytes(raw, "little"))
+            lines += _insn_lines(addr, raw, text, width, length)
+            offset += length
             continue
         length = min(insn_length(int.from_bytes(data[offset:offset + 2], "little")),
                      section.size - offset)
