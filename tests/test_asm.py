@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from vmkit.asm import AsmError, Program, assemble, assemble_file
+from vmkit.elf import read_elf
 from vmkit.isa import INSTRUCTIONS, decode, free_bits
 from vmkit.isa.fields import PC_RELATIVE
 
@@ -127,6 +128,26 @@ def test_expansions_and_expressions(source, expected):
     assert words(assemble(source)) == expected
 
 
+@pytest.mark.parametrize("source, arch", [
+    ("nop", "rv32i2p1_m2p0_a2p1_zicsr2p0_zifencei2p0_zmmul1p0"),
+    ("hfence.vvma", "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"),
+    (".option arch, +h\nhfence.vvma\n.option arch, -h",
+     "rv32i2p1_m2p0_a2p1_zicsr2p0_zifencei2p0_zmmul1p0"),
+    (".option push\n.option arch, -h\n.option pop\nhlv.w a0, (a1)",
+     "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"),
+    ('.attribute arch, "rv32imah"', "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zmmul1p0"),
+])
+def test_elf_records_the_isa(source, arch):
+    # The ISA string GNU as 2.40 records (canonical order, versions, m implies zmmul, h
+    # implies zicsr); H follows .option arch when the source says, else the H instructions.
+    assert read_elf(assemble(source).to_elf()).attributes["arch"] == arch
+
+
+def test_elf_records_the_priv_spec_only_for_privileged_code():
+    assert "priv_spec" not in read_elf(assemble("rdtime a0").to_elf()).attributes
+    assert read_elf(assemble("csrr a0, mstatush").to_elf()).attributes["priv_spec"] == "1.12"
+
+
 def test_align_pads_code_with_nops_and_data_with_zeros():
     prog = assemble(".byte 1\n.align 3\nnop\n.data\n.byte 1\n.align 2\n.byte 2\n")
     # binutils' riscv_make_nops: a zero byte to reach an even address, one c.nop (0x0001) to
@@ -233,6 +254,12 @@ BROKEN = [
     ('.error "variant 3 is not supported"', "t.s:1:8: variant 3 is not supported"),
     ("lw a0, 0(a1", "t.s:1:8: expected offset(register), got '0(a1'"),
     ("\x00", "t.s:1:1: expected an instruction or directive, got '\\x00'"),
+    ('.attribute arch, "rv32imac"', "t.s:1:12: vmkit implements rv32ima_zicsr_zifencei_h, "
+                                    "not 'c'"),
+    (".attribute arch, rv32i", "t.s:1:12: .attribute arch needs a quoted ISA string"),
+    (".attribute cpu, 1", "t.s:1:12: unsupported attribute 'cpu'"),
+    ("fence wr, rw", "t.s:1:7: 'wr' is not a fence set"),
+    ("jump f", "t.s:1:1: wrong operands for 'jump': expected symbol,rt"),
 ]
 
 

@@ -267,6 +267,7 @@ ATTRIBUTE_SOURCES = {
     "h_whole_isa": ".option arch, rv32imah_zicsr_zifencei\nnop\n",
     "gcc_style": '.attribute arch, "rv32i2p1_m2p0_zicsr2p0"\n.attribute stack_align, 16\n'
                  ".attribute unaligned_access, 0\nnop\n",
+    "attribute_h": '.attribute arch, "rv32imah"\nhfence.vvma\n',      # h implies zicsr
 }
 
 
