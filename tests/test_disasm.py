@@ -302,6 +302,28 @@ two_zero_words:
 """
 
 
+# Code and odd-sized data mixed in .text: GNU's mapping symbols ($d, $x) then cut data items
+# to 1, 2 or 4 bytes (.byte / .short / .word) and code may start at an odd address.
+MIXED_SOURCE = """
+    .text
+_start:
+    nop
+    .word 0
+    nop
+    .align 4
+    nop
+    .asciz "ab"
+    .balign 4
+    nop
+    .section .text.two, "ax"
+    .word 5
+    nop
+    .byte 7
+    .balign 4
+    nop
+"""
+
+
 def _vmkit_elf(tmp_path, source):
     from vmkit.asm import assemble
     elf = tmp_path / "v.elf"
@@ -328,6 +350,15 @@ def test_zero_runs_and_short_parcels_match_objdump(tmp_path, gnu_objdump_path, b
     assert listing.count("\t...\n") >= 5
     if build is _vmkit_elf:          # no mapping symbols: the data reads as instructions
         assert ".2byte\t0x0\n" in listing and ".8byte\t" in listing
+
+
+@pytest.mark.parametrize("build", [_vmkit_elf, _gnu_elf], ids=["vmkit", "gnu"])
+def test_code_mixed_with_data_matches_objdump(tmp_path, gnu_objdump_path, build):
+    elf = build(tmp_path, MIXED_SOURCE)
+    listing = disassemble(load_elf_file(elf))
+    assert listing == objdump_listing(gnu_objdump_path, elf)
+    if build is _gnu_elf:
+        assert ".short\t0x6261" in listing and ".byte\t0x07" in listing
 
 
 def test_zero_runs_without_objdump():

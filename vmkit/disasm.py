@@ -235,12 +235,13 @@ def _data_length(addr, marks, end) -> int:
 
 def _insn_lines(addr, raw, text, width, chunk=None) -> list[str]:
     """objdump's "addr:\tbytes\ttext" line(s): the bytes in chunks of `chunk` (for an
-    instruction 4 if its length is a multiple of 4, else 2), at most 8 bytes on a line, the
-    rest on continuation lines."""
+    instruction 4 if its length is a multiple of 4, else 2), at most 8 bytes on a line (6
+    for a one-byte data item: riscv-dis.c sets bytes_per_line so), the rest on continuation
+    lines."""
     chunk = chunk or (4 if len(raw) % 4 == 0 else 2)
     cells = [f"{int.from_bytes(raw[i:i + chunk], 'little'):0{2 * chunk}x} "
              for i in range(0, len(raw), chunk)]
-    per_line = OCTETS_PER_LINE // chunk
+    per_line = (6 if chunk == 1 else OCTETS_PER_LINE) // chunk
     column = per_line * (2 * chunk + 1)
     lines = [f"{addr:{width}x}:\t{''.join(cells[:per_line]):{column}}\t{text}"]
     for i in range(per_line, len(cells), per_line):
@@ -261,7 +262,7 @@ def _section_listing(image, section, session) -> list[str]:
     data = section.data
     lines = [f"Disassembly of section {section.name}:"]
     offset = 0
-    while offset + 2 <= section.size:
+    while offset < section.size:
         addr = section.addr + offset
         if offset == 0:
             label = own.describe(addr).partition(" ")[2] or f"<{section.name}>"
