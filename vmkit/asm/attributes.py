@@ -68,6 +68,20 @@ def parse_isa(text: str, col: int) -> list[str]:
     return exts
 
 
+def arch_has_h(items, has_h: bool | None) -> bool | None:
+    """After ``.option arch, <items>``: is H enabled? ("+h", "-h", or a whole ISA string
+    such as "rv32imah_zicsr" or "rv32ima_h_zicsr"); None while the source has not said.
+    GNU as records the ISA in effect at the end of the file as Tag_RISCV_arch."""
+    for item in items:
+        item = item.lower()
+        if item in ("+h", "-h"):
+            has_h = item == "+h"
+        elif re.match(r"=?rv(32|64)", item):
+            base, *multi = item.lstrip("=")[4:].split("_")
+            has_h = "h" in base or any(re.fullmatch(r"h(\d+p\d+)?", m) for m in multi)
+    return has_h
+
+
 def attribute_directive(explicit: dict, text: str, col: int):
     """``.attribute name, value``: remember the value (checked) in `explicit` by tag."""
     name, _, value = (part.strip() for part in text.partition(","))

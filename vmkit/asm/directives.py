@@ -9,7 +9,7 @@ lines are read at all.
 
 import re
 
-from .attributes import attribute_directive
+from .attributes import arch_has_h, attribute_directive
 from .errors import LineError
 from .lexer import SYMBOL_RE, parse_string, split_operands
 from .macros import substitute
@@ -184,20 +184,6 @@ def attribute(asm, text, col):
     attribute_directive(asm.explicit_attributes, text, col)
 
 
-def _arch_has_h(items, has_h: bool | None) -> bool | None:
-    """After ``.option arch, <items>``: is H enabled? ("+h", "-h", or a whole ISA string
-    such as "rv32imah_zicsr" or "rv32ima_h_zicsr"). GNU as records the ISA in effect at the
-    end of the file as Tag_RISCV_arch, so vmkit follows the same state."""
-    for item in items:
-        item = item.lower()
-        if item in ("+h", "-h"):
-            has_h = item == "+h"
-        elif re.match(r"=?rv(32|64)", item):
-            base, *multi = item.lstrip("=")[4:].split("_")
-            has_h = "h" in base or any(re.fullmatch(r"h(\d+p\d+)?", m) for m in multi)
-    return has_h
-
-
 def option(asm, text, col):
     words = text.replace(",", " ").split()
     if not words:
@@ -214,7 +200,7 @@ def option(asm, text, col):
             raise LineError(col, ".option pop without .option push")
         asm.arch_h = asm.options.pop()
     elif name == "arch":
-        asm.arch_h = _arch_has_h(words[1:], asm.arch_h)
+        asm.arch_h = arch_has_h(words[1:], asm.arch_h)
     elif name not in ("norvc", "relax", "norelax", "nopic", "arch"):
         raise LineError(col, f"unknown .option '{words[0]}'")
 
