@@ -95,7 +95,9 @@ def _target(operand):
 
 
 def call(asm, ops):
-    if len(ops) == 2 and ops[0][1] in REGISTERS:       # call rd, symbol: auipc uses t1
+    # call rd, symbol: binutils 2.40 riscv-opc.c fixes the auipc register of the "d,c" form
+    # to t1 (X_T1), whatever rd is; plain "call symbol" uses ra for both.
+    if len(ops) == 2 and ops[0][1] in REGISTERS:
         rd, base, ops = REGISTERS[ops[0][1]], T1, ops[1:]
     else:
         rd = base = RA
