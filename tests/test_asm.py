@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from vmkit.asm import AsmError, Program, assemble, assemble_file
+from vmkit.elf import read_elf
 from vmkit.isa import INSTRUCTIONS, decode, free_bits
 from vmkit.isa.fields import PC_RELATIVE
 
@@ -104,6 +105,14 @@ def test_to_elf_is_an_elf32_riscv_executable():
     # call: auipc ra, 0 + jalr ra, 8(ra); tail uses t1 and jalr zero.
     ("call f\nf: nop", [0x00000097, 0x008080E7, 0x00000013]),
     ("tail f\nf: nop", [0x00000317, 0x00830067, 0x00000013]),
+    # call rd, f: GNU as 2.40 takes t1 for the auipc whatever rd is (ra included), so rd
+    # keeps no half-built address; jalr rd, 8(t1). @plt changes nothing without a PLT.
+    ("call a0, f\nf: nop", [0x00000317, 0x00830567, 0x00000013]),
+    ("call ra, f@plt\nf: nop", [0x00000317, 0x008300E7, 0x00000013]),
+    # jump f, t0: auipc t0 + jalr zero, 8(t0).
+    ("jump f, t0\nf: nop", [0x00000297, 0x00828067, 0x00000013]),
+    # sext.b without Zbb: slli a0, a1, 24 ; srai a0, a0, 24 (srai: funct7 0x20).
+    ("sext.b a0, a1", [0x01859513, 0x41855513]),
     # Numeric local labels: 1b is the nearest 1: before, 1f the nearest after.
     # j 1f at +4 -> +12: jal zero, 8; j 1b at +8 -> 0: jal zero, -8 (imm[20|10:1|11|19:12]).
     ("1: nop\nj 1f\nj 1b\n1: nop", [0x13, 0x0080006F, 0xFF9FF06F, 0x13]),
@@ -117,6 +126,26 @@ def test_to_elf_is_an_elf32_riscv_executable():
 ])
 def test_expansions_and_expressions(source, expected):
     assert words(assemble(source)) == expected
+
+
+@pytest.mark.parametrize("source, arch", [
+    ("nop", "rv32i2p1_m2p0_a2p1_zicsr2p0_zifencei2p0_zmmul1p0"),
+    ("hfence.vvma", "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"),
+    (".option arch, +h\nhfence.vvma\n.option arch, -h",
+     "rv32i2p1_m2p0_a2p1_zicsr2p0_zifencei2p0_zmmul1p0"),
+    (".option push\n.option arch, -h\n.option pop\nhlv.w a0, (a1)",
+     "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"),
+    ('.attribute arch, "rv32imah"', "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zmmul1p0"),
+])
+def test_elf_records_the_isa(source, arch):
+    # The ISA string GNU as 2.40 records (canonical order, versions, m implies zmmul, h
+    # implies zicsr); H follows .option arch when the source says, else the H instructions.
+    assert read_elf(assemble(source).to_elf()).attributes["arch"] == arch
+
+
+def test_elf_records_the_priv_spec_only_for_privileged_code():
+    assert "priv_spec" not in read_elf(assemble("rdtime a0").to_elf()).attributes
+    assert read_elf(assemble("csrr a0, mstatush").to_elf()).attributes["priv_spec"] == "1.12"
 
 
 def test_align_pads_code_with_nops_and_data_with_zeros():
@@ -225,6 +254,12 @@ BROKEN = [
     ('.error "variant 3 is not supported"', "t.s:1:8: variant 3 is not supported"),
     ("lw a0, 0(a1", "t.s:1:8: expected offset(register), got '0(a1'"),
     ("\x00", "t.s:1:1: expected an instruction or directive, got '\\x00'"),
+    ('.attribute arch, "rv32imac"', "t.s:1:12: vmkit implements rv32ima_zicsr_zifencei_h, "
+                                    "not 'c'"),
+    (".attribute arch, rv32i", "t.s:1:12: .attribute arch needs a quoted ISA string"),
+    (".attribute cpu, 1", "t.s:1:12: unsupported attribute 'cpu'"),
+    ("fence wr, rw", "t.s:1:7: 'wr' is not a fence set"),
+    ("jump f", "t.s:1:1: wrong operands for 'jump': expected symbol,rt"),
 ]
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import need_tool
 from vmkit.isa import BY_NAME, encode
 from vmkit.elf import (ElfError, ElfImage, ElfSection, Segment, Symbol, load_elf_file, read_elf,
-                       write_elf)
+                       riscv_attributes, write_elf)
 
 DATA = Path(__file__).parent / "data" / "elf"
 
@@ -305,3 +305,69 @@ def test_arbitrary_bytes_only_raise_elf_error(valid_ident, data):
         read_elf(data)
     except ElfError as e:
         assert "\n" not in str(e)
+
+
+# --- .riscv.attributes --------------------------------------------------------------------------
+
+# GNU as 2.40 -march=rv32imah_zicsr_zifencei on a source using csrr (priv spec 1.11 recorded):
+# the section bytes as `readelf -x .riscv.attributes` dumps them.
+GNU_ATTRIBUTES = bytes.fromhex(
+    "414a000000726973637600014000000005"
+    + b"rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0".hex() + "0008010a0b")
+
+
+def test_attributes_are_laid_out_as_gnu_as_writes_them():
+    arch = "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"
+    assert riscv_attributes({5: arch, 8: 1, 10: 11}) == GNU_ATTRIBUTES
+
+
+def test_attributes_read_back():
+    data = write_elf(SECTIONS, SYMBOLS, 0x80000000, GNU_ATTRIBUTES)
+    image = read_elf(data)
+    assert image.attributes == {"arch": "rv32i2p1_m2p0_a2p1_h1p0_zicsr2p0_zifencei2p0_zmmul1p0",
+                                "priv_spec": "1.11"}
+    assert read_elf(write_elf(SECTIONS, SYMBOLS, 0x80000000)).attributes == {}
+    # The program sections and symbols are where they were without the extra section.
+    assert image.sections == read_elf(write_elf(SECTIONS, SYMBOLS, 0x80000000)).sections
+    assert image.symbols["_start"] == 0x80000000
+
+
+@pytest.mark.tool
+def test_readelf_reads_the_attributes(tmp_path):
+    readelf = need_tool("riscv64-unknown-elf-readelf")
+    path = tmp_path / "a.elf"
+    path.write_bytes(write_elf(SECTIONS, SYMBOLS, 0x80000000, riscv_attributes(
+        {4: 16, 5: "rv32i2p1", 8: 1, 10: 12, 12: 3})))
+    out = run(readelf, "-A", "-S", "-W", str(path)).stdout
+    assert re.search(r"\.riscv\.attributes\s+RISCV_ATTRIBUTES\s+00000000", out)
+    for line in ("Tag_RISCV_stack_align: 16-bytes", 'Tag_RISCV_arch: "rv32i2p1"',
+                 "Tag_RISCV_priv_spec: 1", "Tag_RISCV_priv_spec_minor: 12",
+                 "Tag_RISCV_priv_spec_revision: 3"):
+        assert line in out
+    assert read_elf(path.read_bytes()).attributes["priv_spec"] == "1.12.3"
+
+
+def _attribute_section(body: bytes) -> bytes:
+    """A well-framed .riscv.attributes whose Tag_file holds `body`."""
+    file_tag = b"\x01" + (5 + len(body)).to_bytes(4, "little") + body
+    return b"A" + (10 + len(file_tag)).to_bytes(4, "little") + b"riscv\0" + file_tag
+
+
+@pytest.mark.parametrize("section, message", [
+    (b"B" + GNU_ATTRIBUTES[1:], "unknown format"),
+    (b"A\xff\0\0\0riscv\0", "bad subsection length"),
+    (_attribute_section(b"\x08\x88"), "truncated number"),          # ULEB128 cut short
+    (_attribute_section(b"\x05rv32"), "unterminated string"),        # no NUL
+])
+def test_broken_attributes_give_one_clear_error(section, message):
+    with pytest.raises(ElfError, match=message):
+        read_elf(write_elf(SECTIONS, SYMBOLS, 0x80000000, section))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=80))
+def test_arbitrary_attributes_only_raise_elf_error(section):
+    try:
+        read_elf(write_elf(SECTIONS, SYMBOLS, 0x80000000, b"A" + section))
+    except ElfError:
+        pass

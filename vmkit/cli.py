@@ -457,8 +457,9 @@ def build_parser():
                 "examples:\n  vmkit disasm hello.elf\n"
                 "  vmkit disasm kernel.elf --priv-spec 1.12\n")
     p.add_argument("elf")
-    p.add_argument("--priv-spec", choices=("1.11", "1.12"), default="1.11",
-                   help="CSR names known to this privileged spec (objdump's default: 1.11)")
+    p.add_argument("--priv-spec", choices=("1.11", "1.12"), default=None,
+                   help="CSR names known to this privileged spec (default, as objdump: the "
+                        "file's .riscv.attributes, else 1.12)")
     p.set_defaults(func=cmd_disasm)
 
     p = _parser(sub, "run", "run a program bare-metal, or a guest under the VMM",

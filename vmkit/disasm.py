@@ -24,6 +24,9 @@ from .isa.fields import FIELDS, PC_RELATIVE, fence_set_text
 from .isa.instructions import ADDI, AUIPC, JALR, LUI, M_I, M_OPCODE
 
 GP, TP = 3, 4
+# The privileged spec objdump 2.40 names CSRs by when a file's .riscv.attributes gives none
+# (or there is no file): the newest it knows. So `csrr a0,0x310` reads "csrr a0,mstatush".
+DEFAULT_PRIV_SPEC = "1.12"
 GP_SYMBOL = "__global_pointer$"          # psABI: the linker sets gp to this symbol's value
 
 
@@ -122,12 +125,12 @@ class Disassembler:
 
 
 def disassemble_word(word: int, pc: int = 0, symbols: dict[int, str] | None = None,
-                     priv_spec: str = "1.11") -> str:
+                     priv_spec: str = DEFAULT_PRIV_SPEC) -> str:
     """One 32-bit instruction word as objdump prints it: ``"mnemonic\\toperands"``.
 
     ``pc`` is the word's address (for branch targets), ``symbols`` maps addresses to names,
-    ``priv_spec`` picks which CSR names exist: "1.11" (what GNU as records in an object by
-    default) or "1.12" (what objdump assumes for a file with no such record, as write_elf's).
+    ``priv_spec`` picks which CSR names exist: "1.12" (objdump's choice for code that records
+    no spec, and what vmkit's ELF files record) or "1.11" (what GNU as records by default).
     """
     return Disassembler(symbols, priv_spec).word(word & 0xFFFFFFFF, pc)
 
@@ -174,34 +177,130 @@ def _address_width(section) -> int:
     return len(end) - skip
 
 
+# objdump.c DEFAULT_SKIP_ZEROES and DEFAULT_SKIP_ZEROES_AT_END: a run of at least 8 zero
+# bytes, or of fewer than 3 that ends where the next symbol (or the section end) starts, is
+# printed as one "\t..." line (unless objdump -z).
+SKIP_ZEROES, SKIP_ZEROES_AT_END = 8, 3
+OCTETS_PER_LINE = 8         # objdump shows at most 8 bytes of an instruction on one line
+
+
+def _zero_skip(data, offset, stop) -> int:
+    """How many zero bytes objdump skips at `offset` (0: none), looking no further than
+    `stop`. Before more non-zero bytes it skips whole words only, so as not to swallow the
+    start of an instruction that happens to begin with a zero byte."""
+    end = offset
+    while end < stop and data[end] == 0:
+        end += 1
+    run = end - offset
+    if end == stop and 0 < run < SKIP_ZEROES_AT_END or run >= SKIP_ZEROES:
+        return run if end == stop else run & ~3
+    return 0
+
+
+def insn_length(parcel: int) -> int:
+    """Length in bytes of the instruction whose first 16 bits are `parcel`, by the base
+    ISA's length encoding (Volume I, "Expanded Instruction-Length Encoding"; binutils
+    riscv_insn_length): low bits 11 mean 32 bits, anything else is a 16-bit parcel."""
+    if parcel & 0x3 != 0x3:
+        return 2
+    if parcel & 0x1F != 0x1F:
+        return 4
+    if parcel & 0x3F == 0x1F:
+        return 6
+    if parcel & 0x7F == 0x3F:
+        return 8
+    if parcel & 0x7F == 0x7F and parcel & 0x7000 != 0x7000:
+        return 10 + (parcel >> 11 & 0xE)
+    return 2                                    # reserved >= 192-bit encodings: objdump's 2
+
+
+def _unknown(raw: bytes) -> str:
+    """What objdump 2.40 prints for bytes no instruction of vmkit's ISA decodes."""
+    if len(raw) in (2, 4, 8):
+        return f".{len(raw)}byte\t0x{int.from_bytes(raw, 'little'):x}"
+    return ".byte\t" + ", ".join(f"0x{b:02x}" for b in raw)
+
+
+# How objdump writes a data item (between "$d" and the next mapping symbol) of each size.
+DATA_FORMATS = {1: ".byte\t0x{:02x}", 2: ".short\t0x{:04x}", 4: ".word\t0x{:08x}"}
+
+
+def _data_length(addr, marks, end) -> int:
+    """riscv-dis.c riscv_data_length: 4 bytes, fewer before the next mapping symbol or the
+    section end, and 2 for 3."""
+    limit = next((at for at, _ in marks if at > addr), end)
+    length = min(4, limit - addr, end - addr)
+    return 2 if length == 3 else length
+
+
+def _insn_lines(addr, raw, text, width, chunk=None) -> list[str]:
+    """objdump's "addr:\tbytes\ttext" line(s): the bytes in chunks of `chunk` (for an
+    instruction 4 if its length is a multiple of 4, else 2), at most 8 bytes on a line (6
+    for a one-byte data item: riscv-dis.c sets bytes_per_line so), the rest on continuation
+    lines."""
+    chunk = chunk or (4 if len(raw) % 4 == 0 else 2)
+    cells = [f"{int.from_bytes(raw[i:i + chunk], 'little'):0{2 * chunk}x} "
+             for i in range(0, len(raw), chunk)]
+    per_line = (6 if chunk == 1 else OCTETS_PER_LINE) // chunk
+    column = per_line * (2 * chunk + 1)
+    lines = [f"{addr:{width}x}:\t{''.join(cells[:per_line]):{column}}\t{text}"]
+    for i in range(per_line, len(cells), per_line):
+        lines.append(f"{addr + i * chunk:{width}x}:\t{''.join(cells[i:i + per_line])}")
+    return lines
+
+
 def _section_listing(image, section, session) -> list[str]:
     labels = [s for s in image.symbol_list if _is_label(s)]
     # Operand addresses may name any symbol; with none at all objdump counts from the section.
     session.symbols = _Symbols(_names(labels, section.name) or {section.addr: section.name})
     own = _Symbols(_names([s for s in labels if s.section == section.name], section.name))
+    # objdump disassembles from one symbol to the next; a run of zeros ends at a symbol.
+    stops = sorted(a - section.addr for a in own.by_addr
+                   if section.addr < a < section.addr + section.size) + [section.size]
     marks = _mapping(image, section)
     width = _address_width(section)
+    data = section.data
     lines = [f"Disassembly of section {section.name}:"]
-    for offset in range(0, section.size - 3, 4):
+    offset = 0
+    while offset < section.size:
         addr = section.addr + offset
         if offset == 0:
             label = own.describe(addr).partition(" ")[2] or f"<{section.name}>"
             lines += ["", f"{addr:08x} {label}:"]
         elif addr in own.by_addr:
             lines += ["", f"{addr:08x} <{own.by_addr[addr]}>:"]
-        word = int.from_bytes(section.data[offset:offset + 4], "little")
-        data = next((is_data for at, is_data in reversed(marks) if at <= addr), False)
-        text = f".word\t0x{word:08x}" if data else session.word(word, addr)
-        lines.append(f"{addr:{width}x}:\t{word:08x}          \t{text}")
+        skip = _zero_skip(data, offset, next(s for s in stops if s > offset))
+        if skip:
+            lines.append("\t...")
+            offset += skip
+            continue
+        if next((is_data for at, is_data in reversed(marks) if at <= addr), False):
+            length = _data_length(addr, marks, section.addr + section.size)
+            raw = data[offset:offset + length]
+            text = DATA_FORMATS[length].format(int.from_bytes(raw, "little"))
+            lines += _insn_lines(addr, raw, text, width, length)
+            offset += length
+            continue
+        length = min(insn_length(int.from_bytes(data[offset:offset + 2], "little")),
+                     section.size - offset)
+        raw = data[offset:offset + length]
+        text = session.word(int.from_bytes(raw, "little"), addr) if length == 4 \
+            else _unknown(raw)
+        lines += _insn_lines(addr, raw, text, width)
+        offset += length
     return lines
 
 
-def disassemble(image, priv_spec: str = "1.11") -> str:
+def disassemble(image, priv_spec: str | None = None) -> str:
     """A listing of every executable section of `image` (an ElfImage) like ``objdump -d``:
     "Disassembly of section .text:", ``<label>:`` lines and ``addr:\\tword\\ttext`` lines.
 
+    CSR names follow `priv_spec` if given (objdump's ``-M priv-spec=``), else the file's
+    Tag_RISCV_priv_spec, else objdump's default.
+
     One session runs over all sections, so (as in objdump) a lui/auipc value can still be
     waiting when the next section starts."""
+    priv_spec = priv_spec or image.attributes.get("priv_spec", DEFAULT_PRIV_SPEC)
     session = Disassembler(None, priv_spec)
     session.gp = image.symbols.get(GP_SYMBOL)
     lines = []

@@ -11,11 +11,17 @@ Only what RV32 bare-metal programs need: ET_EXEC, ELFCLASS32, little-endian, EM_
 The reader treats its input as hostile: every offset, size and count is checked against the
 file before it is used, so a broken file gives one `ElfError` line, never a Python traceback.
 
-Source: System V ABI, "Object Files" chapter (gABI 4.1, 2001 update); RISC-V ELF psABI 1.0.
+The ``.riscv.attributes`` section says which ISA the code is for (``Tag_RISCV_arch``) and
+which privileged spec its CSR names follow; objdump reads it to pick its decoder and CSR
+names, so a file without it is disassembled as some other RISC-V (RV64GC, compressed
+instructions included).
+
+Source: System V ABI, "Object Files" chapter (gABI 4.1, 2001 update); RISC-V ELF psABI 1.0
+(section "Attributes" for the attribute section).
 """
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # e_ident, e_type, e_machine (gABI figure 4-3..4-5; psABI: EM_RISCV = 243).
 MAGIC = b"\x7fELF"
@@ -25,6 +31,7 @@ EM_RISCV = 243
 
 # Section header types and flags (gABI figures 4-9, 4-11).
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_NOBITS = 1, 2, 3, 8
+SHT_RISCV_ATTRIBUTES = 0x70000003                  # psABI: processor-specific section type
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_XINDEX = 0, 0xFF00, 0xFFF1, 0xFFFF
 
@@ -43,6 +50,12 @@ EHDR = struct.Struct("<16sHHIIIIIHHHHHH")    # Elf32_Ehdr, 52 bytes
 PHDR = struct.Struct("<IIIIIIII")            # Elf32_Phdr, 32 bytes
 SHDR = struct.Struct("<IIIIIIIIII")          # Elf32_Shdr, 40 bytes
 SYM = struct.Struct("<IIIBBH")               # Elf32_Sym, 16 bytes
+
+# psABI attribute tags (ULEB128): Tag_file holds the file's attributes; odd-numbered tags take
+# a NUL-terminated string, even-numbered ones a ULEB128 number.
+TAG_FILE, TAG_STACK_ALIGN, TAG_ARCH, TAG_UNALIGNED_ACCESS = 1, 4, 5, 6
+TAG_PRIV_SPEC, TAG_PRIV_SPEC_MINOR, TAG_PRIV_SPEC_REVISION = 8, 10, 12
+ATTRIBUTES = ".riscv.attributes"
 
 PAGE = 0x1000           # p_align of every PT_LOAD, as GNU ld uses: file offset = vaddr mod page
 MAX_MEMSZ = 1 << 30     # no vmkit guest is larger; anything bigger is a broken or hostile file
@@ -90,6 +103,8 @@ class ElfImage:
     sections: list[ElfSection]
     symbols: dict[str, int]
     symbol_list: list[Symbol]
+    # From .riscv.attributes: {"arch": "rv32i2p1_...", "priv_spec": "1.12"}, whichever exist.
+    attributes: dict = field(default_factory=dict)
 
     def symbol(self, name: str) -> int | None:
         return self.symbols.get(name)
@@ -185,6 +200,27 @@ def _symtab(symbols, index_of):
     return bytes(table), bytes(strtab.data), first_global
 
 
+def _uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def riscv_attributes(tags: dict) -> bytes:
+    """The contents of a .riscv.attributes section holding `tags` ({tag: str or int}), laid
+    out as GNU as 2.40 writes it: format 'A', one "riscv" vendor subsection, one Tag_file
+    with the attributes in tag order."""
+    body = b"".join(_uleb(tag) + (value.encode() + b"\0" if isinstance(value, str)
+                                  else _uleb(value))
+                    for tag, value in sorted(tags.items()))
+    file_tag = _uleb(TAG_FILE) + (5 + len(body)).to_bytes(4, "little") + body
+    vendor = b"riscv\0"
+    return b"A" + (4 + len(vendor) + len(file_tag)).to_bytes(4, "little") + vendor + file_tag
+
+
 def _place(sections, groups, offset):
     """File offset of every section's contents, starting at `offset`. A segment's first
     section sits at an offset congruent to its address modulo the page size (what p_align
@@ -212,12 +248,14 @@ def _program_header(group, offset) -> bytes:
                      _segment_flags(first.flags), PAGE)
 
 
-def write_elf(sections: list[ElfSection], symbols: list[Symbol], entry: int) -> bytes:
-    """An ET_EXEC ELF32 RISC-V file holding `sections`, `symbols` and entry point `entry`.
+def write_elf(sections: list[ElfSection], symbols: list[Symbol], entry: int,
+              attributes: bytes = b"") -> bytes:
+    """An ET_EXEC ELF32 RISC-V file holding `sections`, `symbols` and entry point `entry`,
+    and `attributes` (see `riscv_attributes`) as its .riscv.attributes section if given.
 
     File layout: ELF header, program headers (one PT_LOAD per group of address-contiguous
-    allocated sections with the same flags), section contents, .symtab, .strtab, .shstrtab,
-    section header table.
+    allocated sections with the same flags), section contents, .riscv.attributes, .symtab,
+    .strtab, .shstrtab, section header table.
     """
     _check_sections(sections)
     groups = _segment_groups(sections)
@@ -225,14 +263,16 @@ def write_elf(sections: list[ElfSection], symbols: list[Symbol], entry: int) -> 
     offset_of, end = _place(sections, groups, EHDR.size + PHDR.size * len(groups))
 
     symtab, strtab, first_global = _symtab(symbols, index_of)
+    extra = [ATTRIBUTES] if attributes else []
     shstrtab = _StringTable()
     names = [shstrtab.add(name) for name in
-             [s.name for s in sections] + [".symtab", ".strtab", ".shstrtab"]]
-    symtab_off = _align(end, 4)
+             [s.name for s in sections] + extra + [".symtab", ".strtab", ".shstrtab"]]
+    attributes_off = end
+    symtab_off = _align(end + len(attributes), 4)
     strtab_off = symtab_off + len(symtab)
     shstrtab_off = strtab_off + len(strtab)
     shoff = _align(shstrtab_off + len(shstrtab.data), 4)
-    shnum = len(sections) + 4
+    shnum = len(sections) + len(extra) + 4
 
     out = bytearray(shoff)
     ident = MAGIC + bytes((ELFCLASS32, ELFDATA2LSB, EV_CURRENT)) + bytes(9)
@@ -244,15 +284,19 @@ def write_elf(sections: list[ElfSection], symbols: list[Symbol], entry: int) -> 
     for s in sections:
         if s.kind == "progbits":
             out[offset_of[s.name]:offset_of[s.name] + s.size] = s.data
+    out[attributes_off:attributes_off + len(attributes)] = attributes
     out[symtab_off:shstrtab_off + len(shstrtab.data)] = symtab + strtab + shstrtab.data
     out += bytes(SHDR.size)                          # section 0: SHN_UNDEF
     for s, name in zip(sections, names):
         kind = SHT_PROGBITS if s.kind == "progbits" else SHT_NOBITS
         out += SHDR.pack(name, kind, _section_flags(s.flags), s.addr, offset_of[s.name],
                          s.size, 0, 0, _addralign(s.addr), 0)
-    symtab_name, strtab_name, shstrtab_name = names[len(sections):]
+    if attributes:
+        out += SHDR.pack(names[len(sections)], SHT_RISCV_ATTRIBUTES, 0, 0, attributes_off,
+                         len(attributes), 0, 0, 1, 0)
+    symtab_name, strtab_name, shstrtab_name = names[len(sections) + len(extra):]
     out += SHDR.pack(symtab_name, SHT_SYMTAB, 0, 0, symtab_off, len(symtab),
-                     len(sections) + 2, first_global, 4, SYM.size)     # sh_link: .strtab
+                     shnum - 2, first_global, 4, SYM.size)              # sh_link: .strtab
     out += SHDR.pack(strtab_name, SHT_STRTAB, 0, 0, strtab_off, len(strtab), 0, 0, 1, 0)
     out += SHDR.pack(shstrtab_name, SHT_STRTAB, 0, 0, shstrtab_off, len(shstrtab.data),
                      0, 0, 1, 0)
@@ -390,6 +434,61 @@ def _read_symbols(r: _Reader, shdrs, names):
     return symbols
 
 
+def _read_uleb(r: _Reader, data: bytes, at: int):
+    value = shift = 0
+    while True:
+        if at >= len(data):
+            r.fail(f"{ATTRIBUTES}: truncated number")
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+
+
+def _read_attributes(r: _Reader, shdrs) -> dict:
+    """{"arch": ..., "priv_spec": "major.minor[.revision]"} from .riscv.attributes (only the
+    "riscv" vendor's Tag_file; other vendors' subsections are skipped)."""
+    tags = {}
+    for _, kind, _, _, off, size, *_ in shdrs:
+        if kind != SHT_RISCV_ATTRIBUTES:
+            continue
+        data = r.span(ATTRIBUTES, off, size)
+        if data[:1] != b"A":
+            r.fail(f"{ATTRIBUTES}: unknown format {data[:1]!r}")
+        at = 1
+        while at + 4 <= len(data):
+            length = int.from_bytes(data[at:at + 4], "little")
+            if length < 5 or at + length > len(data):
+                r.fail(f"{ATTRIBUTES}: bad subsection length {length}")
+            sub, at = data[at + 4:at + length], at + length
+            vendor, _, rest = sub.partition(b"\0")
+            if vendor == b"riscv" and rest[:1] == bytes((TAG_FILE,)):
+                tags.update(_read_tags(r, rest[5:5 + int.from_bytes(rest[1:5], "little")]))
+    found = {}
+    if isinstance(tags.get(TAG_ARCH), str):
+        found["arch"] = tags[TAG_ARCH]
+    if TAG_PRIV_SPEC in tags:
+        spec = [tags[TAG_PRIV_SPEC], tags.get(TAG_PRIV_SPEC_MINOR, 0)]
+        spec += [tags[TAG_PRIV_SPEC_REVISION]] if tags.get(TAG_PRIV_SPEC_REVISION) else []
+        found["priv_spec"] = ".".join(map(str, spec))
+    return found
+
+
+def _read_tags(r: _Reader, data: bytes) -> dict:
+    tags, at = {}, 0
+    while at < len(data):
+        tag, at = _read_uleb(r, data, at)
+        if tag % 2:                                 # odd tags: a NUL-terminated string
+            end = data.find(b"\0", at)
+            if end < 0:
+                r.fail(f"{ATTRIBUTES}: unterminated string of tag {tag}")
+            tags[tag], at = data[at:end].decode("utf-8", "replace"), end + 1
+        else:
+            tags[tag], at = _read_uleb(r, data, at)
+    return tags
+
+
 def is_mapping_symbol(name: str) -> bool:
     """psABI mapping symbols mark where code ("$x", "$xrv32i2p1...") or data ("$d") starts
     inside a section; they are not program names (objdump never prints them as labels)."""
@@ -425,7 +524,8 @@ def read_elf(data: bytes, name: str = "<elf>") -> ElfImage:
     segments = _read_segments(r, phdrs)
     sections, names = _read_sections(r, shdrs, shstrndx)
     symbols = _read_symbols(r, shdrs, names)
-    return ElfImage(entry, segments, sections, _symbol_map(symbols), symbols)
+    return ElfImage(entry, segments, sections, _symbol_map(symbols), symbols,
+                    _read_attributes(r, shdrs))
 
 
 def load_elf_file(path) -> ElfImage:

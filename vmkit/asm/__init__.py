@@ -8,7 +8,8 @@ Zifencei + H), producing an in-memory program or an ELF32 executable.
 Modules, one concept each: `lexer` (lines, statements, strings), `expr` (expressions),
 `operands` (operands against instruction-table rows), `pseudo` (multi-instruction
 pseudo-instructions), `directives`, `macros`, `sections`, `assembler` (the two passes),
-`program` (placing sections, the result, ELF output).
+`program` (placing sections, the result, ELF output), `attributes` (the ISA and privileged
+spec the ELF file records).
 """
 
 import os

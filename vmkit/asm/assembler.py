@@ -11,6 +11,7 @@ leaves to the linker through relocations (R_RISCV_BRANCH, R_RISCV_PCREL_HI20, ..
 from vmkit.isa import BY_NAME, FIELDS
 
 from . import directives, expr
+from .attributes import program_attributes
 from .errors import AsmError, Diagnostics, LineError, TooManyErrors
 from .expr import Rel
 from .lexer import split_operands, split_statements, strip_block_comments, take_assignment, \
@@ -73,7 +74,10 @@ class Assembler:
         self.stack = []
         self.expansions = 0
         self.lines_read = 0
-        self.options = []           # .option push stack
+        self.options = []           # .option push stack (of arch_h)
+        self.arch_h = None          # H set on/off by .option arch; None: never said
+        self.explicit_attributes = {}   # .attribute tag -> value
+        self.rows_used = set()      # instruction-table rows written (for the ELF attributes)
         self.resolving = set()
         self.file, self.line, self.frame = "<input>", 0, None
 
@@ -229,6 +233,7 @@ class Assembler:
                     best = m
                 continue
             self.emit_word(word, fixups)
+            self.rows_used.add(row)
             return
         if pseudo and pseudo(self, operands):
             return
@@ -518,7 +523,8 @@ class Assembler:
                 for offset, site in chunk.lines:
                     line_map.setdefault(chunk.address + offset, site)
         return Program(sections, bss, symbols, set(self.globals), line_map, placed, self.base,
-                       constants)
+                       constants, program_attributes(self.rows_used, self.arch_h,
+                                                     self.explicit_attributes))
 
 
 def _store(data, offset, size, value, col):

@@ -9,6 +9,7 @@ lines are read at all.
 
 import re
 
+from .attributes import arch_has_h, attribute_directive
 from .errors import LineError
 from .lexer import SYMBOL_RE, parse_string, split_operands
 from .macros import substitute
@@ -179,6 +180,10 @@ def _adds_c(arch: str) -> bool:
     return bool(m) and "c" in m.group(1)
 
 
+def attribute(asm, text, col):
+    attribute_directive(asm.explicit_attributes, text, col)
+
+
 def option(asm, text, col):
     words = text.replace(",", " ").split()
     if not words:
@@ -189,11 +194,13 @@ def option(asm, text, col):
     if name == "pic":
         raise LineError(col, "position-independent code (.option pic) is not supported")
     if name == "push":
-        asm.options.append(name)
+        asm.options.append(asm.arch_h)
     elif name == "pop":
         if not asm.options:
             raise LineError(col, ".option pop without .option push")
-        asm.options.pop()
+        asm.arch_h = asm.options.pop()
+    elif name == "arch":
+        asm.arch_h = arch_has_h(words[1:], asm.arch_h)
     elif name not in ("norvc", "relax", "norelax", "nopic", "arch"):
         raise LineError(col, f"unknown .option '{words[0]}'")
 
@@ -266,7 +273,7 @@ DIRECTIVES = {
     ".popsection": popsection, ".previous": previous,
     ".globl": globl, ".global": globl, ".weak": globl, ".local": ignore,
     ".equ": equ(True), ".set": equ(True), ".equiv": equ(False),
-    ".type": ignore, ".size": ignore, ".file": ignore, ".ident": ignore, ".attribute": ignore,
+    ".type": ignore, ".size": ignore, ".file": ignore, ".ident": ignore, ".attribute": attribute,
     ".loc": ignore, ".addrsig": ignore, ".addrsig_sym": ignore,
     ".ascii": strings(b""), ".asciz": strings(b"\0"), ".string": strings(b"\0"),
     ".space": space, ".zero": space, ".skip": space, ".fill": fill,

@@ -101,7 +101,8 @@ def _field(letter, text, col, env, fixups, score):
     if field.kind == "fence":
         value = parse_fence_set(text)
         if value is None:
-            raise Mismatch(score, col, f"'{text}' is not a fence set (letters i, o, r, w)")
+            raise Mismatch(score, col, f"'{text}' is not a fence set (some of the letters "
+                                       "i, o, r, w, in that order)")
         return field.encode(value)
     if field.kind == "csr" and text in CSR_NUMBERS:
         return field.encode(CSR_NUMBERS[text])

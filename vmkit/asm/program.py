@@ -10,12 +10,15 @@ does the linker's job of placing sections (what ``ld -Ttext=...`` or a linker sc
     +align  .bss*          (the largest .align used in it; 4 for .text, as GNU as sets)
 
 The gaps between code sections are filled with nops, others with zeros.
+
+Its ELF file also carries the program's ISA and privileged spec (see `attributes`).
 """
 
 from typing import NamedTuple
 
-from vmkit.elf import ElfSection, Symbol, write_elf
+from vmkit.elf import ElfSection, Symbol, riscv_attributes, write_elf
 
+from .attributes import program_attributes
 from .sections import KINDS, padding
 
 KIND_ALIGN = 16
@@ -90,8 +93,11 @@ class Program:
     * ``constants``: the symbols that are numbers (.equ), not addresses
     """
 
-    def __init__(self, sections, bss, symbols, globals_, line_map, placed, base, constants=()):
+    def __init__(self, sections, bss, symbols, globals_, line_map, placed, base, constants=(),
+                 attributes=None):
         self.sections, self.bss, self.symbols = sections, bss, symbols
+        # .riscv.attributes as {tag: value}; by default those of code with no CSR access.
+        self.attributes = attributes or program_attributes((), None, {})
         self.constants = frozenset(constants)        # symbols that are numbers, not addresses
         self.globals, self.line_map, self.placed = globals_, line_map, placed
         text = next((s.address for s in sections if s.name == ".text"), base)
@@ -119,7 +125,8 @@ class Program:
                           section=self._section_of(name, value, elf_sections))
                    for name, value in sorted(self.symbols.items(), key=lambda kv: kv[1])
                    if not name.startswith(".L")]
-        return write_elf(elf_sections, symbols, self.entry)
+        return write_elf(elf_sections, symbols, self.entry,
+                         riscv_attributes(self.attributes))
 
     def _section_of(self, name, value, elf_sections):
         if name in self.constants:

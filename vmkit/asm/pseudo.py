@@ -8,9 +8,15 @@ table; only these multi-instruction expansions are code. Each is built from tabl
     la / lla rd, S  auipc rd, %pcrel_hi(S) ; addi rd, rd, %pcrel_lo(1b)   (non-PIC;
                     of a constant known at this point: the same as li)
     call S          auipc ra, %pcrel_hi(S) ; jalr ra, %pcrel_lo(1b)(ra)
+    call rd, S      auipc t1, %pcrel_hi(S) ; jalr rd, %pcrel_lo(1b)(t1)   (t1 even for ra)
     tail S          auipc t1, %pcrel_hi(S) ; jalr zero, %pcrel_lo(1b)(t1)
+    jump S, rt      auipc rt, %pcrel_hi(S) ; jalr zero, %pcrel_lo(1b)(rt)
+                    (call, tail and call rd also take ``S@plt``: a static program has no PLT)
     lw rd, S        auipc rd, %pcrel_hi(S) ; lw rd, %pcrel_lo(1b)(rd)       (also lb, lh, ...)
     sw rs, S, rt    auipc rt, %pcrel_hi(S) ; sw rs, %pcrel_lo(1b)(rt)       (also sb, sh)
+    sext.b rd, rs   slli rd, rs, 24 ; srai rd, rd, 24     (Zbb has one instruction for it;
+    sext.h rd, rs   slli rd, rs, 16 ; srai rd, rd, 16      without Zbb GNU as 2.40 expands
+    zext.h rd, rs   slli rd, rs, 16 ; srli rd, rd, 16      these to two shifts)
 
 (The x86 analogue: ``mov eax, imm32`` is one instruction there; RISC-V's 32-bit words cannot
 hold a 32-bit constant, hence lui + addi.) Each function returns False when the operands are
@@ -30,6 +36,7 @@ def _row(name, syntax):
 
 LUI, AUIPC, ADDI, JALR = _row("lui", "d,u"), _row("auipc", "d,u"), _row("addi", "d,s,j"), \
     _row("jalr", "d,o(s)")
+SLLI, SRLI, SRAI = _row("slli", "d,s,>"), _row("srli", "d,s,>"), _row("srai", "d,s,>")
 
 
 def li(asm, ops):
@@ -78,20 +85,50 @@ def la(asm, ops):
     return _pcrel_pair(asm, rd, ops[1], ADDI, {"d": rd, "s": rd})
 
 
+def _target(operand):
+    """A call target, without the ``@plt`` GNU as allows after it (there is no PLT here:
+    the call goes straight to the symbol, as GNU ld resolves it in a static program)."""
+    col, text = operand
+    if text.endswith("@plt"):
+        text = text[:-len("@plt")].rstrip()
+    return col, text
+
+
 def call(asm, ops):
-    if len(ops) == 2 and ops[0][1] in REGISTERS:       # call rd, symbol
-        rd, ops = REGISTERS[ops[0][1]], ops[1:]
+    # call rd, symbol: binutils 2.40 riscv-opc.c fixes the auipc register of the "d,c" form
+    # to t1 (X_T1), whatever rd is; plain "call symbol" uses ra for both.
+    if len(ops) == 2 and ops[0][1] in REGISTERS:
+        rd, base, ops = REGISTERS[ops[0][1]], T1, ops[1:]
     else:
-        rd = RA
+        rd = base = RA
     if len(ops) != 1 or ops[0][1] in REGISTERS:
         return False
-    return _pcrel_pair(asm, rd, ops[0], JALR, {"d": rd, "s": rd})
+    return _pcrel_pair(asm, base, _target(ops[0]), JALR, {"d": rd, "s": base})
 
 
 def tail(asm, ops):
     if len(ops) != 1 or ops[0][1] in REGISTERS:
         return False
-    return _pcrel_pair(asm, T1, ops[0], JALR, {"d": ZERO, "s": T1})
+    return _pcrel_pair(asm, T1, _target(ops[0]), JALR, {"d": ZERO, "s": T1})
+
+
+def jump(asm, ops):
+    if len(ops) != 2 or ops[0][1] in REGISTERS or ops[1][1] not in REGISTERS:
+        return False
+    rt = REGISTERS[ops[1][1]]
+    return _pcrel_pair(asm, rt, ops[0], JALR, {"d": ZERO, "s": rt})
+
+
+def shift_pair(left, right, amount):
+    """sext.b / sext.h / zext.h: shift the byte or half to the top, then back down."""
+    def extend(asm, ops):
+        if len(ops) != 2 or any(text not in REGISTERS for _, text in ops):
+            return False
+        rd, rs = REGISTERS[ops[0][1]], REGISTERS[ops[1][1]]
+        asm.emit_word(encode(left, {"d": rd, "s": rs, ">": amount}))
+        asm.emit_word(encode(right, {"d": rd, "s": rd, ">": amount}))
+        return True
+    return extend
 
 
 def _is_constant(asm, operand):
@@ -124,11 +161,14 @@ def store_symbol(name):
 
 
 # What each pseudo-instruction takes, for error messages.
-USAGE = {"li": "rd,constant", "la": "rd,symbol", "lla": "rd,symbol", "call": "symbol",
-         "tail": "symbol"}
+USAGE = {"li": "rd,constant", "la": "rd,symbol", "lla": "rd,symbol",
+         "call": "symbol or rd,symbol", "tail": "symbol", "jump": "symbol,rt"}
+USAGE.update({n: "rd,rs1" for n in ("sext.b", "sext.h", "zext.h")})
 USAGE.update({n: "rd,symbol" for n in ("lb", "lh", "lw", "lbu", "lhu")})
 USAGE.update({n: "rs2,symbol,rt" for n in ("sb", "sh", "sw")})
 
-PSEUDOS = {"li": li, "la": la, "lla": la, "call": call, "tail": tail}
+PSEUDOS = {"li": li, "la": la, "lla": la, "call": call, "tail": tail, "jump": jump,
+           "sext.b": shift_pair(SLLI, SRAI, 24), "sext.h": shift_pair(SLLI, SRAI, 16),
+           "zext.h": shift_pair(SLLI, SRLI, 16)}
 PSEUDOS.update({n: load_symbol(n) for n in ("lb", "lh", "lw", "lbu", "lhu")})
 PSEUDOS.update({n: store_symbol(n) for n in ("sb", "sh", "sw")})

@@ -6,9 +6,10 @@ means read-only, bits [9:8] give the lowest privilege that may access it (0 U, 1
 *does* (WARL masks, side effects) lives with the hart in `vmkit/hw/csr.py`.
 
 ``since`` is the privileged-spec version that introduced the name, ``until`` the one that
-dropped it (the N extension's user trap CSRs). GNU objdump 2.40 prints CSRs outside its
-default spec (1.11) as numbers; the disassembler does the same unless asked for
-``priv_spec="1.12"``, so its output matches objdump's word for word.
+dropped it (the N extension's user trap CSRs). GNU objdump 2.40 prints a CSR as a number
+when the file's privileged spec (its .riscv.attributes; 1.11 is what GNU as records by
+default, 1.12 when none is recorded) lacks the name; `csr_name` does the same, so the
+disassembler matches objdump word for word.
 
 Source: The RISC-V Instruction Set Manual, Volume II (Privileged Architecture, 20211203),
 tables 2.2-2.6 (CSR listings) and chapter 8 (H extension).
@@ -137,7 +138,7 @@ def _version(spec: str) -> tuple:
     return tuple(int(part) for part in spec.split("."))
 
 
-def csr_name(number: int, priv_spec: str = "1.11") -> str:
+def csr_name(number: int, priv_spec: str = "1.12") -> str:
     """The name objdump would print for `number` under `priv_spec`, else hex."""
     csr = CSR_BY_NUMBER.get(number)
     if (csr is None or _version(priv_spec) < _version(csr.since)

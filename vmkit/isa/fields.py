@@ -110,13 +110,9 @@ def fence_set_text(value: int) -> str:
 
 
 def parse_fence_set(text: str):
-    """'rw' -> 3; None for anything that is not a set of the letters i, o, r, w."""
-    if text == "0":
-        return 0
-    value = 0
-    for c in text:
-        i = FENCE_BITS.find(c)
-        if i < 0 or value & (8 >> i):
-            return None
-        value |= 8 >> i
-    return value
+    """'rw' -> 3; None for anything else. As in GNU as (binutils riscv_pred_succ), only the
+    letters i, o, r, w in that order, and no empty set: "wr" and "0" are refused."""
+    return _FENCE_SETS.get(text)
+
+
+_FENCE_SETS = {fence_set_text(value): value for value in range(1, 16)}

@@ -97,9 +97,11 @@ def _rows():
     alias("jalr", "o(s)", jalr | _reg(RA, 7), M_I | M_RD)
     alias("jalr", "d,s", jalr, M_I | M_IMM)
     add("jalr", "d,o(s)", jalr, M_I)
-    # GNU as also accepts "jalr rd,rs1,imm" and "jr rs1,imm"; assembler-only spellings, so
-    # they stand after the rows objdump uses and the disassembler never picks them.
+    # GNU as also accepts "jalr rd,rs1,imm", "jalr rs1,imm" and "jr rs1,imm": assembler-only
+    # spellings, so they stand after the rows objdump uses and the disassembler never picks
+    # them.
     alias("jalr", "d,s,j", jalr, M_I)
+    alias("jalr", "s,j", jalr | _reg(RA, 7), M_I | M_RD)
     alias("jr", "s,j", jalr, M_I | M_RD)
 
     # --- branches: the zero-comparing aliases first, then the six, then swapped spellings ---
@@ -125,13 +127,16 @@ def _rows():
     alias("nop", "", ADDI, M_I | M_RD | M_RS1 | M_IMM)
     alias("li", "d,j", ADDI, M_I | M_RS1)
     alias("mv", "d,s", ADDI, M_I | M_IMM)
+    alias("move", "d,s", ADDI, M_I | M_IMM)                      # old spelling of mv
     # binutils 2.40 also lists "add/xor/or/and rd,rs,imm" as aliases of addi/xori/ori/andi and
     # objdump prints them (not slti/sltiu); kept, like sll below, to match it word for word.
     alias("add", "d,s,j", ADDI, M_I)
     add("addi", "d,s,j", ADDI, M_I)
     add("slti", "d,s,j", _f3(OP_IMM, 2), M_I)
+    alias("slt", "d,s,j", _f3(OP_IMM, 2), M_I)                  # assembler-only, like sgt
     alias("seqz", "d,s", SLTIU | _imm(1), M_I | M_IMM)
     add("sltiu", "d,s,j", SLTIU, M_I)
+    alias("sltu", "d,s,j", SLTIU, M_I)
     alias("not", "d,s", XORI | _imm(-1), M_I | M_IMM)
     alias("xor", "d,s,j", XORI, M_I)
     add("xori", "d,s,j", XORI, M_I)
@@ -155,8 +160,10 @@ def _rows():
     alias("sltz", "d,s", SLT, M_R | M_RS2)
     alias("sgtz", "d,t", SLT, M_R | M_RS1)
     add("slt", "d,s,t", SLT, M_R)
+    alias("sgt", "d,t,s", SLT, M_R)               # operands swapped: sgt a,b,c = slt a,c,b
     alias("snez", "d,t", SLTU, M_R | M_RS1)
     add("sltu", "d,s,t", SLTU, M_R)
+    alias("sgtu", "d,t,s", SLTU, M_R)
     add("xor", "d,s,t", _r(OP, 4, 0), M_R)
     add("srl", "d,s,t", _r(OP, 5, 0), M_R)
     add("sra", "d,s,t", _r(OP, 5, 0x20), M_R)
@@ -175,7 +182,9 @@ def _rows():
         return SYSTEM | (funct12 << 20 if f7 is None else f7 << 25 | rs2 << 20)
 
     add("ecall", "", system(0x000), 0xFFFFFFFF)
+    alias("scall", "", system(0x000), 0xFFFFFFFF)             # pre-1.10 spellings
     add("ebreak", "", system(0x001), 0xFFFFFFFF)
+    alias("sbreak", "", system(0x001), 0xFFFFFFFF)
     add("sret", "", system(0x102), 0xFFFFFFFF, _PRIV)
     add("mret", "", system(0x302), 0xFFFFFFFF, _PRIV)
     add("wfi", "", system(0x105), 0xFFFFFFFF, _PRIV)

@@ -41,6 +41,10 @@ main:
     call    far_away
     tail    helper
     tail    far_away
+    call    a0, far_away              # auipc t1 (not a0), then jalr a0
+    call    ra, far_away@plt
+    jump    far_away, t2
+    jump    helper, a1
     lw      a0, counter
     lh      a1, counter
     lhu     a2, counter
