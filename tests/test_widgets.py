@@ -8,8 +8,10 @@ Skips when ipywidgets / bokeh / jupyter_bokeh are missing, but fails when VMKIT_
 import asyncio
 import importlib
 import os
+import re
 import subprocess
 import sys
+from html import unescape
 
 import pytest
 
@@ -53,6 +55,11 @@ from vmkit.vmm.vm import VirtualMachine
 BOOT = "tinyos: booting, two tasks\n"      # the first line tinyos.s prints (boot_message)
 
 
+def html_text(html):
+    """The text a browser shows for an HTML fragment: tags dropped, entities decoded."""
+    return unescape(re.sub(r"<[^>]*>", "", html))
+
+
 @pytest.fixture
 def loop():
     """A fresh event loop set as current: what `asyncio.get_event_loop()` returns in Jupyter."""
@@ -73,24 +80,25 @@ def test_console_shows_tinyos_output_as_it_arrives(loop):
     console = VmConsole()
     _, vm = tinyos_vm(console=console.write)
     seen = []
-    runner = Runner(vm, chunk=2_000, on_chunk=lambda r: seen.append(console.text.value))
+    runner = Runner(vm, chunk=2_000, on_chunk=lambda r: seen.append(console.value))
     stop = loop.run_until_complete(runner.start(loop))
     assert stop.reason == "shutdown"
-    # Output arrived chunk by chunk: some chunk saw the boot line but not yet the rest.
+    # Output arrived tick by tick: some tick saw the boot line but not yet the rest.
     assert any(text.startswith(BOOT) and text != seen[-1] for text in seen)
     assert all(seen[i + 1].startswith(seen[i]) for i in range(len(seen) - 1))
     # Everything the guest's UART sent, and nothing else.
-    assert console.text.value == bytes(vm.console).decode()
-    assert "task A: i=0" in console.text.value
+    assert console.value == bytes(vm.console).decode()
+    assert "task A: i=0" in console.value
+    assert html_text(console.html.value) == console.value     # what the browser shows
 
 
 def test_console_joins_a_utf8_character_split_across_writes():
     console = VmConsole()
     console.write(b"caf\xc3")                 # U+00E9 is C3 A9 in UTF-8
     console.write(b"\xa9\n")
-    assert console.text.value == "caf\u00e9\n"
+    assert console.value == "caf\u00e9\n"
     console.clear()
-    assert console.text.value == ""
+    assert console.value == "" and "(guest console)" in console.html.value
 
 
 # -- CPU view and controls ---------------------------------------------------------------------
@@ -163,11 +171,13 @@ def test_stop_between_chunks_stops_the_run_and_run_resumes_it(loop):
     assert stop.reason == "budget" and runner.executed == 2_000
     assert not runner.running and vm.stop is None
     assert controls.stop_button.disabled and not controls.run_button.disabled
-    assert "2000 instructions" in controls.status.value
+    assert controls.status.value == ("paused after 2,000 instructions; press run to continue "
+                                     "or step to run one more")
     controls.run_button.click()                   # resume to the end
     assert loop.run_until_complete(runner.done).reason == "shutdown"
     assert controls.run_button.disabled and controls.step_button.disabled
-    assert "shutdown" in controls.status.value and console.text.value.startswith(BOOT)
+    assert controls.status.value.startswith("the guest shut down (exit code 0) after ")
+    assert console.value.startswith(BOOT)
     assert runner.step().reason == "shutdown"     # a finished guest does not step
 
 
@@ -200,7 +210,7 @@ def test_panel_follows_the_guest_through_steps():
     # The third instruction is the auipc of `la t0, tasks`, the source line after `la sp`.
     _, line = panel.source.current
     assert guest.source("tinyos").splitlines()[line - 1].split()[:2] == ["la", "t0,"]
-    assert "3 instructions" in panel.controls.status.value
+    assert panel.controls.status.value.startswith("paused after 3 instructions; ")
 
 
 # -- translation-cache view --------------------------------------------------------------------
