@@ -105,6 +105,43 @@ def test_console_joins_a_utf8_character_split_across_writes():
     assert console.value == "" and "(guest console)" in console.html.value
 
 
+def test_console_box_stays_scrolled_to_its_end_in_a_browser():
+    """Render the console's HTML in headless Chromium as the widget's front end does
+    (innerHTML replaced on every write) and look where the box is scrolled."""
+    from conftest import need_tool
+    chromium = need_tool("chromium")
+    sync_playwright = _need_module("playwright.sync_api").sync_playwright
+    console = VmConsole(rows=6)
+    geometry = """() => {
+        const box = document.querySelector('.vmkit-console').getBoundingClientRect();
+        const text = document.querySelector('.vmkit-console pre').getBoundingClientRect();
+        const scroller = document.querySelector('.vmkit-console');
+        return {overflows: scroller.scrollHeight > scroller.clientHeight + 1,
+                top: text.top - box.top, bottom: box.bottom - text.bottom};
+    }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 600})
+            page.set_content("<div id='widget' style='width:600px'></div>")
+
+            def show():
+                page.evaluate("html => { document.getElementById('widget').innerHTML = html; }",
+                              console.html.value)
+                return page.evaluate(geometry)
+
+            console.write(b"tinyos: booting\n")
+            short = show()                       # a short text starts at the top of the box
+            assert not short["overflows"] and short["top"] < 6 and short["bottom"] > 40
+            for n in range(60):                  # grows past the box, a line at a time
+                console.write(f"task A: i={n}\n".encode())
+                long = show()
+            # The end of the text is at the bottom edge of the box: the last line shows.
+            assert long["overflows"] and abs(long["bottom"]) < 6 and long["top"] < -200
+        finally:
+            browser.close()
+
+
 # -- CPU view and controls ---------------------------------------------------------------------
 def test_cpu_view_shows_privilege_and_v_per_technique():
     # native: the kernel really is in HS-mode; hw: in VS-mode (V=1); trap: deprivileged to
@@ -474,7 +511,7 @@ def test_looking_at_memory_does_not_disturb_the_guest():
     def machine(vm):
         hart = vm.engine.cpu
         tlb = hart.mmu.tlb
-        return (vm.engine.guest_state(), vm.counters.as_dict(), bytes(vm.console), ram(vm),
+        return (vm.engine.guest_state(), vm.counters.as_dict(), bytes(vm.console),
                 hart.instret, hart.traps,
                 {k: repr(v) for k, v in vars(vm.uart).items() if not callable(v)},
                 (tlb.hits, tlb.misses, tlb.flushes, tlb.evictions, sorted(tlb._map)))
@@ -486,6 +523,7 @@ def test_looking_at_memory_does_not_disturb_the_guest():
             view.address.value = where
             view.refresh()
         assert machine(watched) == machine(plain), step
+    assert ram(watched) == ram(plain)
     view.address.value = "0x1000_0000"
     _, outside = dump(view)
     assert 0x1000_0000 in outside                             # not read: said so
