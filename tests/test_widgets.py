@@ -123,7 +123,9 @@ def test_console_box_stays_scrolled_to_its_end_in_a_browser():
         browser = p.chromium.launch(executable_path=chromium)
         try:
             page = browser.new_page(viewport={"width": 800, "height": 600})
-            page.set_content("<div id='widget' style='width:600px'></div>")
+            # JupyterLab's style sheet gives every <pre> a scroll bar of its own.
+            page.set_content("<style>pre { overflow: auto; }</style>"
+                             "<div id='widget' style='width:600px'></div>")
 
             def show():
                 page.evaluate("html => { document.getElementById('widget').innerHTML = html; }",

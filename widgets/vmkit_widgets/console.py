@@ -18,7 +18,10 @@ import ipywidgets as w
 BOX_STYLE = ("display:flex;flex-direction:column-reverse;overflow-y:auto;"
              "border:1px solid #c8c8c8;padding:2px 6px;background:#fff")
 # A short text sits at the top of the box (the auto margin takes the free space below it).
-TEXT_STYLE = "margin:0 0 auto 0;white-space:pre-wrap;word-break:break-all"
+# The text keeps its full height (no shrinking, no scroll bar of its own: JupyterLab's style
+# sheet gives every <pre> `overflow: auto`), so that the box is what scrolls.
+TEXT_STYLE = ("margin:0 0 auto 0;flex-shrink:0;overflow:visible;white-space:pre-wrap;"
+              "word-break:break-all")
 PLACEHOLDER = "(guest console)"
 
 

@@ -129,7 +129,7 @@ class Controls:
                                          "from its first instruction, console cleared")
             self.reset_button.on_click(lambda _: self._press(reset))
             buttons.append(self.reset_button)
-        self.widget = w.HBox(buttons + [self.status])
+        self.widget = w.VBox([w.HBox(buttons), self.status])
         self.update()
 
     def _press(self, action):
