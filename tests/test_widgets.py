@@ -312,6 +312,18 @@ def test_status_says_where_the_guest_is_in_words(tmp_path, loop):
     assert panel.controls.status.value.startswith("paused at the panel's limit of 1,000 ")
 
 
+@pytest.mark.parametrize("engine", ["native", "emulate", "trap", "bt", "pv", "hw"])
+def test_panel_runs_tinyos_under_every_engine(engine, loop):
+    panel = VmPanel("tinyos", engine=engine, iterations=2)
+    panel.memory.address.value = "sp"
+    for _ in range(5):
+        panel.controls.step_button.click()
+    loop.run_until_complete(panel.runner.start(loop))
+    assert panel.console.value == lab.run("tinyos", engine=engine, iterations=2).console
+    assert panel.controls.status.value.startswith("the guest shut down (exit code 0) after ")
+    assert panel.memory.target == panel.cpu.state()["x"]["sp"] and panel.memory.dump
+
+
 # -- reset -------------------------------------------------------------------------------------
 def ram(vm):
     return vm.read_guest(0x8000_0000, vm.ram_size)
