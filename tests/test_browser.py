@@ -311,7 +311,8 @@ def _check_panel(lab):
     # The console's HTML is replaced as output arrives: look it up afresh at every poll.
     lab.page.wait_for_function(
         "cell => { const c = cell.querySelector('.vmkit-console'); return c !== null && "
-        "c.textContent.includes('tinyos: booting') && c.textContent.includes('all tasks exited'); }",
+        "c.textContent.includes('tinyos: booting') && "
+        "c.textContent.includes('all tasks exited'); }",
         arg=cell.element_handle(), timeout=120_000, polling=250)
     lab.shot("00-start-here-panel")
 

@@ -289,16 +289,17 @@ def test_status_says_where_the_guest_is_in_words(tmp_path, loop):
     panel.controls.run_button.click()
     loop.run_until_complete(panel.runner.done)
     assert status.value == f"the guest shut down (exit code 0) after {panel.runner.executed:,} " \
-                           f"instructions"
+                           f"instructions; reset runs it again"
     # A guest that waits for an interrupt with no timer set; one that reports failure
     # (SBI system reset, reason 1 = failure: exit code 1).
     guests = {"wfi.s": ("_start: wfi\n  j _start\n",
-                        "waiting for an interrupt (wfi) after 1 instruction, but no interrupt "
-                        "can come: the guest set no timer"),
+                        "waiting for an interrupt (wfi) after 1 instruction, but none can come: "
+                        "no timer is set, or its interrupt is disabled"),
               "fail.s": ("_start: li a0, 0\n  li a1, 1\n  li a7, 0x53525354\n  li a6, 0\n"
                          "  ecall\n",
                          # li a7 of a 32-bit constant is lui + addi: 6 with the ecall.
-                         "the guest shut down (exit code 1) after 6 instructions")}
+                         "the guest shut down (exit code 1) after 6 instructions; reset runs "
+                         "it again")}
     for name, (source, expected) in guests.items():
         (tmp_path / name).write_text(source)
         panel = VmPanel(str(tmp_path / name), engine="hw")

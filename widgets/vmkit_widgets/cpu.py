@@ -1,4 +1,4 @@
-"""The CPU view and its buttons: what the guest's hart holds, and step / run / stop.
+"""The CPU view and its buttons: what the guest's hart holds, and step / run / stop / reset.
 
 `CpuView` shows pc, the 32 integer registers by ABI name, the privilege mode and the V bit
 (virtualization mode: x86 calls it VMX non-root), and the guest's key supervisor CSRs.
@@ -156,10 +156,10 @@ def status(runner):
     if stop is not None and stop.reason == "shutdown":
         if stop.message:                                  # SBI system reset with reboot
             return f"{stop.message} after {done}; press reset to start it again"
-        return f"the guest shut down (exit code {stop.code}) after {done}"
+        return f"the guest shut down (exit code {stop.code}) after {done}; reset runs it again"
     if stop is not None and stop.reason == "wfi":
-        return (f"waiting for an interrupt (wfi) after {done}, but no interrupt can come: "
-                f"the guest set no timer")
+        return (f"waiting for an interrupt (wfi) after {done}, but none can come: no timer "
+                f"is set, or its interrupt is disabled")
     if stop is not None:
         return f"the guest stopped after {done}: {stop.message}"
     if r.running:
