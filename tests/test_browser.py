@@ -307,10 +307,13 @@ def _check_panel(lab):
     """00: the VmPanel is a live widget: its run button runs the guest into its console."""
     cell = _cell(lab, 2)
     _reveal(lab, cell.locator("button:text-is('run')")).click()
-    console = cell.locator("textarea").first.element_handle(timeout=30_000)
+    cell.locator(".vmkit-console").first.wait_for(state="attached", timeout=30_000)
+    # The console's HTML is replaced as output arrives: look it up afresh at every poll.
     lab.page.wait_for_function(
-        "c => c.value.includes('tinyos: booting') && c.value.includes('all tasks exited')",
-        arg=console, timeout=120_000, polling=250)
+        "cell => { const c = cell.querySelector('.vmkit-console'); return c !== null && "
+        "c.textContent.includes('tinyos: booting') && "
+        "c.textContent.includes('all tasks exited'); }",
+        arg=cell.element_handle(), timeout=120_000, polling=250)
     lab.shot("00-start-here-panel")
 
 

@@ -8,8 +8,10 @@ Skips when ipywidgets / bokeh / jupyter_bokeh are missing, but fails when VMKIT_
 import asyncio
 import importlib
 import os
+import re
 import subprocess
 import sys
+from html import unescape
 
 import pytest
 
@@ -46,11 +48,20 @@ from vmkit_widgets import (
     VmPanel,
 )
 
+from vmkit_widgets.memory import MemoryView
+from vmkit_widgets.runner import CHUNK, TICK_S
+
 from vmkit import guest, lab
+from vmkit.isa import ABI_NAMES
 from vmkit.vmm.costs import CostError, cost_model
 from vmkit.vmm.vm import VirtualMachine
 
 BOOT = "tinyos: booting, two tasks\n"      # the first line tinyos.s prints (boot_message)
+
+
+def html_text(html):
+    """The text a browser shows for an HTML fragment: tags dropped, entities decoded."""
+    return unescape(re.sub(r"<[^>]*>", "", html))
 
 
 @pytest.fixture
@@ -73,24 +84,64 @@ def test_console_shows_tinyos_output_as_it_arrives(loop):
     console = VmConsole()
     _, vm = tinyos_vm(console=console.write)
     seen = []
-    runner = Runner(vm, chunk=2_000, on_chunk=lambda r: seen.append(console.text.value))
+    runner = Runner(vm, chunk=2_000, on_chunk=lambda r: seen.append(console.value))
     stop = loop.run_until_complete(runner.start(loop))
     assert stop.reason == "shutdown"
-    # Output arrived chunk by chunk: some chunk saw the boot line but not yet the rest.
+    # Output arrived tick by tick: some tick saw the boot line but not yet the rest.
     assert any(text.startswith(BOOT) and text != seen[-1] for text in seen)
     assert all(seen[i + 1].startswith(seen[i]) for i in range(len(seen) - 1))
     # Everything the guest's UART sent, and nothing else.
-    assert console.text.value == bytes(vm.console).decode()
-    assert "task A: i=0" in console.text.value
+    assert console.value == bytes(vm.console).decode()
+    assert "task A: i=0" in console.value
+    assert html_text(console.html.value) == console.value     # what the browser shows
 
 
 def test_console_joins_a_utf8_character_split_across_writes():
     console = VmConsole()
     console.write(b"caf\xc3")                 # U+00E9 is C3 A9 in UTF-8
     console.write(b"\xa9\n")
-    assert console.text.value == "caf\u00e9\n"
+    assert console.value == "caf\u00e9\n"
     console.clear()
-    assert console.text.value == ""
+    assert console.value == "" and "(guest console)" in console.html.value
+
+
+def test_console_box_stays_scrolled_to_its_end_in_a_browser():
+    """Render the console's HTML in headless Chromium as the widget's front end does
+    (innerHTML replaced on every write) and look where the box is scrolled."""
+    from conftest import need_tool
+    chromium = need_tool("chromium")
+    sync_playwright = _need_module("playwright.sync_api").sync_playwright
+    console = VmConsole(rows=6)
+    geometry = """() => {
+        const box = document.querySelector('.vmkit-console').getBoundingClientRect();
+        const text = document.querySelector('.vmkit-console pre').getBoundingClientRect();
+        const scroller = document.querySelector('.vmkit-console');
+        return {overflows: scroller.scrollHeight > scroller.clientHeight + 1,
+                top: text.top - box.top, bottom: box.bottom - text.bottom};
+    }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 600})
+            # JupyterLab's style sheet gives every <pre> a scroll bar of its own.
+            page.set_content("<style>pre { overflow: auto; }</style>"
+                             "<div id='widget' style='width:600px'></div>")
+
+            def show():
+                page.evaluate("html => { document.getElementById('widget').innerHTML = html; }",
+                              console.html.value)
+                return page.evaluate(geometry)
+
+            console.write(b"tinyos: booting\n")
+            short = show()                       # a short text starts at the top of the box
+            assert not short["overflows"] and short["top"] < 6 and short["bottom"] > 40
+            for n in range(60):                  # grows past the box, a line at a time
+                console.write(f"task A: i={n}\n".encode())
+                long = show()
+            # The end of the text is at the bottom edge of the box: the last line shows.
+            assert long["overflows"] and abs(long["bottom"]) < 6 and long["top"] < -200
+        finally:
+            browser.close()
 
 
 # -- CPU view and controls ---------------------------------------------------------------------
@@ -163,12 +214,29 @@ def test_stop_between_chunks_stops_the_run_and_run_resumes_it(loop):
     assert stop.reason == "budget" and runner.executed == 2_000
     assert not runner.running and vm.stop is None
     assert controls.stop_button.disabled and not controls.run_button.disabled
-    assert "2000 instructions" in controls.status.value
+    assert controls.status.value == ("paused after 2,000 instructions; press run to continue "
+                                     "or step to run one more")
     controls.run_button.click()                   # resume to the end
     assert loop.run_until_complete(runner.done).reason == "shutdown"
     assert controls.run_button.disabled and controls.step_button.disabled
-    assert "shutdown" in controls.status.value and console.text.value.startswith(BOOT)
+    assert controls.status.value.startswith("the guest shut down (exit code 0) after ")
+    assert console.value.startswith(BOOT)
     assert runner.step().reason == "shutdown"     # a finished guest does not step
+
+
+def test_stepping_one_instruction_at_a_time_runs_the_guest_as_run_does():
+    # A step can end just after a trap is taken (tinyos's first ecall from U-mode, ~450
+    # instructions in), with nothing retired: that is a step, not a storm of traps.
+    for engine in ("hw", "emulate"):        # the two run loops (engines/base.py, emulate.py)
+        _, reference = tinyos_vm(engine)
+        assert reference.run().reason == "shutdown"
+        _, vm = tinyos_vm(engine)
+        runner = Runner(vm)
+        while not runner.finished and runner.executed < 100_000:
+            runner.step()
+        assert vm.stop == reference.stop, engine
+        assert vm.console == reference.console and vm.counters.as_dict() == \
+            reference.counters.as_dict(), engine
 
 
 def test_runner_rejects_a_bad_chunk():
@@ -200,7 +268,281 @@ def test_panel_follows_the_guest_through_steps():
     # The third instruction is the auipc of `la t0, tasks`, the source line after `la sp`.
     _, line = panel.source.current
     assert guest.source("tinyos").splitlines()[line - 1].split()[:2] == ["la", "t0,"]
-    assert "3 instructions" in panel.controls.status.value
+    assert panel.controls.status.value.startswith("paused after 3 instructions; ")
+
+
+def test_status_says_where_the_guest_is_in_words(tmp_path, loop):
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    status = panel.controls.status
+    assert status.value == "ready at the first instruction: press step to run one, or run"
+    panel.controls.step_button.click()
+    assert status.value == ("paused after 1 instruction; press run to continue or step to run "
+                            "one more")
+    panel.speed.slider.value = 1_000
+    panel.controls.run_button.click()
+    loop.run_until_complete(asyncio.sleep(0.25))            # two paced ticks, then look
+    assert status.value.startswith("running: ") and "press stop to pause" in status.value
+    panel.controls.stop_button.click()
+    loop.run_until_complete(panel.runner.done)
+    assert status.value.startswith("paused after ") and "budget" not in status.value
+    panel.speed.slider.value = panel.runner.full_speed
+    panel.controls.run_button.click()
+    loop.run_until_complete(panel.runner.done)
+    assert status.value == f"the guest shut down (exit code 0) after {panel.runner.executed:,} " \
+                           f"instructions; reset runs it again"
+    # A guest that waits for an interrupt with no timer set; one that reports failure
+    # (SBI system reset, reason 1 = failure: exit code 1).
+    guests = {"wfi.s": ("_start: wfi\n  j _start\n",
+                        "waiting for an interrupt (wfi) after 1 instruction, but none can come: "
+                        "no timer is set, or its interrupt is disabled"),
+              "fail.s": ("_start: li a0, 0\n  li a1, 1\n  li a7, 0x53525354\n  li a6, 0\n"
+                         "  ecall\n",
+                         # li a7 of a 32-bit constant is lui + addi: 6 with the ecall.
+                         "the guest shut down (exit code 1) after 6 instructions; reset runs "
+                         "it again")}
+    for name, (source, expected) in guests.items():
+        (tmp_path / name).write_text(source)
+        panel = VmPanel(str(tmp_path / name), engine="hw")
+        panel.controls.run_button.click()
+        loop.run_until_complete(panel.runner.done)
+        assert panel.controls.status.value == expected, name
+    # The panel's instruction limit.
+    panel = VmPanel("tinyos", engine="native", iterations=2, chunk=500, max_instructions=1_000)
+    panel.controls.run_button.click()
+    loop.run_until_complete(panel.runner.done)
+    assert panel.controls.status.value.startswith("paused at the panel's limit of 1,000 ")
+
+
+@pytest.mark.parametrize("engine", ["native", "emulate", "trap", "bt", "pv", "hw"])
+def test_panel_runs_tinyos_under_every_engine(engine, loop):
+    panel = VmPanel("tinyos", engine=engine, iterations=2)
+    panel.memory.address.value = "sp"
+    for _ in range(5):
+        panel.controls.step_button.click()
+    loop.run_until_complete(panel.runner.start(loop))
+    assert panel.console.value == lab.run("tinyos", engine=engine, iterations=2).console
+    assert panel.controls.status.value.startswith("the guest shut down (exit code 0) after ")
+    assert panel.memory.target == panel.cpu.state()["x"]["sp"] and panel.memory.dump
+
+
+# -- reset -------------------------------------------------------------------------------------
+def ram(vm):
+    return vm.read_guest(0x8000_0000, vm.ram_size)
+
+
+def test_reset_goes_back_to_the_first_instruction_with_the_console_cleared(loop):
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    fresh = VirtualMachine(panel.program, engine="hw")
+    initial = (fresh.engine.guest_state(), fresh.counters.as_dict(), ram(fresh))
+    loop.run_until_complete(panel.runner.start(loop))           # to the end: RAM and all
+    first_console = panel.console.value
+    assert panel.runner.finished and first_console.startswith(BOOT)
+    assert ram(panel.vm) != initial[2]                           # the guest wrote its memory
+    panel.controls.reset_button.click()
+    vm = panel.vm
+    assert (vm.engine.guest_state(), vm.counters.as_dict(), ram(vm)) == initial
+    assert vm.stop is None and vm.console == b"" and panel.console.value == ""
+    assert html_text(panel.console.html.value) == "(guest console)"
+    assert panel.cpu.state()["pc"] == panel.program.entry and panel.cpu.changed == set()
+    assert panel.source.current == panel.program.line_map[panel.program.entry]
+    assert not panel.controls.run_button.disabled and not panel.controls.step_button.disabled
+    assert panel.controls.status.value.startswith("ready at the first instruction")
+    assert panel.progress.bar.value == 0 and not panel.progress.visible
+    # The same guest again: the same run, the same output.
+    loop.run_until_complete(panel.runner.start(loop))
+    assert panel.console.value == first_console
+
+
+def test_reset_during_a_run_ends_it(loop):
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    panel.speed.slider.value = 100
+    done = panel.runner.start(loop)
+    loop.run_until_complete(asyncio.sleep(0.25))
+    assert panel.runner.running and panel.runner.executed > 0
+    old = panel.vm
+    panel.controls.reset_button.click()
+    assert done.done() and not panel.runner.running
+    loop.run_until_complete(asyncio.sleep(0.3))                 # no tick is left scheduled
+    assert panel.vm is not old and panel.runner.executed == 0
+    assert panel.controls.stop_button.disabled and not panel.controls.run_button.disabled
+
+
+# -- speed -------------------------------------------------------------------------------------
+def test_speed_control_paces_the_run_without_blocking_the_loop(loop):
+    panel = VmPanel("tinyos", engine="native", iterations=2)
+    runner, slider = panel.runner, panel.speed.slider
+    assert [value for _, value in slider.options] == [1, 10, 100, 1_000, CHUNK]
+    assert (runner.chunk, runner.tick_s) == (CHUNK, 0)            # full speed by default
+    assert panel.speed.label.value == "full speed: 20,000 instructions per tick, no pause"
+    slider.value = 10
+    assert (runner.chunk, runner.tick_s) == (10, TICK_S)
+    assert panel.speed.label.value == "10 instructions per tick, 10 ticks a second"
+    ticks = []                                                    # (loop time, instructions)
+    runner.on_chunk = lambda r: (ticks.append((loop.time(), r.executed)), panel.update(r))
+    other = []                                                    # the rest of the kernel
+
+    async def meanwhile():
+        for _ in range(40):
+            other.append(runner.executed)
+            await asyncio.sleep(0.01)
+
+    runner.start(loop)
+    loop.run_until_complete(meanwhile())
+    slider.value = 1                                              # during the run
+    loop.run_until_complete(asyncio.sleep(0.35))
+    runner.stop()
+    loop.run_until_complete(runner.done)
+    counts = [n for _, n in ticks]
+    steps = [b - a for a, b in zip(counts, counts[1:])]
+    # native runs exactly its budget (tinyos sets no timer this early): 10 a tick, then 1.
+    assert steps[:2] == [10, 10] and steps[-2:] == [1, 0] and set(steps) <= {10, 1, 0}
+    # Paced: a pause of TICK_S between ticks (the event loop never fires a timer early)...
+    gaps = [b - a for (a, _), (b, _) in zip(ticks, ticks[1:-1])]
+    assert min(gaps) >= TICK_S * 0.99
+    # ...during which the loop ran other work: it saw the guest between ticks.
+    assert len(other) == 40 and len(set(other)) > 1
+    with pytest.raises(ValueError, match="instructions per tick must be a positive integer"):
+        runner.set_speed(0)
+
+
+# -- changed registers -------------------------------------------------------------------------
+def highlighted(html):
+    """The register and CSR names the CPU view's HTML highlights (the CHANGED_STYLE cells)."""
+    cell = "<td style='background:#ffe08a;font-weight:bold'><code>"
+    return set(re.findall(f"{cell}([^<]+)</code></td>{cell}0x", html))
+
+
+def test_changed_registers_are_highlighted_after_each_step():
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    engine = panel.vm.engine
+    csr_names = list(panel.cpu.state()["csrs"])
+    assert highlighted(panel.cpu.html.value) == set()
+    seen_csr = seen_none = 0
+    for _ in range(500):                          # past the first ecall, at about 450
+        before = engine.guest_state()["x"], list(panel.cpu.state()["csrs"].values())
+        panel.controls.step_button.click()
+        after = engine.guest_state()["x"], list(panel.cpu.state()["csrs"].values())
+        expected = {ABI_NAMES[i] for i in range(32) if before[0][i] != after[0][i]}
+        csrs = {csr_names[i] for i in range(len(csr_names)) if before[1][i] != after[1][i]}
+        assert highlighted(panel.cpu.html.value) == expected | csrs
+        seen_csr += bool(csrs)
+        seen_none += not (expected | csrs)
+    assert seen_csr and seen_none                 # steps that changed a CSR, and no register
+
+
+def test_changed_registers_after_a_run_slice_stay_highlighted_when_it_ends(loop):
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    panel.speed.slider.value = 1_000
+    states = []
+
+    def after_tick(runner):
+        states.append(dict(zip(ABI_NAMES, panel.vm.engine.guest_state()["x"])))
+        panel.update(runner)
+        if len(states) == 3:
+            panel.controls.stop_button.click()
+
+    panel.runner.on_chunk = after_tick
+    panel.controls.run_button.click()
+    loop.run_until_complete(panel.runner.done)
+    # The run's last refresh found the same state as the third tick: the highlight is that
+    # tick's change, not emptied by the final refresh.
+    assert len(states) == 4 and states[3] == states[2]
+    expected = {name for name in ABI_NAMES if states[1][name] != states[2][name]}
+    assert expected and highlighted(panel.cpu.html.value) - set(panel.cpu.state()["csrs"]) \
+        == expected
+
+
+# -- memory view -------------------------------------------------------------------------------
+def dump(view):
+    """{address: byte} of every byte the memory view's HTML shows, and the rows it says are
+    outside RAM."""
+    shown, outside = {}, []
+    for line in html_text("<" + view.html.value.split("<pre", 1)[1]).splitlines():
+        address, rest = line.split("  ", 1)
+        if rest.startswith("(not guest RAM"):
+            outside.append(int(address, 16))
+            continue
+        hex_part = rest.split(" |", 1)[0].split()
+        assert len(hex_part) == 16, line
+        for i, byte in enumerate(hex_part):
+            shown[int(address, 16) + i] = int(byte, 16)
+    return shown, outside
+
+
+def test_memory_view_shows_guest_memory_around_the_typed_address():
+    program = guest.build("tinyos", iterations=2)
+    panel = VmPanel("tinyos", engine="hw", iterations=2)
+    view = panel.memory
+    image = {address + i: byte for address, data in program.image()
+             for i, byte in enumerate(data)}
+    # At the first instruction, around pc: the program's bytes as the assembler laid them
+    # out; the rows below guest RAM (it starts at 0x8000_0000) are said to be outside.
+    shown, outside = dump(view)
+    assert view.target == program.entry
+    assert shown and all(image.get(a, 0) == b for a, b in shown.items())
+    assert outside == [0x7FFF_FFC0, 0x7FFF_FFD0, 0x7FFF_FFE0, 0x7FFF_FFF0]
+    # A symbol: the boot message's text in the ASCII column.
+    view.address.value = "boot_message"
+    assert view.target == program.symbols["boot_message"]
+    assert "|tinyos: booting," in html_text(view.html.value)
+    # A register, and a register with an offset, following the guest as it runs.
+    view.address.value = "sp-32"
+    for _ in range(3):
+        panel.controls.step_button.click()
+    sp = panel.cpu.state()["x"]["sp"]
+    assert sp == program.symbols["kernel_stack_top"] and view.target == sp - 32
+    shown, _ = dump(view)
+    assert sp - 32 in shown and sp - 32 + 127 - 64 in shown
+    for expression, address in (("0x8000_0010", 0x8000_0010), ("x2 + 0x10", sp + 16),
+                                ("tasks+8", program.symbols["tasks"] + 8)):
+        view.address.value = expression
+        assert view.target == address, expression
+    # After the run: the bytes shown are what the guest left in its RAM.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(panel.runner.start(loop))
+    finally:
+        loop.close()
+    view.address.value = "tasks"
+    shown, _ = dump(view)
+    assert all(panel.vm.read_guest(a, 1)[0] == b for a, b in shown.items())
+    assert any(image.get(a, 0) != b for a, b in shown.items())    # the guest wrote there
+    # Bad input: one line saying what to type, nothing dumped.
+    for bad in ("nosuchsymbol", "", "sp*2", "0x"):
+        view.address.value = bad
+        assert view.dump == [] and "\n" not in html_text(view.html.value), bad
+        assert "register" in view.html.value or "type an address" in view.html.value, bad
+
+
+def test_looking_at_memory_does_not_disturb_the_guest():
+    # Two identical guests stepped alike; the memory view looks at one of them after every
+    # step, at pc, sp and the UART's registers, whose receive buffer holds a typed byte.
+    watched, plain = (VirtualMachine(guest.build("tinyos", iterations=2), engine="hw")
+                      for _ in range(2))
+    for vm in (watched, plain):
+        vm.uart.feed(b"x")
+    view = MemoryView(watched)
+
+    def machine(vm):
+        hart = vm.engine.cpu
+        tlb = hart.mmu.tlb
+        return (vm.engine.guest_state(), vm.counters.as_dict(), bytes(vm.console),
+                hart.instret, hart.traps,
+                {k: repr(v) for k, v in vars(vm.uart).items() if not callable(v)},
+                (tlb.hits, tlb.misses, tlb.flushes, tlb.evictions, sorted(tlb._map)))
+
+    for step in range(400):
+        for vm in (watched, plain):
+            vm.run(1 + step % 7)
+        for where in ("pc", "sp", "0x1000_0000", "sp-64"):
+            view.address.value = where
+            view.refresh()
+        assert machine(watched) == machine(plain), step
+    assert ram(watched) == ram(plain)
+    view.address.value = "0x1000_0000"
+    _, outside = dump(view)
+    assert 0x1000_0000 in outside                             # not read: said so
+    assert watched.uart.lsr & 1                               # LSR.DR: the byte still waits
 
 
 # -- translation-cache view --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A progress bar for runs longer than about a second, driven by the chunked runner.
 
 It stays hidden for short runs (a bar that flashes for 50 ms is noise) and appears once the
-run has taken `after_s` seconds (and stays, full, after it ends); the runner's `on_chunk` hook calls `update`.
+run has taken `after_s` seconds (and stays, full, after it ends); the runner's `on_chunk`
+hook calls `update`.
 """
 
 import ipywidgets as w
@@ -19,6 +20,11 @@ class ProgressBar:
     @property
     def visible(self):
         return self.bar.layout.visibility == "visible"
+
+    def reset(self):
+        """A fresh guest (the panel's reset): empty and hidden."""
+        self.bar.value = 0
+        self.bar.layout.visibility = "hidden"
 
     def update(self):
         r = self.runner

@@ -16,7 +16,7 @@ CONTEXT = 6              # lines shown above and below the current one
 
 class SourceView:
     def __init__(self, program, sources=None, context=CONTEXT):
-        self.line_map = program.line_map
+        self.line_map = getattr(program, "line_map", {})     # an ElfImage has none
         self.sources = dict(sources or {})
         self.context = context
         self.html = w.HTML()
