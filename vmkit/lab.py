@@ -220,12 +220,12 @@ def _record(vm, events):
     cpu.trace = retired
 
     take_trap = cpu.take_trap
-    def trap(trap, interrupt=False):
-        target = cpu.trap_target(trap.cause, interrupt)
-        events.append(("trap", guest_mode(), _host_mode(cpu), cpu.pc, trap.cause, trap.tval,
-                       target, target in cpu.intercept))
-        return take_trap(trap, interrupt)
-    cpu.take_trap = trap
+    def trapped(exception, interrupt=False):
+        target = cpu.trap_target(exception.cause, interrupt)
+        events.append(("trap", guest_mode(), _host_mode(cpu), cpu.pc, exception.cause,
+                       exception.tval, target, target in cpu.intercept))
+        return take_trap(exception, interrupt)
+    cpu.take_trap = trapped
 
     def report(owner, name):
         method = getattr(owner, name, None)
