@@ -184,10 +184,10 @@ def syscall_timeline(engine, call=3):
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if type(call) is not int or not 1 <= call <= 8:
         raise ValueError(f"call must be an integer from 1 to 8, not {call!r}")
-    program = load_program("syscall", iterations=8, pv=(engine == "pv"))
+    program = load_program("syscall", iterations=call + 1, pv=(engine == "pv"))
     vm = VirtualMachine(program, engine=engine)
     events = []
-    _record(vm, events)
+    _record(vm, events, call)
     stop = vm.run(1_000_000)
     if stop.reason != "shutdown":
         raise RuntimeError(f"the syscall workload did not finish under {engine}: {stop}")
@@ -201,9 +201,10 @@ def format_timeline(steps):
                      for s in steps)
 
 
-def _record(vm, events):
+def _record(vm, events, call):
     """Make the CPU that runs guest code and the VMM report to `events` (instance attributes
-    shadow the methods; the hart runs one instruction at a time while `trace` is set)."""
+    shadow the methods). Instructions are reported from the `call`-th system call to the user
+    program's next instruction only: while `trace` is set the hart runs one at a time."""
     engine = vm.engine
     cpu = engine.cpu
     vcpu = getattr(engine, "vcpu", cpu)          # whose `priv` is the guest's privilege
@@ -217,13 +218,19 @@ def _record(vm, events):
         mode = priv if vcpu is cpu else guest_mode()
         host = ("V" if getattr(cpu, "virt", False) else "") + MODES[priv]
         events.append(("run", mode, host, int(pc, 16), int(word[3:-1], 16)))
-    cpu.trace = retired
+        if mode == 0:                              # back in the user program: enough
+            cpu.trace = None
+    calls = []
 
     take_trap = cpu.take_trap
     def trapped(exception, interrupt=False):
         target = cpu.trap_target(exception.cause, interrupt)
         events.append(("trap", guest_mode(), _host_mode(cpu), cpu.pc, exception.cause,
                        exception.tval, target, target in cpu.intercept))
+        if exception.cause == ECALL_FROM_U and guest_mode() == 0:
+            calls.append(cpu.pc)
+            if len(calls) == call:
+                cpu.trace = retired
         return take_trap(exception, interrupt)
     cpu.take_trap = trapped
 
