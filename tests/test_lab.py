@@ -116,3 +116,135 @@ def test_paravirtual_hypercalls_are_fewer_than_trap_exits():
     assert growth["pv"] < growth["trap"]
     assert large["pv"].counters["hypercalls"] > small["pv"].counters["hypercalls"]
     assert large["pv"].console == large["native"].console
+
+
+# -- the glossary of exit reasons ---------------------------------------------------------------
+
+def _exit_kinds_in_source():
+    """Every VmExit kind the VMM's source can produce: the string literal of each VmExit(...)."""
+    import re
+    from pathlib import Path
+    root = Path(lab.__file__).parent / "vmm"
+    kinds = set()
+    for path in root.rglob("*.py"):
+        kinds |= set(re.findall(r'VmExit\(\s*"(\w+)"', path.read_text(encoding="utf-8")))
+    # Kinds chosen at run time (pv's handlers return the kind as a string): none but these.
+    return kinds | {"wfi", "hypercall"}
+
+
+def test_glossary_names_every_exit_kind_the_vmm_produces_and_no_other():
+    kinds = _exit_kinds_in_source()
+    assert len(kinds) > 5                         # the regular expression found them
+    assert kinds == set(lab.EXIT_REASONS)
+    for reason, (riscv, x86, counted) in lab.EXIT_REASONS.items():
+        assert riscv and x86 and isinstance(counted, bool), reason
+
+
+def test_every_exit_counted_by_a_run_is_in_the_glossary():
+    seen = set()
+    for workload in ("tinyos", "syscall", "io", "csr", "callret", "trapinsn"):
+        for result in lab.compare(workload, iterations=3):
+            seen |= set(result.counters["exits"])
+    counted = {reason for reason, (_, _, c) in lab.EXIT_REASONS.items() if c}
+    assert seen and seen <= counted, seen - counted
+    # the run loop never counts its bookkeeping kinds (vm.py)
+    assert not seen & {"budget", "idle", "callout"}
+
+
+def test_glossary_markdown_has_a_row_per_reason():
+    table = lab.exit_glossary_markdown().splitlines()
+    assert len(table) == 2 + len(lab.EXIT_REASONS)
+    assert all(f"`{reason}`" in "\n".join(table) for reason in lab.EXIT_REASONS)
+
+
+# -- the timeline of one system call --------------------------------------------------------------
+
+# syscall.s's handler on the path of a null call: csrw sscratch, csrr scause, csrr sepc,
+# csrw sepc, csrr sscratch (five supervisor-CSR accesses through priv.inc), then sret.
+HANDLER_CSR_ACCESSES, HANDLER_SRETS = 5, 1
+
+
+def timeline(engine):
+    steps = lab.syscall_timeline(engine)
+    assert steps[0].actor == "guest U" and "`ecall`" in steps[0].text
+    assert steps[-1].actor == "guest U" and "add s0,s0,-1" in steps[-1].text   # the loop goes on
+    return steps
+
+
+def test_timeline_under_hw_and_native_never_reaches_the_vmm():
+    # hw: hedeleg sends the VU-mode ecall to VS-mode; native: medeleg sends it to S-mode
+    for engine, mode, register in (("hw", "VS", "hedeleg"), ("native", "S", "medeleg")):
+        steps = timeline(engine)
+        assert [s for s in steps if s.actor == "VMM" or s.exit] == [], engine
+        traps = [s for s in steps if s.actor == "hart"]
+        assert len(traps) == 1 and f"guest kernel in {mode}-mode ({register})" in traps[0].text
+        assert "`sret`" in steps[-2].text and steps[-2].actor == "guest S"
+
+
+def test_timeline_under_trap_exits_for_the_ecall_and_every_privileged_instruction():
+    steps = timeline("trap")
+    exits = [s.exit for s in steps if s.exit]
+    assert exits == ["ecall"] + ["illegal_instruction"] * (HANDLER_CSR_ACCESSES + HANDLER_SRETS)
+    last_exit = max(i for i, s in enumerate(steps) if s.exit)
+    assert "emulates `sret`" in steps[last_exit - 1].text       # the sret exits, the VMM does it
+    assert sum("reflects the environment call" in s.text for s in steps) == 1
+
+
+def test_timeline_under_bt_calls_out_instead_of_exiting():
+    steps = timeline("bt")
+    assert [s.exit for s in steps if s.exit] == ["ecall"]        # the user's ecall still traps
+    emulated = [s.text for s in steps if s.text.startswith("emulates")]
+    assert len(emulated) == HANDLER_CSR_ACCESSES + HANDLER_SRETS and "sret" in emulated[-1]
+    assert any("translation of trap_vector" in s.text for s in steps)
+
+
+def test_timeline_under_pv_has_one_hypercall_and_no_emulation():
+    steps = timeline("pv")
+    assert [s.exit for s in steps if s.exit] == ["ecall", "hypercall"]
+    assert any("TRAP_RETURN" in s.text for s in steps)
+    assert not any(s.text.startswith("emulates") for s in steps)
+
+
+def test_timeline_under_emulate_is_all_software():
+    steps = timeline("emulate")
+    assert not any(s.exit for s in steps) and {s.actor for s in steps} == {"guest U", "guest S",
+                                                                             "VMM"}
+    assert all("interpreted" in s.text for s in steps[2:])
+
+
+def test_timeline_exits_are_what_one_more_syscall_adds_to_a_run():
+    # An independent count: one more iteration of the syscall loop adds exactly the exits the
+    # timeline shows (the run's counters do not go through the tracing hooks).
+    small, large = by_engine("syscall", 10), by_engine("syscall", 11)
+    for engine in lab.DEFAULT_ENGINES:
+        grown = {k: v - small[engine].counters["exits"].get(k, 0)
+                 for k, v in large[engine].counters["exits"].items()}
+        grown = {k: v for k, v in grown.items() if v}
+        shown = {}
+        for step in lab.syscall_timeline(engine):
+            if step.exit:
+                shown[step.exit] = shown.get(step.exit, 0) + 1
+        assert grown == shown, engine
+
+
+def test_timeline_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown engine 'vmx'"):
+        lab.syscall_timeline("vmx")
+    with pytest.raises(ValueError, match="call must be an integer from 1 to 8"):
+        lab.syscall_timeline("hw", call=0)
+
+
+# -- the paravirtual source change -------------------------------------------------------------
+
+def test_paravirtual_macros_are_the_two_branches_of_priv_inc():
+    macros = lab.paravirtual_macros()
+    assert {"priv_csrr", "priv_csrw", "priv_csrsi", "priv_csrci", "priv_sret",
+            "priv_wfi"} <= set(macros)
+    for name, (native, pv) in macros.items():
+        assert native.split()[:2] == [".macro", name] and pv.split()[:2] == [".macro", name]
+        assert native.rstrip().endswith(".endm") and pv.rstrip().endswith(".endm")
+    native, pv = macros["priv_csrci"]
+    assert "csrci" in native.splitlines()[1] and "sw      zero, PV_VIF(zero)" in pv
+    native, pv = macros["priv_sret"]
+    assert native.splitlines()[1].split() == ["sret"] and "PV_TRAP_RETURN" in pv
+    assert not any(line.split()[:1] == ["sret"] for line in pv.splitlines())

@@ -41,3 +41,135 @@ def test_notebook_runs(path, tmp_path):
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2 and os.path.basename(NOTEBOOKS[0]).startswith("00")
+
+
+# -- what the lecture notebooks must contain (read as JSON: no Jupyter needed) ---------------------
+
+import json
+import re
+
+ROOT = Path(__file__).parent.parent / "notebooks"
+LECTURES = sorted(ROOT.glob("[0-9][0-9]-*.ipynb"))
+EVERY_NOTEBOOK = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.ipynb")
+                        if ".ipynb_checkpoints" not in p.parts)
+NEXT = "Where to go next"
+
+# The lecture's Hungarian terms (its slides), next to the English ones: every notebook names the
+# three actors; each names the terms of what it teaches.
+HUNGARIAN_EVERYWHERE = ("gazda", "vendég", "virtuális gép monitor")
+HUNGARIAN = {
+    "00-start-here.ipynb": ("tiszta emuláció", "bináris átírás", "paravirtualizáció",
+                            "forráskód-átírás", "hardveres támogatás", "transzparencia"),
+    "01-what-is-virtualization.ipynb": (
+        "transzparencia", "védelem", "hatékonyság", "rendszer", "folyamat", "infrastruktúra",
+        "1. típusú", "2. típusú", "tiszta emuláció", "bináris átírás", "paravirtualizáció",
+        "forráskód-átírás", "hardveres támogatás", "natív virtualizáció", "kétszeres címfordítás",
+        "vendég kitörése"),
+    "02-cpu-virtualization.ipynb": (
+        "érzékeny utasítás", "privilegizált utasítás", "tiszta emuláció", "bináris átírás",
+        "paravirtualizáció", "forráskód-átírás", "hardveres támogatás", "natív virtualizáció",
+        "hatékonyság"),
+    "03-popek-goldberg.ipynb": ("érzékeny utasítás", "privilegizált utasítás", "transzparencia",
+                                "védelem", "hatékonyság", "bináris átírás",
+                                "hardveres támogatás", "kétszeres címfordítás"),
+    "04-binary-translation.ipynb": ("bináris átírás", "érzékeny utasítás", "tiszta emuláció"),
+}
+
+
+def _cells(path):
+    return [(c["cell_type"], "".join(c["source"]))
+            for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+
+
+def _sections(path):
+    """[(title, [(cell type, source), ...])] split at each cell holding a `## ` heading."""
+    sections = []
+    for kind, source in _cells(path):
+        heading = re.search(r"^## (.+)$", source, re.M) if kind == "markdown" else None
+        if heading:
+            sections.append((heading.group(1).strip(), []))
+        if sections:
+            sections[-1][1].append((kind, source))
+    return sections
+
+
+def _text(path):
+    """All the notebook's text, runs of white space (line breaks) made single spaces."""
+    return _flat("\n".join(source for _, source in _cells(path)))
+
+
+def _flat(text):
+    return " ".join(text.split())
+
+
+def test_every_lecture_notebook_is_checked():
+    assert [p.name for p in LECTURES] == sorted(HUNGARIAN)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"] and cell["execution_count"] is None, path.name
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_every_section_asks_for_a_prediction_before_it_runs(path):
+    sections = [s for s in _sections(path) if s[0] != NEXT]
+    assert len(sections) >= 2, path.name
+    for title, cells in sections:
+        asked = [i for i, (kind, source) in enumerate(cells)
+                 if kind == "markdown" and "**Predict:**" in source]
+        assert asked, f"{path.name}: section {title!r} has no **Predict:** prompt"
+        assert any(kind == "code" for kind, _ in cells[asked[0] + 1:]), \
+            f"{path.name}: section {title!r} runs nothing after its prediction"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_where_to_go_next_ends_the_notebook_and_lists_every_notebook(path):
+    title, cells = _sections(path)[-1]
+    assert title == NEXT and len(cells) == 1, path.name
+    listing = cells[0][1]
+    for name in EVERY_NOTEBOOK:
+        assert re.search(rf"^\* `{re.escape(name)}`", listing, re.M), f"{path.name}: {name}"
+    assert f"`{path.name}` (you are here)" in listing
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_the_lectures_hungarian_terms_are_there(path):
+    text = _text(path)
+    missing = [t for t in HUNGARIAN_EVERYWHERE + HUNGARIAN[path.name] if f"*{t}" not in text]
+    assert not missing, f"{path.name} lacks {missing}"
+
+
+def test_cpu_notebook_explains_its_numbers():
+    path = ROOT / "02-cpu-virtualization.ipynb"
+    cells = _cells(path)
+    code = "\n".join(source for kind, source in cells if kind == "code")
+    # the glossary and the timelines are computed, not typed
+    assert "lab.exit_glossary_markdown()" in code
+    assert re.search(r"for engine in engines:\n\s+steps = lab\.syscall_timeline\(engine\)", code)
+    assert "lab.paravirtual_macros()" in code
+    # the tinyos plot: both presets, and the explanation right after it
+    plot = next(i for i, (kind, source) in enumerate(cells)
+                if kind == "code" and "TechniqueComparison(" in source)
+    assert 'preset="p4-2006"' in cells[plot][1] and 'preset="modern"' in cells[plot][1]
+    explanation = _flat(cells[plot + 1][1])
+    for phrase in ("console-bound", "two MMIO exits per character", "Adams & Agesen",
+                   "ASPLOS 2006", "first-generation", "`modern`"):
+        assert phrase in explanation, phrase
+    # the count that explanation leans on is checked by the run itself
+    assert 'counters["exits"]["mmio"] == 2 * characters' in code
+    # why a RISC-V device access is a load and an x86 one may be an instruction
+    text = _text(path)
+    assert "port I/O" in text and "`IN`/`OUT`" in text and "ordinary `lbu`" in text
+    # claim 4's numbers beside its source
+    claim4 = next(i for i, (_, s) in enumerate(cells) if "### Claim 4" in s)
+    assert "lab.paravirtual_macros()" in cells[claim4 + 1][1]
+
+
+def test_popek_goldberg_notebook_reconciles_x86_and_risc_v():
+    text = _text(ROOT / "03-popek-goldberg.ipynb")
+    for phrase in ("classically virtualizable", "Robin & Irvine", "H extension", "`vsstatus`",
+                   "hedeleg", "needs hardware support"):
+        assert phrase in text, phrase
