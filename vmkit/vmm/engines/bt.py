@@ -11,11 +11,24 @@ the translation:
       sti   csrsi sstatus,SIE  ->  sw   1, VIF(zero); if PENDING: call out to deliver it
   VIF and PENDING are words on the vCPU state page, mapped at the top of the address space so
   translated code reaches them x0-relative, with no free register needed;
-* every other sensitive instruction (csrr scause, sret, wfi, ecall, rdtime, mret, ...) ends the
+* reads and writes of the plain supervisor registers (sscratch, sepc, scause, stval) become
+  a load or store of their copies on the vCPU page (VMware translated most privileged
+  instructions into such short sequences on its in-memory vCPU):
+      csrr  t1, sscratch   ->  lw   t1, SSCRATCH(zero)       no exit
+* every other sensitive instruction (csrr sstatus, sret, wfi, ecall, rdtime, mret, ...) ends the
   block with a *callout*: an `ecall` into the VMM, which emulates it on the vCPU record;
-* a block ends at a branch or jump; its exits call out to the dispatcher, which finds (or
-  makes) the translation of the target and patches the exit into a direct jump: *chaining*,
-  so hot loops run from the TC without the VMM. Indirect jumps (`jalr`, `ret`) always call out.
+* a block ends at a branch or an indirect jump; its exits call out to the dispatcher, which
+  finds (or makes) the translation of the target and patches the exit into a direct jump:
+  *chaining*, so hot loops run from the TC without the VMM. Direct jumps and calls (`jal`,
+  `call` = auipc + jalr, whose target is known when translating) do not end a block: it goes
+  on at their target, within the same guest page (a superblock);
+* returns (`ret`) use an inline *return cache* instead of a callout per indirect jump (binary
+  translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
+  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores (return pc, TC
+  address of a stub that goes on there) in the slot of its return pc on the vCPU page; a
+  translated `ret` finds ra's slot, and if the pc stored there is ra it jumps straight to that
+  stub, else it calls out. Other indirect jumps (`jalr`) always call out;
+* `fence.i` ends a block, so code the guest just wrote is translated anew.
 
 Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
 block starts by charging its guest-instruction count to a budget word on the vCPU page and
@@ -25,9 +38,14 @@ same guest instruction as under every other engine. Counters (rdtime, rdinstret)
 state and are emulated. A store into a guest page that has translations drops the blocks it
 touches (the hart reports stores to watched pages, as write protection would).
 
+Cost: translated code is priced by the host instructions the hart retires in the TC
+(`tc_host_instructions`, see costs.py), not as the guest instructions it stands for.
+
 Known gap: the TC and the vCPU page live in the guest's address space (at 0xFFE00000 and
 0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's: a guest touching those
-addresses sees them instead of an access fault.
+addresses sees them instead of an access fault. (A guest that could write the return cache
+could make a translated `ret` jump anywhere it may already run, in U-mode: the same page must
+become unwritable to guest code to close both.)
 """
 
 from vmkit.hw import csr as C
