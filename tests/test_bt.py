@@ -242,3 +242,19 @@ def test_a_lookup_inside_a_callout_is_not_counted_again():
     # handler's sret another; going on after each is the callout's work, not a lookup.
     assert per_iteration("trapinsn", "tc_callouts") == 2
     assert per_iteration("trapinsn", "tc_hits") == 0
+
+
+def test_stopping_after_any_instruction_looks_like_the_hardware():
+    # Guest time is exact inside superblocks and across returns from the cache: stopped after
+    # k instructions, bt shows the same registers, pc and CSRs as the hart running natively
+    # (its pc is a guest pc even when the next block's translation was already found).
+    program = assemble(CALLS)
+
+    def stopped(engine, k):
+        vm = VirtualMachine(program, engine=engine)
+        stop = vm.run(k)
+        return stop.reason, vm.counters.guest_instructions, vm.engine.guest_state()
+
+    total = stopped("native", 100_000)[1]
+    for k in range(1, total + 1):
+        assert stopped("bt", k) == stopped("native", k), k
