@@ -125,7 +125,6 @@ class BtEngine(TrapEngine):
         self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
         self.callouts = {}                 # TC address of an ecall -> what it asks for
         self.restoring = set()             # those ecalls whose stub first reloads t6
-        self.entries = {}                  # TC address of a block -> its guest pc
         self.tc_next = TC_VA
         self.generation = 0                # TC flushes so far
         self.stats = {"tc_fills": 0, "tc_hits": 0, "tc_callouts": 0, "tc_invalidations": 0,
@@ -386,7 +385,6 @@ class BtEngine(TrapEngine):
                 self.by_tc[tc + 4 * index] = origin
         key = gpc if limit == MAX_BLOCK else (gpc, limit)
         self.blocks[key] = Block(gpc, [pc for pc, _, _ in guest], tc, len(words))
-        self.entries[tc] = gpc
         self.tc_next = tc + 4 * len(words)
         self.stats["tc_fills"] += 1
         self.stats["translated_instructions"] += count
@@ -502,18 +500,9 @@ class BtEngine(TrapEngine):
         self.by_tc.clear()
         self.callouts.clear()
         self.restoring.clear()
-        self.entries.clear()
         self.tc_next = TC_VA
         self._clear_return_cache()         # its TC addresses are gone
         self.stats["tc_invalidations"] += 1
-
-    def guest_state(self):
-        """As every engine: a run stopped between blocks may leave the hart at the entry of
-        the next block's translation, which stands for that block's guest pc."""
-        state = super().guest_state()
-        if self.in_tc(self.hart.pc):
-            state["pc"] = self.entries.get(self.hart.pc, state["pc"])
-        return state
 
     def statistics(self):
         """Translation-cache counters for the cost model (fills, hits, callouts, ...)."""
