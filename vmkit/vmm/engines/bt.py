@@ -24,10 +24,10 @@ the translation:
   on at their target, within the same guest page (a superblock);
 * returns (`ret`) use an inline *return cache* instead of a callout per indirect jump (binary
   translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
-  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores (return pc, TC
-  address of a stub that goes on there) in the slot of its return pc on the vCPU page; a
-  translated `ret` finds ra's slot, and if the pc stored there is ra it jumps straight to that
-  stub, else it calls out. Other indirect jumps (`jalr`) always call out;
+  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores
+  (return pc, TC address of a stub that goes on there) in the slot of its return pc on the
+  vCPU page; a translated `ret` finds ra's slot, and if the pc stored there is ra it jumps
+  straight to that stub, else it calls out. Other indirect jumps (`jalr`) always call out;
 * `fence.i` ends a block, so code the guest just wrote is translated anew.
 
 Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
@@ -60,10 +60,12 @@ from .trap import MEGAPAGE, SHADOW_ROOT, S, U, TrapEngine
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
 VCPU_PAGE_VA, VCPU_PAGE_PA = 0xFFFFF000, 0x8080_1000
 VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offsets
-# Supervisor CSRs that are plain registers: translated code reads and writes their copies here.
-SHADOW_CSRS = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}  # sscratch sepc scause stval
+# Supervisor CSRs that are plain registers (sscratch, sepc, scause, stval): translated code
+# reads and writes their copies here.
+CSR_COPIES = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}
 SEPC = 0x141
-# The return cache: 128 (guest return pc, TC address) pairs, indexed by bits 2-8 of the pc.
+# The return cache: 128 slots, indexed by bits 2-8 of a guest return pc: its keys (the pcs) at
+# x0 - 1024.., its values (TC addresses) at x0 - 512.. (0xFFFFFC00.. and 0xFFFFFE00..).
 RC_KEYS, RC_VALUES, RC_INDEX = -1024, -512, 0x1FC
 RA = 1
 LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
@@ -152,14 +154,14 @@ class BtEngine(TrapEngine):
         fold them into the vCPU record (through the CSR file, for sepc's WARL bits)."""
         vcpu = self.vcpu
         vcpu.mstatus = vcpu.mstatus & ~C.SIE | (C.SIE if self._read_vcpu(VIF) else 0)
-        for number, offset in SHADOW_CSRS.items():
+        for number, offset in CSR_COPIES.items():
             self.csrs.write(number, self._read_vcpu(offset))
 
     def _sync_out(self):
         vcpu = self.vcpu
         self._write_vcpu(VIF, int(bool(vcpu.mstatus & C.SIE)))
         self._write_vcpu(PENDING, int(bool(vcpu.read_mip() & vcpu.mie)))
-        for number, offset in SHADOW_CSRS.items():
+        for number, offset in CSR_COPIES.items():
             self._write_vcpu(offset, self.csrs.read(number))
 
     def _clear_return_cache(self):
@@ -434,11 +436,11 @@ class BtEngine(TrapEngine):
         if kind == "csr_read":             # csrr rd, sepc  ->  lw rd, SEPC(zero)
             if not ops["d"]:
                 return []
-            load = [op("lw", d=ops["d"], s=0, o=SHADOW_CSRS[ops["E"]])]
+            load = [op("lw", d=ops["d"], s=0, o=CSR_COPIES[ops["E"]])]
             # sepc[1:0] read as zero (IALIGN=32); the copy keeps what the guest wrote.
             return load + ([op("andi", d=ops["d"], s=ops["d"], j=-4)] if ops["E"] == SEPC else [])
         if kind == "csr_write":            # csrw sepc, rs  ->  sw rs, SEPC(zero)
-            return [op("sw", t=ops["s"], s=0, q=SHADOW_CSRS[ops["E"]])]
+            return [op("sw", t=ops["s"], s=0, q=CSR_COPIES[ops["E"]])]
         if kind == "fence.i":
             return [word, ("j", exit_to(("goto", pc + 4)))]
         if kind == "branch":
@@ -551,7 +553,7 @@ def _classify(word):
         return "cli"
     if name == "csrrsi" and ops["E"] == SSTATUS and ops["Z"] == SIE_BIT and ops["d"] == 0:
         return "sti"
-    if ops.get("E") in SHADOW_CSRS:
+    if ops.get("E") in CSR_COPIES:
         if name in ("csrrs", "csrrc") and ops["s"] == 0 or name in ("csrrsi", "csrrci") \
                 and ops["Z"] == 0:
             return "csr_read"

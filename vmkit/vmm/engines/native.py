@@ -15,6 +15,7 @@ from vmkit.hw import csr as C
 from vmkit.hw.devices import VIRT_MEMORY_MAP
 from vmkit.hw.trap import ECALL_FROM_S
 
+from ..io import CountedDevice
 from ..vm import VmExit
 from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
 
@@ -46,7 +47,7 @@ class NativeEngine(HartEngine):
         devices = self.machine.bus.devices
         for index, (start, end, device) in enumerate(devices):
             if start == base:
-                devices[index] = (start, end, CountedDevice(device, self.vm.counters))
+                devices[index] = (start, end, HardwareDevice(device, self.vm.counters))
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_S:
@@ -62,11 +63,9 @@ class NativeEngine(HartEngine):
         return bool(self.hart.mie & C.STIP)
 
 
-class CountedDevice:
-    """A device on the bus whose every register access is counted, then passed on."""
-
-    def __init__(self, device, counters):
-        self.device, self.counters = device, counters
+class HardwareDevice(CountedDevice):
+    """A device the guest reaches on the bus itself: its accesses are counted as the
+    hardware's (`direct_device_accesses`), not as device-model work."""
 
     def read(self, offset, size):
         self.counters.direct_device_accesses += 1
@@ -75,6 +74,3 @@ class CountedDevice:
     def write(self, offset, size, value):
         self.counters.direct_device_accesses += 1
         self.device.write(offset, size, value)
-
-    def __getattr__(self, name):            # name, size, ...: the device's own
-        return getattr(self.device, name)
