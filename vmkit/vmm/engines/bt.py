@@ -370,7 +370,7 @@ class BtEngine(TrapEngine):
             stub_of.append(len(code) + len(stubs))
             if restore:
                 stubs.append(op("lw", d=T6, s=0, o=SPILL))
-            callouts.append((len(code) + len(stubs), action))
+            callouts.append((len(code) + len(stubs), action, restore))
             stubs.append(ECALL)
         tc = self.tc_next
         if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
@@ -378,9 +378,9 @@ class BtEngine(TrapEngine):
             return self._translate(gpc, limit)
         words = [_resolve(item, index, tc, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
-        for index, action in callouts:
+        for index, action, restore in callouts:
             self.callouts[tc + 4 * index] = action
-            if words[index - 1] == RELOAD_T6 and index - 1 >= len(code):
+            if restore:
                 self.restoring.add(tc + 4 * index)
         for index, origin in enumerate(origins):
             if origin is not None:
