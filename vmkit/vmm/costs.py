@@ -13,6 +13,26 @@ source string: a reference from ANCHORS.md, "derived: ..." with the arithmetic, 
     model.estimate(counters)                     # {"execute": ..., "exits": ..., ...}
     model.estimate(counters, vm_exits=True)      # exits are VT-x / H-extension VM exits
 
+Translated code (engine `bt`) is priced by what the hart really executes: its own host
+instructions (`tc_host_instructions`: the block prologue that charges guest time, the stores
+that replaced cli/sti, the return cache, chained jumps), each at `cpi`, in place of the guest
+instructions they stand for (`tc_guest_instructions`). A translation therefore costs more than
+native code where it runs more instructions (cli/sti: 16 host instructions per loop iteration
+against 4 native; call/ret: 28 against 5, near Adams & Agesen's 51 against 11 cycles).
+
+Devices. A device register is reached differently on the two architectures, and that decides
+how a VMM catches the access. x86 has a separate I/O address space reached only by the
+instructions `in` and `out` (port I/O): they are sensitive instructions the CPU itself can
+intercept, by the IOPL in EFLAGS and the I/O permission bitmap of the TSS (VT-x: the I/O
+bitmaps of the VMCS), and a binary translator sees them in the instruction stream. RISC-V has
+no I/O instructions: a device register is memory-mapped (MMIO), reached by an ordinary load or
+store, indistinguishable from a RAM access until its address is translated. To trap it, the VMM
+leaves the device's page unmapped (or PMP-protected) in the guest's (shadow or second-stage)
+page table, so the access takes a page fault (a guest-page fault under H) that the VMM decodes
+and emulates; a translator cannot know in advance which loads reach a device. Natively, the
+access itself is slow: it leaves the core for the device over the bus (A&A: 3209 cycles for a
+native `in`), which `device_access` prices for every device access the hardware performs.
+
 How an exit is priced depends on who catches it. Under hardware assistance (engine `hw`; VT-x,
 AMD-V, the RISC-V H extension) an exit is a VM exit plus VM entry (`vm_exit`). Under a software
 VMM (`trap`, `bt`, `pv`) the deprivileged guest traps into the VMM like a system call and is
@@ -36,7 +56,7 @@ AA = "Adams & Agesen, ASPLOS 2006 (P4)"
 
 # What each constant prices, and in which unit; every preset defines all of them.
 UNITS = {
-    "cpi": "cycles / direct instruction",
+    "cpi": "cycles / instruction the hart executes",
     "emulate": "cycles / emulated instruction",
     "translate": "cycles / translated instruction",
     "tc_lookup": "cycles / TC hit",
@@ -49,6 +69,7 @@ UNITS = {
     "walk_reference": "cycles / page-walk reference",
     "pt_fill": "cycles / page-fault exit",
     "device_model": "cycles / device exit",
+    "device_access": "cycles / device access by the hardware",
     "dma_byte": "cycles / DMA byte",
 }
 
@@ -63,7 +84,10 @@ _P4_2006 = {
                   "once, about 5x the work of interpreting it (5 x emulate); no figure in "
                   "ANCHORS.md"),
     "tc_lookup": (40, "derived: " + AA + ": call/ret costs 51 cycles under BT and 11 native; "
-                  "51 - 11 = 40 for finding the return target in the translation cache"),
+                  "51 - 11 = 40 for finding a return target in the translation cache; priced "
+                  "per lookup the VMM makes on its own (after an exit); a callout's price "
+                  "includes its lookup, and returns found in the inline return cache are "
+                  "priced by their host instructions"),
     "bt_callout": (214, "derived: " + AA + ": `in` runs ~15x faster under BT than its native "
                    "3209 cycles, because translated code calls out to the VMM's device "
                    "emulation without a trap: 3209 / 15 = 214 per callout, handling included"),
@@ -96,6 +120,9 @@ _P4_2006 = {
                 "(divzero) = 500 for the VMM's shadow page-table work"),
     "device_model": (3484, "derived: " + AA + ": `in` costs 15826 under VT; minus the VM exit "
                      "(12342, see vm_exit) = 3484 for reaching the device model and back"),
+    "device_access": (3208, "derived: " + AA + ": a native `in` costs 3209 cycles, the "
+                      "instruction itself included (cpi): 3209 - 1 = 3208 for the trip to the "
+                      "device register and back"),
     "dma_byte": (1, "assumption: an emulated or paravirtual device copies data once through "
                  "the CPU, about one byte per cycle; no figure in ANCHORS.md"),
 }
@@ -153,7 +180,7 @@ class CostModel:
         transition = c["vm_exit"] if vm_exits else c["trap_roundtrip"]
         page_faults = exits.get("page_fault", 0) + exits.get("guest_page_fault", 0)
         cycles = {
-            "execute": n["direct_instructions"] * c["cpi"],
+            "execute": n.executed() * c["cpi"],
             "emulate": n["emulated_instructions"] * c["emulate"],
             "translate": (n["translated_instructions"] * c["translate"]
                           + n["tc_hits"] * c["tc_lookup"]
@@ -163,7 +190,8 @@ class CostModel:
             "hypercalls": n["hypercalls"] * c["hypercall"],
             "interrupts": n["interrupts_injected"] * c["inject"],
             "memory": n["walk_references"] * c["walk_reference"] + page_faults * c["pt_fill"],
-            "io": n["device_exits"] * c["device_model"] + n["dma_bytes"] * c["dma_byte"],
+            "io": (n["device_exits"] * c["device_model"] + n["dma_bytes"] * c["dma_byte"]
+                   + n["direct_device_accesses"] * c["device_access"]),
         }
         return {category: round(value) for category, value in cycles.items()}
 
@@ -217,6 +245,15 @@ class _Counts:
 
     def __getitem__(self, key):
         return _count(key, self.counters.get(key, 0))
+
+    def executed(self):
+        """Instructions the hart executed for the guest: its direct instructions, except
+        that those run as translations count as the host instructions they became."""
+        translated = self["tc_guest_instructions"]
+        if translated > self["direct_instructions"]:
+            raise CostError("counter tc_guest_instructions must not exceed "
+                            "direct_instructions (translated guest code runs directly)")
+        return self["direct_instructions"] - translated + self["tc_host_instructions"]
 
     def exits(self):
         exits = self.counters.get("exits", {})

@@ -63,6 +63,7 @@ class Counters:
     exits: Counter = field(default_factory=Counter)
     interrupts_injected: int = 0
     device_accesses: int = 0          # device-model work done without an exit (emulate)
+    direct_device_accesses: int = 0   # device registers the guest reached on the hardware (native)
 
     def direct(self, count):
         self.direct_instructions += count
@@ -79,7 +80,8 @@ class Counters:
                 "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected,
                 "hypercalls": self.exits.get("hypercall", 0),
                 # The device model's work: one per MMIO exit, or per emulated access.
-                "device_exits": self.exits.get("mmio", 0) + self.device_accesses}
+                "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
+                "direct_device_accesses": self.direct_device_accesses}
 
 
 class VirtualMachine:

@@ -11,11 +11,24 @@ the translation:
       sti   csrsi sstatus,SIE  ->  sw   1, VIF(zero); if PENDING: call out to deliver it
   VIF and PENDING are words on the vCPU state page, mapped at the top of the address space so
   translated code reaches them x0-relative, with no free register needed;
-* every other sensitive instruction (csrr scause, sret, wfi, ecall, rdtime, mret, ...) ends the
+* reads and writes of the plain supervisor registers (sscratch, sepc, scause, stval) become
+  a load or store of their copies on the vCPU page (VMware translated most privileged
+  instructions into such short sequences on its in-memory vCPU):
+      csrr  t1, sscratch   ->  lw   t1, SSCRATCH(zero)       no exit
+* every other sensitive instruction (csrr sstatus, sret, wfi, ecall, rdtime, mret, ...) ends the
   block with a *callout*: an `ecall` into the VMM, which emulates it on the vCPU record;
-* a block ends at a branch or jump; its exits call out to the dispatcher, which finds (or
-  makes) the translation of the target and patches the exit into a direct jump: *chaining*,
-  so hot loops run from the TC without the VMM. Indirect jumps (`jalr`, `ret`) always call out.
+* a block ends at a branch or an indirect jump; its exits call out to the dispatcher, which
+  finds (or makes) the translation of the target and patches the exit into a direct jump:
+  *chaining*, so hot loops run from the TC without the VMM. Direct jumps and calls (`jal`,
+  `call` = auipc + jalr, whose target is known when translating) do not end a block: it goes
+  on at their target, within the same guest page (a superblock);
+* returns (`ret`) use an inline *return cache* instead of a callout per indirect jump (binary
+  translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
+  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores
+  (return pc, TC address of a stub that goes on there) in the slot of its return pc on the
+  vCPU page; a translated `ret` finds ra's slot, and if the pc stored there is ra it jumps
+  straight to that stub, else it calls out. Other indirect jumps (`jalr`) always call out;
+* `fence.i` ends a block, so code the guest just wrote is translated anew.
 
 Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
 block starts by charging its guest-instruction count to a budget word on the vCPU page and
@@ -25,9 +38,14 @@ same guest instruction as under every other engine. Counters (rdtime, rdinstret)
 state and are emulated. A store into a guest page that has translations drops the blocks it
 touches (the hart reports stores to watched pages, as write protection would).
 
+Cost: translated code is priced by the host instructions the hart retires in the TC
+(`tc_host_instructions`, see costs.py), not as the guest instructions it stands for.
+
 Known gap: the TC and the vCPU page live in the guest's address space (at 0xFFE00000 and
 0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's: a guest touching those
-addresses sees them instead of an access fault.
+addresses sees them instead of an access fault. (A guest that could write the return cache
+could make a translated `ret` jump anywhere it may already run, in U-mode: the same page must
+become unwritable to guest code to close both.)
 """
 
 from vmkit.hw import csr as C
@@ -42,6 +60,14 @@ from .trap import MEGAPAGE, SHADOW_ROOT, S, U, TrapEngine
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
 VCPU_PAGE_VA, VCPU_PAGE_PA = 0xFFFFF000, 0x8080_1000
 VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offsets
+# Supervisor CSRs that are plain registers (sscratch, sepc, scause, stval): translated code
+# reads and writes their copies here.
+CSR_COPIES = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}
+SEPC = 0x141
+# The return cache: 128 slots, indexed by bits 2-8 of a guest return pc: its keys (the pcs) at
+# x0 - 1024.., its values (TC addresses) at x0 - 512.. (0xFFFFFC00.. and 0xFFFFFE00..).
+RC_KEYS, RC_VALUES, RC_INDEX = -1024, -512, 0x1FC
+RA = 1
 LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
 TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
 MAX_BLOCK = 16                             # guest instructions per block at most
@@ -52,7 +78,7 @@ SSTATUS, SIE_BIT = 0x100, 2
 COUNTERS = {0xC00: "cycle", 0xC01: "time", 0xC02: "instret",
             0xC80: "cycle", 0xC81: "time", 0xC82: "instret"}
 BRANCHES = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
-INLINE = ("copy", "auipc", "cli", "sti")   # kinds that do not end a block
+INLINE = ("copy", "auipc", "dead", "cli", "sti", "csr_read", "csr_write")  # do not end a block
 T6 = 31
 
 
@@ -75,9 +101,9 @@ def li(rd, value):
 
 
 class Block:
-    def __init__(self, gpc, count, tc, length):
-        self.gpc, self.count, self.tc, self.length = gpc, count, tc, length
-        self.incoming = []                 # TC addresses of exits patched to jump here
+    def __init__(self, gpc, pcs, tc, length):
+        self.gpc, self.pcs, self.tc, self.length = gpc, frozenset(pcs), tc, length
+        self.incoming = []                 # (TC address, its word) of exits patched to jump here
 
 
 class BtEngine(TrapEngine):
@@ -100,11 +126,15 @@ class BtEngine(TrapEngine):
         self.page_blocks = {}              # guest page -> guest pcs of its blocks
         self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
         self.callouts = {}                 # TC address of an ecall -> what it asks for
+        self.restoring = set()             # those ecalls whose stub first reloads t6
         self.tc_next = TC_VA
         self.generation = 0                # TC flushes so far
         self.stats = {"tc_fills": 0, "tc_hits": 0, "tc_callouts": 0, "tc_invalidations": 0,
-                      "translated_instructions": 0}
+                      "translated_instructions": 0, "tc_host_instructions": 0,
+                      "tc_guest_instructions": 0}
+        self.after_callout = False         # the last exit from the TC was a callout
         self._write_vcpu(VIF, 0)
+        self._clear_return_cache()
         hart.scounteren = 0                # counters are guest state: reads trap, we emulate
         hart.translation_changed()
 
@@ -120,14 +150,24 @@ class BtEngine(TrapEngine):
         self.machine.bus.store(VCPU_PAGE_PA + 0x800 + offset + 2048, 4, value & 0xFFFFFFFF)
 
     def _sync_in(self):
-        """Translated code keeps the virtual SIE in VIF: fold it into the vCPU record."""
+        """Translated code keeps the virtual SIE in VIF and the plain CSRs in their copies:
+        fold them into the vCPU record (through the CSR file, for sepc's WARL bits)."""
         vcpu = self.vcpu
         vcpu.mstatus = vcpu.mstatus & ~C.SIE | (C.SIE if self._read_vcpu(VIF) else 0)
+        for number, offset in CSR_COPIES.items():
+            self.csrs.write(number, self._read_vcpu(offset))
 
     def _sync_out(self):
         vcpu = self.vcpu
         self._write_vcpu(VIF, int(bool(vcpu.mstatus & C.SIE)))
         self._write_vcpu(PENDING, int(bool(vcpu.read_mip() & vcpu.mie)))
+        for number, offset in CSR_COPIES.items():
+            self._write_vcpu(offset, self.csrs.read(number))
+
+    def _clear_return_cache(self):
+        """Empty every slot: its key maps to another slot, so no return address can match."""
+        for slot in range(0, RC_INDEX + 4, 4):
+            self._write_vcpu(RC_KEYS + slot, slot ^ 4)
 
     # -- running ------------------------------------------------------------------------------
     def in_tc(self, address):
@@ -135,13 +175,16 @@ class BtEngine(TrapEngine):
 
     def enter(self, budget):
         # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
+        after_callout, self.after_callout = self.after_callout, False
         if self._inject_interrupt():
             return VmExit("interrupt")
         hart = self.hart
         if self.vcpu.priv == S and not self.in_tc(hart.pc):
             # Kernel code always runs translated; a budget smaller than a block gets a block
             # cut to fit it (as QEMU's icount mode retranslates), so guest time stays exact.
-            translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK))
+            # Going on after a callout is the callout's work (its price includes the lookup).
+            translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK),
+                                        priced=not after_callout)
             if translated is None:
                 return VmExit("exception")
             hart.pc = translated
@@ -149,9 +192,20 @@ class BtEngine(TrapEngine):
             return super(TrapEngine, self).enter(budget)
         self._sync_out()
         self._write_vcpu(BUDGET, budget)
+        direct = self.vm.counters.direct_instructions
         exit = hart.run(64 * budget + 256)
+        self.stats["tc_host_instructions"] += exit.instructions
         self._account(budget)
         self._sync_in()
+        vm_exit = self._leave_tc(exit)
+        self.after_callout = vm_exit.callout
+        # Guest instructions that ran as translations (what the charged budget says, less the
+        # refunds of blocks that stopped early): the cost model prices their host
+        # instructions instead.
+        self.stats["tc_guest_instructions"] += self.vm.counters.direct_instructions - direct
+        return vm_exit
+
+    def _leave_tc(self, exit):
         if exit.reason == "budget":
             return VmExit("budget")
         if exit.reason == "trap":
@@ -200,7 +254,7 @@ class BtEngine(TrapEngine):
         hart = self.hart
         if kind == "goto":
             generation = self.generation
-            target = self._dispatch(gpc)
+            target = self._dispatch(gpc, priced=False)
             if target is not None:
                 if generation == self.generation:      # the stub still exists: chain it
                     self._chain(hart.pc, gpc, target)
@@ -264,14 +318,17 @@ class BtEngine(TrapEngine):
         return True
 
     # -- translation -------------------------------------------------------------------------------
-    def _dispatch(self, gpc, limit=MAX_BLOCK):
+    def _dispatch(self, gpc, limit=MAX_BLOCK, priced=True):
         """The TC address running guest pc `gpc` (translated now if need be), or None after
         reflecting a fetch fault into the guest. `limit` < MAX_BLOCK asks for a block of at
-        most that many instructions (kept apart from the full-length blocks)."""
+        most that many instructions (kept apart from the full-length blocks). `priced`: a
+        hit counts as a TC lookup of its own (False: the lookup is part of a callout, whose
+        price includes it)."""
         key = gpc if limit == MAX_BLOCK else (gpc, limit)
         block = self.blocks.get(key)
         if block is not None:
-            self.stats["tc_hits"] += 1
+            if priced:
+                self.stats["tc_hits"] += 1
             return block.tc
         if gpc & 3:
             self.reflect(INSTRUCTION_MISALIGNED, gpc)
@@ -284,52 +341,52 @@ class BtEngine(TrapEngine):
     def _translate(self, gpc, limit=MAX_BLOCK):
         guest = self._scan(gpc, limit)
         count = len(guest)
+        targets = _direct_calls(guest)
+        exits = []                             # [(callout, restore t6 first)]
+
+        def exit_to(action, restore=False):
+            """A new exit stub (that calls out for `action`); its index names it."""
+            exits.append((action, restore))
+            return len(exits) - 1
+
         # Prologue: charge `count` guest instructions to BUDGET, or call out before starting.
         code = [op("sw", t=T6, s=0, q=SPILL), op("lw", d=T6, s=0, o=BUDGET),
-                op("addi", d=T6, s=T6, j=-count), ("blt", T6, 0),
+                op("addi", d=T6, s=T6, j=-count),
+                ("b", "blt", T6, 0, exit_to(("budget", gpc), True)),
                 op("sw", t=T6, s=0, q=BUDGET), op("lw", d=T6, s=0, o=SPILL)]
         origins = [None] * len(code)
-        exits = [(3, ("budget", gpc), True)]   # (code index, callout, restore t6 first)
         for index, (pc, word, kind) in enumerate(guest):
-            emitted = self._rewrite(pc, word, kind, exits, len(code), count - index - 1)
+            emitted = self._rewrite(pc, word, kind, exit_to, count - index - 1,
+                                    targets.get(pc), followed=index + 1 < count)
             code += emitted
             origins += [(pc, count - index)] * len(emitted)
+        code, origins = _drop_reloads(code, origins)
         if guest[-1][2] in INLINE:             # ended by length or page: go on at the next pc
-            exits.append((len(code), ("goto", guest[-1][0] + 4), False))
-            code.append(None)
+            code.append(("j", exit_to(("goto", guest[-1][0] + 4))))
             origins.append(None)
         # Exit stubs after the body; each ends in the ecall that calls out.
-        stubs, stub_of, callouts = [], {}, []
-        for at, action, restore in exits:
-            stub_of[at] = len(code) + len(stubs)
+        stubs, stub_of, callouts = [], [], []
+        for action, restore in exits:
+            stub_of.append(len(code) + len(stubs))
             if restore:
                 stubs.append(op("lw", d=T6, s=0, o=SPILL))
-            callouts.append((len(code) + len(stubs), action))
+            callouts.append((len(code) + len(stubs), action, restore))
             stubs.append(ECALL)
         tc = self.tc_next
         if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
             self._flush_tc()
             return self._translate(gpc, limit)
-        words = []
-        for index, item in enumerate(code):
-            if isinstance(item, int):
-                words.append(item)
-                continue
-            distance = 4 * (stub_of[index] - index)
-            if item is None:
-                words.append(op("jal", d=0, a=distance))
-            else:
-                name, rs1, rs2 = item
-                words.append(op(name, s=rs1, t=rs2, p=distance))
-        words += stubs
+        words = [_resolve(item, index, tc, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
-        for index, action in callouts:
+        for index, action, restore in callouts:
             self.callouts[tc + 4 * index] = action
+            if restore:
+                self.restoring.add(tc + 4 * index)
         for index, origin in enumerate(origins):
             if origin is not None:
                 self.by_tc[tc + 4 * index] = origin
         key = gpc if limit == MAX_BLOCK else (gpc, limit)
-        self.blocks[key] = Block(gpc, count, tc, len(words))
+        self.blocks[key] = Block(gpc, [pc for pc, _, _ in guest], tc, len(words))
         self.tc_next = tc + 4 * len(words)
         self.stats["tc_fills"] += 1
         self.stats["translated_instructions"] += count
@@ -338,47 +395,67 @@ class BtEngine(TrapEngine):
 
     def _scan(self, gpc, limit):
         """The guest instructions of the block at gpc, [(pc, word, kind)]: straight-line code
-        up to a branch, a jump or a sensitive instruction (included), the page end or
-        `limit` instructions."""
+        up to a branch, an indirect jump or a sensitive instruction (included), the end of
+        gpc's page or `limit` instructions. Direct jumps and calls (jal, auipc + jalr) do not
+        end it: it goes on at their target (a superblock), unless that is already in it."""
         guest, pc = [], gpc
-        while len(guest) < limit:
+        while len(guest) < limit and pc >> 12 == gpc >> 12:
             data = self.read_guest(pc, 4)
-            if data is None or (guest and pc & 0xFFF == 0):
+            if data is None:
                 break
             word = int.from_bytes(data, "little")
             guest.append((pc, word, _classify(word)))
-            if guest[-1][2] not in INLINE:
+            if guest[-1][2] in INLINE:
+                pc += 4
+                continue
+            pc = _jump_target(guest)
+            if pc is None or any(pc == seen for seen, _, _ in guest):
                 break
-            pc += 4
         return guest
 
-    def _rewrite(self, pc, word, kind, exits, at, after):
-        """The host instructions for one guest instruction. Items that are not words are
-        jumps to exit stubs: None (jal) or (branch name, rs1, rs2). `after` = guest
-        instructions of the block after this one (a callout here must refund them)."""
+    def _rewrite(self, pc, word, kind, exit_to, after, target=None, followed=False):
+        """The host instructions for one guest instruction. Items that are not words jump
+        to (or load the address of) an exit stub: ("j", stub), ("b", branch, rs1, rs2,
+        stub), ("hi"/"lo", rd, stub). `after` = guest instructions of the block after this
+        one (a callout here must refund them); `target`: where a direct call goes;
+        `followed`: a direct jump whose target the block goes on with (no jump needed)."""
         if kind == "copy":
             return [word]
+        row, ops = decode(word, aliases=False)
         if kind == "auipc":
-            _, ops = decode(word, aliases=False)
             return li(ops["d"], pc + (ops["u"] << 12)) if ops["d"] else [op("addi")]
+        if kind == "dead":                 # auipc whose value the call after it replaces
+            return []
         if kind == "cli":
             return [op("sw", t=0, s=0, q=VIF)]
         if kind == "sti":
-            exits.append((at + 4, ("pending", pc + 4, after), True))
+            pending = exit_to(("pending", pc + 4, after), True)
             return [op("sw", t=T6, s=0, q=SPILL), op("addi", d=T6, s=0, j=1),
                     op("sw", t=T6, s=0, q=VIF), op("lw", d=T6, s=0, o=PENDING),
-                    ("bne", T6, 0), op("lw", d=T6, s=0, o=SPILL)]
-        row, ops = decode(word, aliases=False)
+                    ("b", "bne", T6, 0, pending), op("lw", d=T6, s=0, o=SPILL)]
+        if kind == "csr_read":             # csrr rd, sepc  ->  lw rd, SEPC(zero)
+            if not ops["d"]:
+                return []
+            load = [op("lw", d=ops["d"], s=0, o=CSR_COPIES[ops["E"]])]
+            # sepc[1:0] read as zero (IALIGN=32); the copy keeps what the guest wrote.
+            return load + ([op("andi", d=ops["d"], s=ops["d"], j=-4)] if ops["E"] == SEPC else [])
+        if kind == "csr_write":            # csrw sepc, rs  ->  sw rs, SEPC(zero)
+            return [op("sw", t=ops["s"], s=0, q=CSR_COPIES[ops["E"]])]
+        if kind == "fence.i":
+            return [word, ("j", exit_to(("goto", pc + 4)))]
         if kind == "branch":
-            exits.append((at, ("goto", (pc + ops["p"]) & 0xFFFFFFFF), False))
-            exits.append((at + 1, ("goto", pc + 4), False))
-            return [(row.name, ops["s"], ops["t"]), None]
-        if kind == "jal":
+            taken = exit_to(("goto", (pc + ops["p"]) & 0xFFFFFFFF))
+            return [("b", row.name, ops["s"], ops["t"], taken),
+                    ("j", exit_to(("goto", pc + 4)))]
+        if kind == "jal" or target is not None:
+            target = (pc + ops["a"]) & 0xFFFFFFFF if kind == "jal" else target
             link = li(ops["d"], pc + 4) if ops["d"] else []
-            exits.append((at + len(link), ("goto", (pc + ops["a"]) & 0xFFFFFFFF), False))
-            return link + [None]
-        exits.append((at, (kind, pc, word), False))      # "jalr" or "emulate"
-        return [None]
+            if ops["d"] == RA:
+                link += _push_return(pc + 4, exit_to(("goto", pc + 4), True))
+            return link if followed else link + [("j", exit_to(("goto", target)))]
+        if kind == "ret":
+            return _lookup_return(exit_to(("jalr", pc, word), True))
+        return [("j", exit_to((kind, pc, word)))]       # "jalr" or "emulate"
 
     def _install(self, tc, words):
         data = b"".join(w.to_bytes(4, "little") for w in words)
@@ -387,11 +464,16 @@ class BtEngine(TrapEngine):
         self.hart.invalidate_code(address)
 
     def _chain(self, stub, gpc, target):
-        """Patch the exit at `stub` into a direct jump to the translation of `gpc`."""
-        distance = target - stub
+        """Patch the exit at `stub` into a direct jump to the translation of `gpc`. A stub
+        entered with t6 in SPILL (a return cache's) jumps past the target's first word,
+        which saves t6 to SPILL, instead of reloading t6 first."""
+        at, word = stub, ECALL
+        if stub in self.restoring:
+            at, word, target = stub - 4, RELOAD_T6, target + 4
+        distance = target - at
         if -(1 << 20) <= distance < (1 << 20):
-            self._install(stub, [op("jal", d=0, a=distance)])
-            self.blocks[gpc].incoming.append(stub)
+            self._install(at, [op("jal", d=0, a=distance)])
+            self.blocks[gpc].incoming.append((at, word))
 
     # -- keeping translations coherent with guest code ------------------------------------------
     def _watch(self, key, gpc):
@@ -406,11 +488,11 @@ class BtEngine(TrapEngine):
         gpa = paddr - self.guest_base + GUEST_RAM
         for key in list(self.page_blocks.get(gpa >> 12, ())):
             block = self.blocks.get(key)
-            if block is not None and block.gpc <= gpa < block.gpc + 4 * block.count:
+            if block is not None and gpa & ~3 in block.pcs:
                 del self.blocks[key]
                 self.page_blocks[gpa >> 12].discard(key)
-                for stub in block.incoming:            # unchain: back to calling out
-                    self._install(stub, [ECALL])
+                for at, word in block.incoming:        # unchain: back to calling out
+                    self._install(at, [word])
                 self.stats["tc_invalidations"] += 1
 
     def _flush_tc(self):
@@ -419,7 +501,9 @@ class BtEngine(TrapEngine):
         self.page_blocks.clear()
         self.by_tc.clear()
         self.callouts.clear()
+        self.restoring.clear()
         self.tc_next = TC_VA
+        self._clear_return_cache()         # its TC addresses are gone
         self.stats["tc_invalidations"] += 1
 
     def statistics(self):
@@ -469,13 +553,112 @@ def _classify(word):
         return "cli"
     if name == "csrrsi" and ops["E"] == SSTATUS and ops["Z"] == SIE_BIT and ops["d"] == 0:
         return "sti"
+    if ops.get("E") in CSR_COPIES:
+        if name in ("csrrs", "csrrc") and ops["s"] == 0 or name in ("csrrsi", "csrrci") \
+                and ops["Z"] == 0:
+            return "csr_read"
+        if name == "csrrw" and ops["d"] == 0:
+            return "csr_write"
+    if name == "jalr" and ops["d"] == 0 and ops["s"] == RA and ops["o"] == 0:
+        return "ret"
     if name in BRANCHES:
         return "branch"
+    if name == "fence.i":                 # code may have changed: translate what follows anew
+        return "fence.i"
     if name in ("jal", "jalr", "auipc"):
         return name
     if row.match & 0x7F == 0x73:          # SYSTEM: every sensitive instruction lives here
         return "emulate"
     return "copy"
+
+
+def _paired_target(first, second):
+    """The target of `auipc r; jalr rd, off(r)` (`call`, `tail`), known when translating,
+    or None if `first` and `second` are not such a pair (or the target is misaligned)."""
+    (pc, word, kind), (_, next_word, next_kind) = first, second
+    if kind != "auipc" or next_kind not in ("jalr", "ret"):
+        return None
+    _, upper = decode(word, aliases=False)
+    _, jump = decode(next_word, aliases=False)
+    target = (pc + (upper["u"] << 12) + jump["o"]) & 0xFFFFFFFE
+    if upper["d"] and jump["s"] == upper["d"] and not target & 3:
+        return target
+    return None
+
+
+def _jump_target(guest):
+    """Where the direct jump ending `guest` goes (jal, auipc + jalr), or None."""
+    pc, word, kind = guest[-1]
+    if kind == "jal":
+        _, ops = decode(word, aliases=False)
+        return (pc + ops["a"]) & 0xFFFFFFFF
+    return _paired_target(guest[-2], guest[-1]) if len(guest) > 1 else None
+
+
+def _direct_calls(guest):
+    """{pc: target} of the jalr of each auipc + jalr pair: it becomes a direct jump, like
+    jal. When the jalr overwrites r, the auipc's value is never seen: it becomes "dead"."""
+    targets = {}
+    for index in range(len(guest) - 1):
+        target = _paired_target(guest[index], guest[index + 1])
+        if target is not None:
+            pc, word, _ = guest[index]
+            targets[guest[index + 1][0]] = target
+            _, upper = decode(word, aliases=False)
+            _, jump = decode(guest[index + 1][1], aliases=False)
+            if jump["d"] == upper["d"]:
+                guest[index] = (pc, word, "dead")
+    return targets
+
+
+SAVE_T6, RELOAD_T6 = op("sw", t=T6, s=0, q=SPILL), op("lw", d=T6, s=0, o=SPILL)
+
+
+def _drop_reloads(code, origins):
+    """Peephole: `lw t6, SPILL` right before `sw t6, SPILL` reloads the guest's t6 only to
+    save it again; drop both (the guest's t6 stays in SPILL, t6 stays scratch)."""
+    out_code, out_origins = [], []
+    for item, origin in zip(code, origins):
+        if item == SAVE_T6 and out_code and out_code[-1] == RELOAD_T6:
+            out_code.pop()
+            out_origins.pop()
+            continue
+        out_code.append(item)
+        out_origins.append(origin)
+    return out_code, out_origins
+
+
+def _push_return(return_pc, pad):
+    """After `jal ra`/`call`: remember that returning to `return_pc` goes on at stub `pad`
+    (which restores t6 and continues, chained, at return_pc's translation)."""
+    slot = return_pc & RC_INDEX
+    return [op("sw", t=RA, s=0, q=RC_KEYS + slot), op("sw", t=T6, s=0, q=SPILL),
+            ("hi", T6, pad), ("lo", T6, pad), op("sw", t=T6, s=0, q=RC_VALUES + slot),
+            op("lw", d=T6, s=0, o=SPILL)]
+
+
+def _lookup_return(miss):
+    """`ret`: if the return cache holds ra, jump to its stub; else call out at stub `miss`."""
+    return [op("sw", t=T6, s=0, q=SPILL), op("andi", d=T6, s=RA, j=RC_INDEX),
+            op("lw", d=T6, s=T6, o=RC_KEYS), ("b", "bne", T6, RA, miss),
+            op("andi", d=T6, s=RA, j=RC_INDEX), op("lw", d=T6, s=T6, o=RC_VALUES),
+            op("jalr", d=0, s=T6, o=0)]
+
+
+def _resolve(item, index, tc, stub_of):
+    """One host word from a code item: a word as it is, or a jump to / address of a stub."""
+    if isinstance(item, int):
+        return item
+    stub = stub_of[item[-1]]
+    if item[0] == "j":
+        return op("jal", d=0, a=4 * (stub - index))
+    if item[0] == "b":
+        return op(item[1], s=item[2], t=item[3], p=4 * (stub - index))
+    address = tc + 4 * stub
+    low = ((address & 0xFFF) ^ 0x800) - 0x800
+    if item[0] == "hi":
+        return op("lui", d=item[1], u=((address - low) >> 12) & 0xFFFFF)
+    return op("addi", d=item[1], s=item[1], j=low)
 
 
 def _signed(value):

@@ -5,12 +5,17 @@ cause 9) reach Python. Guest-physical = host-physical.
 
 Protection still holds: the firmware's PMP lets S/U-mode touch only the guest's RAM and the
 UART; anything else is an access fault the kernel gets (as on a real board).
+
+Device accesses are real here: every load or store the kernel makes to a UART register goes to
+the device over the bus, which is slow on real hardware (Adams & Agesen: ~3,200 cycles for a
+native x86 `in`). The engine counts them (`direct_device_accesses`) for the cost model.
 """
 
 from vmkit.hw import csr as C
 from vmkit.hw.devices import VIRT_MEMORY_MAP
 from vmkit.hw.trap import ECALL_FROM_S
 
+from ..io import CountedDevice
 from ..vm import VmExit
 from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
 
@@ -27,6 +32,7 @@ class NativeEngine(HartEngine):
         uart_base, uart_size = VIRT_MEMORY_MAP["uart0"]
         guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (uart_base, uart_size, PMP_RW)])
+        self._count_accesses(uart_base)
         hart.medeleg = DELEGATED
         hart.mideleg = C.S_INTERRUPTS
         hart.mcounteren = 0b111               # cycle, time, instret readable from S and U
@@ -35,6 +41,13 @@ class NativeEngine(HartEngine):
         hart.pc = entry
         hart.x[10] = 0                        # a0 = hartid
         hart.translation_changed()
+
+    def _count_accesses(self, base):
+        """Have the device at `base` on the host bus count the accesses the guest makes."""
+        devices = self.machine.bus.devices
+        for index, (start, end, device) in enumerate(devices):
+            if start == base:
+                devices[index] = (start, end, HardwareDevice(device, self.vm.counters))
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_S:
@@ -48,3 +61,16 @@ class NativeEngine(HartEngine):
 
     def timer_enabled(self):
         return bool(self.hart.mie & C.STIP)
+
+
+class HardwareDevice(CountedDevice):
+    """A device the guest reaches on the bus itself: its accesses are counted as the
+    hardware's (`direct_device_accesses`), not as device-model work."""
+
+    def read(self, offset, size):
+        self.counters.direct_device_accesses += 1
+        return self.device.read(offset, size)
+
+    def write(self, offset, size, value):
+        self.counters.direct_device_accesses += 1
+        self.device.write(offset, size, value)
