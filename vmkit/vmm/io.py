@@ -7,7 +7,7 @@ model, writes the loaded value into the guest's register and steps over the inst
 exit per access: this is what makes emulated I/O transparent but slow (x86: an `IN`/`OUT` or
 MMIO VM exit handled by QEMU's device model).
 
-Source: DESIGN §5; the lecture's claim 7.
+Source: the lecture's claim 7.
 """
 
 from vmkit.hw.bus import BusError

@@ -10,7 +10,7 @@ SRST (shutdown). Everything a guest passes is untrusted: bad arguments give an S
 never a Python exception and never an access outside the guest's RAM.
 
 Source: RISC-V Supervisor Binary Interface Specification v2.0 (chapters 3-4 base and legacy,
-6 TIME, 10 SRST, 12 DBCN); extension IDs as in ANCHORS.md.
+6 TIME, 10 SRST, 12 DBCN); extension IDs from the RISC-V SBI specification.
 """
 
 # Error codes (SBI spec, table 1).

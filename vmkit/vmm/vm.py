@@ -55,7 +55,7 @@ class VmStop:
 
 @dataclass
 class Counters:
-    """What the VMM counts (DESIGN §7); `as_dict` is what the cost model prices."""
+    """What the VMM counts (docs/ARCHITECTURE.md); `as_dict` is what the cost model prices."""
     guest_instructions: int = 0       # = direct + emulated: the guest's own instruction count
     direct_instructions: int = 0      # run by the host CPU itself
     emulated_instructions: int = 0    # finished or interpreted by the VMM in software

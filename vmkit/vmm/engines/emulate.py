@@ -8,7 +8,7 @@ the way Bochs or QEMU's TCG do it. There are no exits: a device access is just a
 the interpreter, and SBI calls are served inline. Everything costs emulation: the cost model
 charges every guest instruction at the emulator's price.
 
-Source: DESIGN §3; the lecture's claim 1 ("works, but is not efficient").
+Source: the lecture's claim 1 ("works, but is not efficient").
 """
 
 from vmkit.hw import csr as C

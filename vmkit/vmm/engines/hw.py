@@ -11,7 +11,7 @@ is mapped. So the guest exits to the VMM (HS-mode, here Python) only for:
 * virtual instruction (cause 22)       -> a hypervisor-only instruction: illegal for the guest
 * wfi with nothing pending             -> the VMM lets guest time pass
 
-Source: RISC-V privileged spec 20211203, chapter 8; DESIGN §3.
+Source: RISC-V privileged spec 20211203, chapter 8.
 """
 
 from vmkit.hw import csr as C
