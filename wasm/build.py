@@ -335,8 +335,26 @@ def stage_pyodide(lock, needed, core, local, courier, courier_files, official, d
                 if sha256(dest / file_name) != official_sha[file_name]:
                     raise BuildError(f"{file_name} from {courier.name} does not match the "
                                      f"official Pyodide lock (sha256): refusing to use it")
+    compile_bytecode(core, dest, trimmed)
     (dest / "pyodide-lock.json").write_text(json.dumps(trimmed, indent=1) + "\n")
     return trimmed
+
+
+def compile_bytecode(core, folder, lock):
+    """Add .pyc files to Pyodide's standard library and to every wheel the site serves
+    (pycompile.mjs: compiled inside this very Pyodide, under Node.js), so that the browser does
+    not compile the standard library, IPython, vmkit, otter... from source at every page load;
+    then give the lock the wheels' new sha256. The official wheels were checked against
+    Pyodide's lock before (stage_pyodide)."""
+    entries = [e for e in lock["packages"].values() if e["file_name"].endswith(".whl")
+               and not e["file_name"].startswith("https://")]
+    if shutil.which("node") is None:
+        raise BuildError("node is not installed (Debian: apt-get install nodejs)")
+    log(f"compiling the bytecode of the standard library and {len(entries)} wheels in Pyodide")
+    run("node", WASM / "pycompile.mjs", core, folder, "python_stdlib.zip",
+        *[e["file_name"] for e in entries])
+    for entry in entries:
+        entry["sha256"] = sha256(folder / entry["file_name"])
 
 
 def verify_site(site):
