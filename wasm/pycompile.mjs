@@ -60,6 +60,7 @@ for archive in archives:
             pyc = _code_to_hash_pyc(code, importlib.util.source_hash(data), checked=False)
             member = zipfile.ZipInfo(pyc_name, date_time=info.date_time)
             member.external_attr = info.external_attr
+            member.compress_type = zipfile.ZIP_DEFLATED       # a ZipInfo defaults to stored
             z.writestr(member, bytes(pyc))
     with open(path, "wb") as f:
         f.write(out.getvalue())
