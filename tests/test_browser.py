@@ -37,8 +37,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 # What the site is made from: a build older than any of these is rebuilt.
-SOURCES = ["notebooks", "vmkit", "widgets", "wasm/build.py", "wasm/requirements",
-           "wasm/package-lock.json", "pyproject.toml"]
+SOURCES = ["notebooks", "vmkit", "widgets", "wasm/build.py", "wasm/pycompile.mjs",
+           "wasm/requirements", "wasm/package-lock.json", "pyproject.toml"]
 REPEATS = 3          # lab.compare("tinyos") runs, browser and CPython, for the ratio
 
 pytestmark = pytest.mark.browser
@@ -236,7 +236,10 @@ class Lab:
         self.context.close()
 
 
-FIRST_OUTPUT = {"00-start-here": (0, "tinyos: booting")}       # the first guest output
+# What a notebook's first cell shows first: the first guest output (00); the homework's problems,
+# printed once otter and the homework module are loaded and imported.
+FIRST_OUTPUT = {"00-start-here": (0, "tinyos: booting"),
+                "hw1-cpu-virtualization": (0, "q1:")}
 # notebook path -> (what each code cell's output must contain (by index), Run All timeout s)
 NOTEBOOKS = {
     "00-start-here.ipynb": ({0: ["tinyos: booting", "exit code: 0"],
@@ -270,8 +273,8 @@ def test_notebook_runs_in_the_browser(lab, notebook):
     print(f"\n[browser] {notebook}: page shown {shown:.1f} s, kernel idle (cold start) "
           f"{cold:.1f} s after opening; Run All {took:.1f} s")
     if first is not None:
-        print(f"[browser] {notebook}: first guest output {cold + first:.1f} s after opening "
-              f"the page ({first:.1f} s after Run All)")
+        print(f"[browser] {notebook}: first output {FIRST_OUTPUT[name][1]!r} "
+              f"{cold + first:.1f} s after opening the page ({first:.1f} s after Run All)")
     lab.shot(name)
     outputs = lab.outputs()
     assert not lab.errors(), f"{notebook}: error output: {lab.errors()}"

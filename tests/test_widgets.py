@@ -630,3 +630,16 @@ def test_core_never_imports_the_widget_layer():
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_bokeh_is_imported_only_for_a_comparison():
+    """In the browser (Pyodide) importing Bokeh costs seconds: `import vmkit_widgets` (the VM
+    panel) must not pay it; TechniqueComparison, the only part drawn with Bokeh, imports it."""
+    code = ("import sys, vmkit_widgets\n"
+            "before = 'bokeh' in sys.modules\n"
+            "from vmkit_widgets import TechniqueComparison\n"
+            "print(before, 'bokeh' in sys.modules, TechniqueComparison.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "TechniqueComparison"]

