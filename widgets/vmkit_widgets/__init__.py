@@ -5,7 +5,9 @@ it also runs in JupyterLite (Pyodide): a running guest yields to the event loop 
 bounded chunks instead (runner.py).
 
     VmConsole            the guest's serial console, as it arrives        console.py
-    CpuView, Controls    registers, mode, CSRs; step / run / stop         cpu.py
+    CpuView, Controls    registers, mode, CSRs; step / run / stop / reset cpu.py
+    SpeedControl         instructions per tick, to watch a run             speed.py
+    MemoryView           guest memory around an address, pc or a symbol    memory.py
     SourceView           the current guest source line                     source.py
     TranslationView      a bt block beside its translation                 tc.py
     TechniqueComparison  cycles by category and exits by reason, per engine compare.py
@@ -20,14 +22,16 @@ pays it.
 
 from .console import VmConsole
 from .cpu import Controls, CpuView
+from .memory import MemoryView
 from .panel import VmPanel
 from .progress import ProgressBar
 from .runner import Runner
 from .source import SourceView
+from .speed import SpeedControl
 from .tc import TranslationView
 
-__all__ = ["Controls", "CpuView", "ProgressBar", "Runner", "SourceView", "TechniqueComparison",
-           "TranslationView", "VmConsole", "VmPanel"]
+__all__ = ["Controls", "CpuView", "MemoryView", "ProgressBar", "Runner", "SourceView",
+           "SpeedControl", "TechniqueComparison", "TranslationView", "VmConsole", "VmPanel"]
 
 
 def __getattr__(name):
