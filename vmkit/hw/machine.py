@@ -3,7 +3,9 @@
     machine = Machine()
     machine.load_elf(read_elf(data))       # or machine.load_program(assemble(source))
     exit = machine.run(1_000_000)           # -> Exit(reason="poweroff", code=0, ...)
-    machine.console_output                  # what the guest printed (UART and HTIF)
+    machine.console_output                  # what the guest printed (UART and HTIF): the
+                                            # last CONSOLE_LIMIT bytes; console_dropped counts
+                                            # the bytes before them
 
 The same ELF runs here and on `qemu-system-riscv32 -M virt -bios none -kernel X.elf`: the
 hart starts in M-mode at the ELF entry, as QEMU's `-bios none` does.
@@ -12,8 +14,55 @@ hart starts in M-mode at the ELF entry, as QEMU's `-bios none` does.
 from .bus import Bus
 from .devices import (UART0_IRQ, VIRT_MEMORY_MAP, Clint, Htif, Plic, SifiveTest,
                       Uart16550)
+from .devices.console import ConsoleLog
 from .hart import Exit, Hart
 from .tlb import Tlb
+
+# A trap storm: this many traps in a row with no instruction retired between them. A program
+# whose trap vector faults (or a guest kernel's) takes trap after trap and never runs again;
+# each costs the simulator ~20 us, so without a bound a 10^7 budget of them is minutes. Real
+# code nests a handful of traps at most (a fault in a handler's first instruction, an interrupt
+# taken on the way), so 4096 is far from anything that makes progress, and ~0.1 s to detect.
+# "Retired" is exact: a handler that retires even one instruction (say a bare `sret` back to
+# the faulting instruction) makes progress; that livelock is stopped only by the budget.
+STORM_TRAPS = 4096
+STORM = ("the program takes trap after trap without retiring an instruction "
+         "(is its trap vector valid?)")
+
+
+class StormWatch:
+    """Counts the traps taken since the last instruction retired (x86: a triple fault's
+    cousin; KVM reports a guest stuck in a fault loop as an internal error)."""
+
+    def __init__(self):
+        self.traps = 0
+
+    def saw(self, retired, traps):
+        """Record a stretch that retired `retired` instructions and took `traps` traps; True
+        when the traps since the last retirement reach STORM_TRAPS. After a stretch that
+        retired, the traps following its last instruction are not known: the count restarts
+        from 0, so a storm is reported late (by at most one stretch) but never falsely."""
+        self.traps = 0 if retired else self.traps + traps
+        return self.traps >= STORM_TRAPS
+
+
+def run_hart(hart, budget, watch):
+    """`hart.run(budget)` in stretches of at most STORM_TRAPS steps (instructions + traps),
+    ending with Exit("storm") when `watch` sees a trap storm: so a storm costs at most
+    2 * STORM_TRAPS traps, whatever the budget. The stretches are invisible to the program:
+    the hart checks interrupts between its own chunks exactly as between calls."""
+    start = hart.instret
+    while True:
+        instret, traps = hart.instret, hart.traps
+        exit = hart.run(min(budget, STORM_TRAPS))
+        retired, taken = hart.instret - instret, hart.traps - traps
+        if watch.saw(retired, taken):
+            return Exit("storm", hart.pc, message=STORM, instructions=hart.instret - start)
+        budget -= retired + taken
+        if exit.reason != "budget" or budget <= 0:
+            return exit._replace(instructions=hart.instret - start)
+        if hart.pc in hart.breakpoints:     # one run would stop here (a stretch skips its first)
+            return Exit("breakpoint", hart.pc, instructions=hart.instret - start)
 
 
 class Machine:
@@ -25,7 +74,7 @@ class Machine:
         `instructions_per_tick` per retired instruction (see devices/clint.py). `fast`:
         run guest code as compiled blocks (hw/blocks.py); False: the reference interpreter,
         one closure per instruction (both give identical results)."""
-        self.console_output = bytearray()
+        self.console_output = ConsoleLog()
         self._output = output
         self.bus = Bus(VIRT_MEMORY_MAP["dram"][0], ram_size)
         self.uart = Uart16550(output=self._console)
@@ -42,6 +91,7 @@ class Machine:
         self.htif = Htif(on_power_off=self._power_off, output=self._console)
         self.tohost = self.fromhost = None
         self.symbols = {}
+        self.storm = StormWatch()
 
     # -- loading --------------------------------------------------------------------------
     def load_elf(self, image):
@@ -65,6 +115,9 @@ class Machine:
         self._start(program.entry, program.symbols)
 
     def _start(self, entry, symbols):
+        if not self.bus.is_ram(entry, 4):
+            raise ValueError(f"entry point {entry:#010x} is outside RAM "
+                             f"({self.bus.ram_base:#010x}..{self.bus.ram_end - 1:#010x})")
         self.symbols = dict(symbols)
         self.hart.reset()
         self.hart.pc = entry
@@ -77,8 +130,9 @@ class Machine:
 
     # -- running --------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000) -> Exit:
-        """Run the hart; see `Hart.run`. Console output is in `console_output`."""
-        return self.hart.run(max_instructions)
+        """Run the hart; see `Hart.run`, and `run_hart` for trap storms (Exit "storm").
+        Console output is in `console_output`."""
+        return run_hart(self.hart, max_instructions, self.storm)
 
     def feed(self, data: bytes):
         """Type `data` on the console: the UART receives it (and HTIF getchar)."""
@@ -86,8 +140,13 @@ class Machine:
         self.htif.feed(data)
 
     # -- device callbacks -------------------------------------------------------------------
+    @property
+    def console_dropped(self):
+        """Bytes the guest printed before the retained tail `console_output`."""
+        return self.console_output.dropped
+
     def _console(self, data):
-        self.console_output += data
+        self.console_output.write(data)
         if self._output is not None:
             self._output(data)
 

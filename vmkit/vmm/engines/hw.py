@@ -40,7 +40,7 @@ class HwEngine(HartEngine):
     def setup(self, entry):
         hart = self.hart
         self._build_g_stage()
-        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (G_ROOT, G_ROOT_SIZE, PMP_R)])
         hart.medeleg = TO_GUEST | TO_VMM
         hart.hedeleg = TO_GUEST

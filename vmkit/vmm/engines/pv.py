@@ -76,7 +76,7 @@ class PvEngine(TrapEngine):
         self.interrupted_scratch = None
         bus = self.machine.bus
         bus.store(SHADOW_ROOT + 4 * (ALIAS >> 22), 4, (ALIAS_LEAF >> 12) << 10 | 1)
-        guest_pmp(self.hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        guest_pmp(self.hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                               (SHADOW_ROOT, 8192, PMP_R)])
         self.hart.translation_changed()
 

@@ -70,7 +70,7 @@ class TrapEngine(HartEngine):
         self.vcpu = VirtualSupervisor()
         self.csrs = CsrFile(self.vcpu)
         self._build_shadow_table()
-        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (SHADOW_ROOT, 4096, PMP_R)])
         hart.satp = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12          # Sv32, ASID 1
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
