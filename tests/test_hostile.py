@@ -380,3 +380,45 @@ def test_random_guests_stop_cleanly_within_their_bounds(words, engine, budget):
     assert len(vm.console) <= CONSOLE_LIMIT
     if stop.reason == "error":
         assert "internal error" not in stop.message, stop
+
+
+# sepc is WARL: with IALIGN=32 its bits 1:0 read as zero (privileged spec 4.1.7), so returning
+# from a trap to target + 2 resumes at target. Under pv, SEPC is a word in the shared page.
+MISALIGNED_RETURN = """
+_start: {setup}
+        la t0, target
+        addi t0, t0, 2
+        {set_sepc}
+        li s1, 1                 # not reached: the return goes to target
+        j done
+target: li s1, 2
+done:   li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+"""
+PV_SETUP = """la a0, page
+        li a7, 0x0A00564D
+        li a6, 0
+        ecall                    # REGISTER_VCPU_PAGE"""
+PV_RETURN = """sw t0, -2036(zero)       # SEPC (page + 0x800 + 12, through the alias at the top)
+        li t1, 1
+        sw t1, -2028(zero)       # SPP = 1: back to virtual S
+        li a7, 0x0A00564D
+        li a6, 2
+        ecall                    # TRAP_RETURN"""
+SRET = """csrw sepc, t0
+        li t1, 0x100
+        csrs sstatus, t1         # SPP = 1: back to S
+        sret"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_trap_return_to_a_misaligned_pc_masks_it(engine):
+    if engine == "pv":
+        source = MISALIGNED_RETURN.format(setup=PV_SETUP, set_sepc=PV_RETURN)
+        source += "        .bss\n        .balign 4096\npage:   .space 4096\n"
+    else:
+        source = MISALIGNED_RETURN.format(setup="", set_sepc=SRET)
+    vm = guest(source, engine)
+    assert vm.run(1000).reason == "shutdown"
+    assert vm.engine.guest_state()["x"][9] == 2

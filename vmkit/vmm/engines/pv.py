@@ -182,7 +182,9 @@ class PvEngine(TrapEngine):
             words[SCRATCH] = self.interrupted_scratch
             self.interrupted_scratch = None
         self._store(words)
-        hart.pc = words[SEPC // 4]
+        # SEPC is a plain word here, but sepc is WARL: with IALIGN=32 its bits 1:0 read as 0
+        # (privileged spec 4.1.7), so sret goes to SEPC & ~3, as on the other engines.
+        hart.pc = words[SEPC // 4] & ~3
         hart.retire(1)
         self.vm.counters.emulated(1)
         self._privilege_changed()
@@ -227,7 +229,7 @@ class PvEngine(TrapEngine):
         words = self._words()
         fields = {0x140: SSCRATCH, 0x141: SEPC, 0x142: SCAUSE, 0x143: STVAL}
         if number in fields:
-            return words[fields[number] // 4]
+            return words[fields[number] // 4] & (~3 if number == 0x141 else ~0)
         value = super().read_supervisor_csr(number)
         if number == 0x100:                  # sstatus: SIE, SPIE and SPP are in the page
             value = (value & ~0x122 | words[VIF // 4] << 1 | words[SPIE // 4] << 5
