@@ -422,3 +422,41 @@ def test_a_trap_return_to_a_misaligned_pc_masks_it(engine):
     vm = guest(source, engine)
     assert vm.run(1000).reason == "shutdown"
     assert vm.engine.guest_state()["x"][9] == 2
+
+
+# --- 5. what a guest sees is the same under every engine --------------------------------------------
+
+# One access; the handler records scause and stval (s1 = 0x7777: no trap).
+PROBE = """
+_start: la t0, handler
+        csrw stvec, t0
+        li t0, {address}
+        li s1, 0x7777
+        {access}
+        j done
+handler:
+        csrr s1, scause
+        csrr s2, stval
+done:   li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("address, access, cause", [
+    # A fetch from no memory (paging off): an instruction access fault on a real board (the
+    # PMA says not executable), never a page fault.
+    (0x1000, "jr t0", INSTRUCTION_ACCESS_FAULT),
+    (0x1000_0000, "jr t0", INSTRUCTION_ACCESS_FAULT),   # the UART is not executable either
+    # LR on a device: Spike's acquire_load_reservation: "disallow LR to I/O space", a load
+    # access fault (an AMO or SC there is a store/AMO access fault).
+    (0x1000_0000, "lr.w t1, (t0)", LOAD_ACCESS_FAULT),
+    (0x1000_0000, "amoadd.w t1, t1, (t0)", STORE_ACCESS_FAULT),
+    (0x1000, "lw t1, 0(t0)", LOAD_ACCESS_FAULT),
+])
+def test_faults_outside_ram_are_the_same_under_every_engine(engine, address, access, cause):
+    vm = guest(PROBE.format(address=address, access=access), engine)
+    assert vm.run(2000).reason == "shutdown"
+    x = vm.engine.guest_state()["x"]
+    assert (x[9], x[18]) == (cause, address)

@@ -233,8 +233,10 @@ class VirtualMachine:
 
 
 def _is_load(word):
+    """A load (or LR, which faults on a device as a load does: Spike's "disallow LR to I/O
+    space"), as opposed to a store or AMO."""
     row, _ = decode(word, aliases=False)
-    return row is not None and row.name in LOADS
+    return row is not None and (row.name in LOADS or row.name == "lr.w")
 
 
 def _segments(program):

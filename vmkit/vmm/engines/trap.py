@@ -17,8 +17,9 @@ With the guest's own paging off this table is the whole shadow page table.
 
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
-from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INTERRUPT_BIT, LOAD_PAGE_FAULT,
-                           SEI, SSI, STI, STORE_PAGE_FAULT)
+from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
+                           INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
+                           STORE_PAGE_FAULT)
 from vmkit.isa import decode
 
 from ..vm import GUEST_RAM, VmExit
@@ -112,6 +113,10 @@ class TrapEngine(HartEngine):
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
             return VmExit("mmio", gpa=tval, word=self.instruction_at_pc())
+        if cause == INSTRUCTION_PAGE_FAULT:
+            # A jump outside guest RAM (its paging is off): on a real board that is an
+            # instruction access fault; the page fault is only our shadow table's doing.
+            cause = INSTRUCTION_ACCESS_FAULT
         self.reflect(cause, tval)
         return VmExit("exception")
 
