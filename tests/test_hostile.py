@@ -494,3 +494,24 @@ def test_soak_memory_stays_flat():
     assert blocks.code_cache(vm.engine.cpu).flushes > 0  # and did fill the code cache
     used = [bytes_ for _, bytes_ in points]
     assert max(used) - min(used) < limit * 1.1 + (128 << 10), used
+
+
+# A misaligned load from the UART is done byte by byte (the hart does so, after QEMU), reading
+# the 16550's registers at reset (QEMU serial.c, serial_reset): IER 0, IIR 0x01, LCR 0,
+# MCR 0x08 (OUT2), LSR 0x60 (THRE | TEMT), MSR 0xb0 (DCD | DSR | CTS).
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("access, value", [("lw t1, 1(t0)", 0x08000100),
+                                           ("lh t1, 5(t0)", 0xFFFFB060),
+                                           ("lhu t1, 5(t0)", 0xB060),
+                                           ("lw t1, 4(t0)", 0x08)])      # aligned: MCR alone
+def test_misaligned_uart_loads_are_the_same_under_every_engine(engine, access, value):
+    source = f"""
+_start: li t0, 0x10000000
+        {access}
+        li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+"""
+    vm = guest(source, engine)
+    assert vm.run(100).reason == "shutdown"
+    assert vm.engine.guest_state()["x"][6] == value
