@@ -49,7 +49,7 @@ from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_P
 from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
 from ..vm import VmExit
 from .base import PMP_R, PMP_RWX, guest_pmp
-from .trap import MEGAPAGE, S, SHADOW_ROOT, U, TrapEngine
+from .trap import S, SHADOW_ROOT, U, TrapEngine
 
 EID_PV = 0x0A00564D
 (REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE,

@@ -71,6 +71,8 @@ class TrapEngine(HartEngine):
         self.vcpu = VirtualSupervisor()
         self.csrs = CsrFile(self.vcpu)
         self._build_shadow_table()
+        # The shadow table maps whole 4 MiB megapages; PMP ends guest RAM at exactly ram_size
+        # (an access past it is an access fault, as on a board with that much RAM).
         guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (SHADOW_ROOT, 4096, PMP_R)])
         hart.satp = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12          # Sv32, ASID 1
