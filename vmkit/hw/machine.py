@@ -23,8 +23,9 @@ from .tlb import Tlb
 # each costs the simulator ~20 us, so without a bound a 10^7 budget of them is minutes. Real
 # code nests a handful of traps at most (a fault in a handler's first instruction, an interrupt
 # taken on the way), so 4096 is far from anything that makes progress, and ~0.1 s to detect.
-# "Retired" is exact: a handler that retires even one instruction (say a bare `sret` back to
-# the faulting instruction) makes progress; that livelock is stopped only by the budget.
+# Exact: the hart calls `StormWatch.poll` after every trap. A handler that retires even one
+# instruction (say a bare `sret` back to the faulting instruction) makes progress; that
+# livelock is stopped only by the budget.
 STORM_TRAPS = 4096
 STORM = ("the program takes trap after trap without retiring an instruction "
          "(is its trap vector valid?)")
@@ -36,33 +37,42 @@ class StormWatch:
 
     def __init__(self):
         self.traps = 0
+        self.instret = self.taken = 0          # the hart's counters when last looked at
 
     def saw(self, retired, traps):
-        """Record a stretch that retired `retired` instructions and took `traps` traps; True
-        when the traps since the last retirement reach STORM_TRAPS. After a stretch that
-        retired, the traps following its last instruction are not known: the count restarts
-        from 0, so a storm is reported late (by at most one stretch) but never falsely."""
-        self.traps = 0 if retired else self.traps + traps
+        """Record a stretch that retired `retired` instructions, then took `traps` traps;
+        True when the traps since the last retirement reach STORM_TRAPS."""
+        self.traps = traps if retired else self.traps + traps
         return self.traps >= STORM_TRAPS
 
+    def poll(self, hart):
+        """Called by the hart between two stretches of instructions (`Hart.poll`), that is
+        after every trap: a stretch retires instructions and may end in one trap, or it is
+        one interrupt taken. Stops the hart with Exit("storm") when a storm is seen. (When
+        single-stepping, traps and instructions can alternate inside a stretch: then only
+        its last trap is counted, so a storm may be seen later but never falsely.)"""
+        retired, taken = hart.instret - self.instret, hart.traps - self.taken
+        self.instret, self.taken = hart.instret, hart.traps
+        if self.saw(retired, min(taken, 1) if retired else taken):
+            hart.stop("storm", message=STORM)
 
-def run_hart(hart, budget, watch):
-    """`hart.run(budget)` in stretches of at most STORM_TRAPS steps (instructions + traps),
-    ending with Exit("storm") when `watch` sees a trap storm: so a storm costs at most
-    2 * STORM_TRAPS traps, whatever the budget. The stretches are invisible to the program:
-    the hart checks interrupts between its own chunks exactly as between calls."""
-    start = hart.instret
-    while True:
-        instret, traps = hart.instret, hart.traps
-        exit = hart.run(min(budget, STORM_TRAPS))
-        retired, taken = hart.instret - instret, hart.traps - traps
-        if watch.saw(retired, taken):
-            return Exit("storm", hart.pc, message=STORM, instructions=hart.instret - start)
-        budget -= retired + taken
-        if exit.reason != "budget" or budget <= 0:
-            return exit._replace(instructions=hart.instret - start)
-        if hart.pc in hart.breakpoints:     # one run would stop here (a stretch skips its first)
-            return Exit("breakpoint", hart.pc, instructions=hart.instret - start)
+
+def run_hart(hart, budget, watch, poll=None):
+    """`hart.run(budget)`, ending with Exit("storm") when `watch` sees a trap storm: so a
+    storm costs at most STORM_TRAPS traps, whatever the budget. `poll`: the caller's own
+    work between stretches (Hart.poll)."""
+    watch.instret, watch.taken = hart.instret, hart.traps
+
+    def check():
+        watch.poll(hart)
+        if poll is not None:
+            poll()
+
+    hart.poll = check
+    try:
+        return hart.run(budget)
+    finally:
+        hart.poll = None
 
 
 class Machine:
@@ -90,6 +100,7 @@ class Machine:
         self.hart.fast = fast
         self.htif = Htif(on_power_off=self._power_off, output=self._console)
         self.tohost = self.fromhost = None
+        self._tohost_pending = False
         self.symbols = {}
         self.storm = StormWatch()
 
@@ -132,7 +143,7 @@ class Machine:
     def run(self, max_instructions=10_000_000) -> Exit:
         """Run the hart; see `Hart.run`, and `run_hart` for trap storms (Exit "storm").
         Console output is in `console_output`."""
-        return run_hart(self.hart, max_instructions, self.storm)
+        return run_hart(self.hart, max_instructions, self.storm, self._poll_tohost)
 
     def feed(self, data: bytes):
         """Type `data` on the console: the UART receives it (and HTIF getchar)."""
@@ -166,10 +177,14 @@ class Machine:
         if paddr >= self.tohost + 4:
             self._serve_tohost()
         else:
-            self.hart.poll = self._serve_tohost
+            self._tohost_pending = True
+
+    def _poll_tohost(self):
+        if self._tohost_pending:
+            self._serve_tohost()
 
     def _serve_tohost(self):
-        self.hart.poll = None
+        self._tohost_pending = False
         value = int.from_bytes(self.bus.read_bytes(self.tohost, 8), "little")
         if value == 0:
             return
