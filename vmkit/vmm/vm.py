@@ -147,9 +147,10 @@ class VirtualMachine:
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)
             # A guest whose trap vector itself faults takes trap after trap and never retires
-            # an instruction: stop it (the engines count the traps the hart takes on its own;
-            # an exit the VMM handled with nothing retired is one more).
-            if self.storm.saw(self.guest_time != progress, int(trapped)) and self.stop is None:
+            # an instruction: stop it. The engines count the traps the hart takes on its own;
+            # every return from the engine with nothing retired (an exit, a callout) is one
+            # more, so this loop cannot spin for ever whatever an engine does.
+            if self.storm.saw(self.guest_time != progress, 1) and self.stop is None:
                 self.stop = VmStop("error", message=STORM)
         return self.stop
 
