@@ -40,7 +40,10 @@ the state it would (tests/test_fastpath.py checks this in lockstep on random pro
   (instructions retired before the fault, pc of the faulting instruction) in `hart.block_fault`.
 
 Blocks are cached per physical page, in the same list as the reference's decoded closures, and
-keyed by virtual pc. Anything that drops that list (a store to the page, `invalidate_code`)
+keyed by virtual pc. Their code objects are kept per hart by the region's instruction words
+(`CodeCache`), bounded by an estimate of their size: when full, every compiled block of the hart
+is thrown away at once (QEMU's tb_flush when its code buffer is full), so a guest rewriting its
+own code cannot make the host keep more, and everything dies with the hart. Anything that drops that list (a store to the page, `invalidate_code`)
 drops its blocks; anything that changes the translation context (privilege, satp, hgatp, PMP,
 sfence.vma / hfence.*, a trap) clears the hart's virtual-page -> code-list map, so a block is
 only ever reached again through a fresh translation of its pc.
@@ -49,6 +52,7 @@ only ever reached again through a fresh translation of its pc.
 import re
 import struct
 import sys
+import weakref
 
 from vmkit.disasm import disassemble_word
 from vmkit.isa import decode
@@ -59,6 +63,14 @@ from .trap import INSTRUCTION_MISALIGNED, Trap
 MAX_BLOCK = 64          # instructions in one block
 MAX_REGION = 8          # blocks chained into one function
 MASK = 0xFFFFFFFF
+# What compiled code costs, measured with tracemalloc on CPython 3.11 over the regions of a
+# self-modifying loop: a code object takes 1.44 bytes per byte of its source, a function made
+# from it (with its namespace of helpers) 1.39 KB.
+CODE_BYTES_PER_SOURCE_BYTE = 1.5
+FUNCTION_BYTES = 1536
+# The most a hart keeps (QEMU's -accel tcg,tb-size is 1 GiB by default; we are smaller): the
+# guest workloads and the test corpus compile under 2 MiB, so 16 MiB is never reached by them.
+CODE_CACHE_BYTES = 16 << 20
 
 # name -> (size, struct format (its letter also names the RAM view), sign-extended?)
 LOADS = {"lb": (1, "<b", True), "lbu": (1, "<B", False), "lh": (2, "<h", True),
@@ -143,17 +155,15 @@ def compile_block(hart, code, start):
     instruction is one the fast path leaves to the reference interpreter.
 
     Compiling is the expensive part (a few hundred microseconds a block), so the code object
-    is kept by the region's instructions: the same guest code in another hart, another run or
-    after its page was written (but not changed) is not compiled again.
+    is kept by the region's instructions (the hart's CodeCache): the same guest code in another
+    run or after its page was written (but not
+    changed) is not compiled again.
     """
     blocks, key = region(hart, code, start)
     if start not in blocks:
         return None
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        source = RegionWriter(start, blocks).source()
-        compiled = _remember(_COMPILED, key,
-                             compile(source, f"<block {start:#010x}>", "exec"))
+    compiled = code_cache(hart).get(hart, key, lambda: RegionWriter(start, blocks).source(),
+                                    f"<block {start:#010x}>")
     if hart.ram_views is None:
         hart.ram_views = ram_views(hart.bus.ram)
     namespace = dict(_HELPERS, x=hart.x, hart=hart, ram=hart.bus.ram, lim=hart._limit,
@@ -173,8 +183,52 @@ def explain(hart, pc):
     return RegionWriter(pc, blocks).source()
 
 
-_DECODED = {}       # word -> (row name, operands): the table lookup, once per word
-_COMPILED = {}      # (start pc, words...) -> code object
+class CodeCache:
+    """A hart's compiled regions: code objects by (start pc, words...), and the estimated
+    bytes held by them and by the functions made from them (in the hart's per-page lists)."""
+
+    def __init__(self, limit=CODE_CACHE_BYTES):
+        self.limit = limit
+        self.code = {}
+        self.size = 0
+        self.flushes = 0
+
+    def get(self, hart, key, source, name):
+        """The code object for `key`, compiling `source()` if needed; flushes when full."""
+        compiled = self.code.get(key)
+        cost = FUNCTION_BYTES
+        if compiled is None:
+            text = source()
+            cost += int(len(text) * CODE_BYTES_PER_SOURCE_BYTE)
+        if self.size + cost > self.limit:
+            self.flush(hart)
+        if compiled is None:
+            compiled = self.code[key] = compile(text, name, "exec")
+        self.size += cost
+        return compiled
+
+    def flush(self, hart):
+        """Forget every compiled block of `hart`; hot code is compiled again on demand. The
+        per-page dicts are emptied in place: the run loop may hold one of them."""
+        for code in hart.code_pages.values():
+            code[1025].clear()
+        self.code.clear()
+        self.size = 0
+        self.flushes += 1
+
+
+_CACHES = weakref.WeakKeyDictionary()     # hart -> CodeCache, gone with the hart
+
+
+def code_cache(hart):
+    """The hart's CodeCache (made on first use)."""
+    cache = _CACHES.get(hart)
+    if cache is None:
+        cache = _CACHES[hart] = CodeCache()
+    return cache
+
+
+_DECODED = {}       # word -> (row name, operands): the table lookup, once per word (bounded)
 
 
 def _remember(cache, key, value, limit=1 << 14):

@@ -395,8 +395,8 @@ class Hart:
             raise Trap(LOAD_MISALIGNED if load_only else STORE_MISALIGNED, vaddr)
         priv, virt = self.data_context()
         paddr = self._translate(vaddr, 4, LOAD if load_only else STORE, priv, virt)
-        if not load_only and not self.bus.is_ram(paddr, 4):
-            raise Trap(STORE_ACCESS_FAULT, vaddr)   # AMOs to devices are not supported
+        if not self.bus.is_ram(paddr, 4):       # no LR/SC or AMO on devices (as Spike)
+            raise Trap(LOAD_ACCESS_FAULT if load_only else STORE_ACCESS_FAULT, vaddr)
         return paddr, priv, virt
 
     def load_reserved(self, vaddr):

@@ -3,7 +3,9 @@
     machine = Machine()
     machine.load_elf(read_elf(data))       # or machine.load_program(assemble(source))
     exit = machine.run(1_000_000)           # -> Exit(reason="poweroff", code=0, ...)
-    machine.console_output                  # what the guest printed (UART and HTIF)
+    machine.console_output                  # what the guest printed (UART and HTIF): the
+                                            # last CONSOLE_LIMIT bytes; console_dropped counts
+                                            # the bytes before them
 
 The same ELF runs here and on `qemu-system-riscv32 -M virt -bios none -kernel X.elf`: the
 hart starts in M-mode at the ELF entry, as QEMU's `-bios none` does.
@@ -12,8 +14,65 @@ hart starts in M-mode at the ELF entry, as QEMU's `-bios none` does.
 from .bus import Bus
 from .devices import (UART0_IRQ, VIRT_MEMORY_MAP, Clint, Htif, Plic, SifiveTest,
                       Uart16550)
+from .devices.console import ConsoleLog
 from .hart import Exit, Hart
 from .tlb import Tlb
+
+# A trap storm: this many traps in a row with no instruction retired between them. A program
+# whose trap vector faults (or a guest kernel's) takes trap after trap and never runs again;
+# each costs the simulator ~20 us, so without a bound a 10^7 budget of them is minutes. Real
+# code nests a handful of traps at most (a fault in a handler's first instruction, an interrupt
+# taken on the way), so 4096 is far from anything that makes progress, and ~0.1 s to detect.
+# Exact: the hart calls `StormWatch.poll` after every trap. A handler that retires even one
+# instruction (say a bare `sret` back to the faulting instruction) makes progress; that
+# livelock is stopped only by the budget.
+STORM_TRAPS = 4096
+STORM = ("the program takes trap after trap without retiring an instruction "
+         "(is its trap vector valid?)")
+
+
+class StormWatch:
+    """Counts the traps taken since the last instruction retired (x86: a triple fault's
+    cousin; KVM reports a guest stuck in a fault loop as an internal error)."""
+
+    def __init__(self):
+        self.traps = 0
+        self.instret = self.taken = 0          # the hart's counters when last looked at
+
+    def saw(self, retired, traps):
+        """Record a stretch that retired `retired` instructions, then took `traps` traps;
+        True when the traps since the last retirement reach STORM_TRAPS."""
+        self.traps = traps if retired else self.traps + traps
+        return self.traps >= STORM_TRAPS
+
+    def poll(self, hart):
+        """Called by the hart between two stretches of instructions (`Hart.poll`), that is
+        after every trap: a stretch retires instructions and may end in one trap, or it is
+        one interrupt taken. Stops the hart with Exit("storm") when a storm is seen. (When
+        single-stepping, traps and instructions can alternate inside a stretch: then only
+        its last trap is counted, so a storm may be seen later but never falsely.)"""
+        retired, taken = hart.instret - self.instret, hart.traps - self.taken
+        self.instret, self.taken = hart.instret, hart.traps
+        if self.saw(retired, min(taken, 1) if retired else taken):
+            hart.stop("storm", message=STORM)
+
+
+def run_hart(hart, budget, watch, poll=None):
+    """`hart.run(budget)`, ending with Exit("storm") when `watch` sees a trap storm: so a
+    storm costs at most STORM_TRAPS traps, whatever the budget. `poll`: the caller's own
+    work between stretches (Hart.poll)."""
+    watch.instret, watch.taken = hart.instret, hart.traps
+
+    def check():
+        watch.poll(hart)
+        if poll is not None:
+            poll()
+
+    hart.poll = check
+    try:
+        return hart.run(budget)
+    finally:
+        hart.poll = None
 
 
 class Machine:
@@ -25,7 +84,7 @@ class Machine:
         `instructions_per_tick` per retired instruction (see devices/clint.py). `fast`:
         run guest code as compiled blocks (hw/blocks.py); False: the reference interpreter,
         one closure per instruction (both give identical results)."""
-        self.console_output = bytearray()
+        self.console_output = ConsoleLog()
         self._output = output
         self.bus = Bus(VIRT_MEMORY_MAP["dram"][0], ram_size)
         self.uart = Uart16550(output=self._console)
@@ -41,7 +100,9 @@ class Machine:
         self.hart.fast = fast
         self.htif = Htif(on_power_off=self._power_off, output=self._console)
         self.tohost = self.fromhost = None
+        self._tohost_pending = False
         self.symbols = {}
+        self.storm = StormWatch()
 
     # -- loading --------------------------------------------------------------------------
     def load_elf(self, image):
@@ -65,6 +126,9 @@ class Machine:
         self._start(program.entry, program.symbols)
 
     def _start(self, entry, symbols):
+        if not self.bus.is_ram(entry, 4):
+            raise ValueError(f"entry point {entry:#010x} is outside RAM "
+                             f"({self.bus.ram_base:#010x}..{self.bus.ram_end - 1:#010x})")
         self.symbols = dict(symbols)
         self.hart.reset()
         self.hart.pc = entry
@@ -77,8 +141,9 @@ class Machine:
 
     # -- running --------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000) -> Exit:
-        """Run the hart; see `Hart.run`. Console output is in `console_output`."""
-        return self.hart.run(max_instructions)
+        """Run the hart; see `Hart.run`, and `run_hart` for trap storms (Exit "storm").
+        Console output is in `console_output`."""
+        return run_hart(self.hart, max_instructions, self.storm, self._poll_tohost)
 
     def feed(self, data: bytes):
         """Type `data` on the console: the UART receives it (and HTIF getchar)."""
@@ -86,8 +151,13 @@ class Machine:
         self.htif.feed(data)
 
     # -- device callbacks -------------------------------------------------------------------
+    @property
+    def console_dropped(self):
+        """Bytes the guest printed before the retained tail `console_output`."""
+        return self.console_output.dropped
+
     def _console(self, data):
-        self.console_output += data
+        self.console_output.write(data)
         if self._output is not None:
             self._output(data)
 
@@ -107,10 +177,14 @@ class Machine:
         if paddr >= self.tohost + 4:
             self._serve_tohost()
         else:
-            self.hart.poll = self._serve_tohost
+            self._tohost_pending = True
+
+    def _poll_tohost(self):
+        if self._tohost_pending:
+            self._serve_tohost()
 
     def _serve_tohost(self):
-        self.hart.poll = None
+        self._tohost_pending = False
         value = int.from_bytes(self.bus.read_bytes(self.tohost, 8), "little")
         if value == 0:
             return

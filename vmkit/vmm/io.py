@@ -61,24 +61,30 @@ def emulate_access(devices, registers, word, gpa):
     device refuses. The caller turns False into an access fault for the guest.
     """
     row, ops = decode(word, aliases=False)
-    if row is None:
+    if row is None or row.name not in LOADS and row.name not in STORES:
         return False
-    device, offset = devices.find(gpa)
-    if device is None:
-        return False
+    size = LOADS[row.name][0] if row.name in LOADS else STORES[row.name]
+    # A misaligned access is done byte by byte, in ascending order, as the host hart does it
+    # (hart.py, after QEMU): so the guest sees the same registers under every engine.
+    pieces = [(gpa, size)] if gpa % size == 0 else [(gpa + i, 1) for i in range(size)]
+    targets = [devices.find(address) + (width,) for address, width in pieces]
     try:
         if row.name in LOADS:
-            size, signed = LOADS[row.name]
-            value = device.read(offset, size) & ((1 << (8 * size)) - 1)
-            if signed and value >> (8 * size - 1):
+            value = 0
+            for shift, (device, offset, width) in enumerate(targets):
+                if device is None:
+                    return False
+                value |= (device.read(offset, width) & ((1 << (8 * width)) - 1)) << (8 * shift)
+            if LOADS[row.name][1] and value >> (8 * size - 1):
                 value |= (0xFFFFFFFF << (8 * size)) & 0xFFFFFFFF
             if ops["d"]:
                 registers[ops["d"]] = value
             return True
-        if row.name in STORES:
-            size = STORES[row.name]
-            device.write(offset, size, registers[ops["t"]] & ((1 << (8 * size)) - 1))
-            return True
+        if any(device is None for device, _, _ in targets):
+            return False                   # checked first: a fault leaves every device alone
+        value = registers[ops["t"]] & ((1 << (8 * size)) - 1)
+        for shift, (device, offset, width) in enumerate(targets):
+            device.write(offset, width, (value >> (8 * shift)) & ((1 << (8 * width)) - 1))
+        return True
     except BusError:
         return False
-    return False

@@ -27,6 +27,14 @@ SPEC_VERSION = 2 << 24       # SBI v2.0
 IMPLEMENTATION_ID = 0x766D6B74   # "vmkt": not a registered ID; experimental, documented here
 IMPLEMENTATION_VERSION = 1
 
+# The most bytes one DBCN console_write copies: a page. The spec lets it write fewer bytes than
+# asked and return how many it wrote (the guest loops, as console.inc does); without a bound a
+# guest could have the VMM copy all of its RAM on every call.
+DBCN_MAX_WRITE = 4096
+
+# Distinct (eid, fid) pairs counted one by one in `Sbi.calls` (a real kernel uses about ten).
+CALL_KINDS = 64
+
 EXTENSIONS = {LEGACY_SET_TIMER: "legacy set_timer", LEGACY_PUTCHAR: "legacy console_putchar",
               LEGACY_GETCHAR: "legacy console_getchar", BASE: "base", TIME: "timer",
               DBCN: "debug console", SRST: "system reset"}
@@ -56,11 +64,15 @@ class Sbi:
     def handle(self, registers):
         """Serve the ecall whose registers are `registers` (a list, changed in place)."""
         call = SbiCall(registers)
-        key = (call.eid, call.fid)
-        self.calls[key] = self.calls.get(key, 0) + 1
         handler = {BASE: self._base, LEGACY_SET_TIMER: self._legacy_set_timer,
                    LEGACY_PUTCHAR: self._legacy_putchar, LEGACY_GETCHAR: self._legacy_getchar,
                    TIME: self._time, DBCN: self._dbcn, SRST: self._srst}.get(call.eid)
+        # Counted per (eid, fid); past CALL_KINDS kinds the rest share one key, so a guest
+        # trying every ID cannot grow the table.
+        key = (call.eid, call.fid)
+        if key not in self.calls and len(self.calls) >= CALL_KINDS:
+            key = "other"
+        self.calls[key] = self.calls.get(key, 0) + 1
         if handler is None:
             call.answer(NOT_SUPPORTED)
         else:
@@ -106,7 +118,7 @@ class Sbi:
         if high:                                   # no guest RAM above 4 GiB
             return call.answer(INVALID_PARAM)
         if call.fid == 0:                          # console_write(num_bytes, base_lo, base_hi)
-            data = self.vm.read_guest(low, count)
+            data = self.vm.read_guest(low, min(count, DBCN_MAX_WRITE))
             if data is None:
                 return call.answer(INVALID_PARAM)
             self.vm.console_write(data)

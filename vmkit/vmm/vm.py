@@ -22,6 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from vmkit.hw.devices import Uart16550, VIRT_MEMORY_MAP
+from vmkit.hw.devices.console import ConsoleLog
+from vmkit.hw.machine import StormWatch
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT, Trap
 from vmkit.isa import decode
 
@@ -30,6 +32,11 @@ from .sbi import Sbi
 
 GUEST_RAM = 0x8000_0000
 GUEST_UART = VIRT_MEMORY_MAP["uart0"][0]
+# The most guest RAM a VM may have: every engine carves it out of a 32 MiB host machine, and
+# trap/pv/hw/bt keep their page tables below the guest's 16 MiB (see engines/trap.py).
+MAX_GUEST_RAM = 16 << 20
+STORM = ("the guest takes trap after trap without retiring an instruction "
+         "(is its trap vector valid?)")
 
 
 @dataclass
@@ -100,11 +107,18 @@ class VirtualMachine:
         for quirk in quirks:
             if quirk not in QUIRKS:
                 raise ValueError(f"unknown quirk {quirk!r}; choose from {', '.join(QUIRKS)}")
-        if ram_size < 4096 or ram_size & (ram_size - 1):
-            raise ValueError("guest RAM size must be a power of two of at least 4 KiB")
+        if ram_size < 4096 or ram_size & (ram_size - 1) or ram_size > MAX_GUEST_RAM:
+            raise ValueError("guest RAM size must be a power of two from 4 KiB to "
+                             f"{MAX_GUEST_RAM >> 20} MiB")
+        entry = program.entry
+        if not GUEST_RAM <= entry <= GUEST_RAM + ram_size - 4:
+            raise ValueError(f"entry point {entry:#010x} is outside guest RAM "
+                             f"({GUEST_RAM:#010x}, {ram_size} bytes)")
+        if entry & 3:
+            raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
         self.ram_size = ram_size
         self.fast = fast
-        self.console = bytearray()
+        self.console = ConsoleLog()         # the last CONSOLE_LIMIT bytes the guest printed
         self._console_callback = console
         self.console_input = bytearray()
         self.counters = Counters()
@@ -114,15 +128,15 @@ class VirtualMachine:
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None
+        self.storm = StormWatch()          # traps since the guest last retired an instruction
         self.engine = ENGINES[engine](self)
         self.engine.cpu.quirks = frozenset(quirks)
-        self.engine.load(_segments(program), program.entry)
+        self.engine.load(_segments(program), entry)
 
     # -- the run loop -------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000):
         """Run the guest for up to `max_instructions` guest instructions; returns a VmStop."""
         start = self.counters.guest_instructions
-        stalled = 0
         while self.stop is None:
             left = max_instructions - (self.counters.guest_instructions - start)
             if left <= 0:
@@ -130,16 +144,16 @@ class VirtualMachine:
             budget = self._bound_by_timer(left)
             progress = self.guest_time
             exit = self.engine.enter(budget)
-            # A guest whose trap vector itself faults takes trap after trap and never retires
-            # an instruction: stop it instead of spinning (the hart counts traps the same way).
-            stalled = stalled + 1 if self.guest_time == progress else 0
-            if stalled > 10_000:
-                self.stop = VmStop("error", message="the guest makes no progress: every attempt "
-                                   "to run it traps (is its trap vector valid?)")
-                break
-            if exit.kind not in ("budget", "idle", "callout") and not exit.callout:
+            trapped = exit.kind not in ("budget", "idle", "callout") and not exit.callout
+            if trapped:
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)
+            # A guest whose trap vector itself faults takes trap after trap and never retires
+            # an instruction: stop it. The engines count the traps the hart takes on its own;
+            # every return from the engine with nothing retired (an exit, a callout) is one
+            # more, so this loop cannot spin for ever whatever an engine does.
+            if self.storm.saw(self.guest_time != progress, 1) and self.stop is None:
+                self.stop = VmStop("error", message=STORM)
         return self.stop
 
     def _handle(self, exit):
@@ -195,8 +209,13 @@ class VirtualMachine:
         self.timer_raised = False
         self.engine.set_timer_pending(False)       # SBI: setting the timer clears the pending bit
 
+    @property
+    def console_dropped(self):
+        """Bytes the guest printed before the retained tail `console`."""
+        return self.console.dropped
+
     def console_write(self, data):
-        self.console += data
+        self.console.write(data)
         if self._console_callback is not None:
             self._console_callback(bytes(data))
 
@@ -217,8 +236,10 @@ class VirtualMachine:
 
 
 def _is_load(word):
+    """A load (or LR, which faults on a device as a load does: Spike's "disallow LR to I/O
+    space"), as opposed to a store or AMO."""
     row, _ = decode(word, aliases=False)
-    return row is not None and row.name in LOADS
+    return row is not None and (row.name in LOADS or row.name == "lr.w")
 
 
 def _segments(program):

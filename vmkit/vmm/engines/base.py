@@ -6,19 +6,16 @@ needs the VMM, and reports that as a `VmExit`. Engines whose guest runs on the h
 (native, hw) turn the hart's exits into VM exits here.
 """
 
-from vmkit.hw.machine import Machine
+from vmkit.hw.machine import Machine, run_hart
 from vmkit.hw.pmp import A_SHIFT, NAPOT, R, W, X
 
-from ..vm import GUEST_RAM, VmExit
+from ..vm import GUEST_RAM, STORM, VmExit
 
 
 def napot(base, size):
     """pmpaddr for a naturally aligned power-of-two region (privileged spec 3.7.1)."""
     return (base >> 2) | ((size >> 3) - 1)
 
-
-STORM = ("the guest takes trap after trap without retiring an instruction "
-         "(is its trap vector valid?)")
 
 PMP_RWX = R | W | X | NAPOT << A_SHIFT
 PMP_RW = R | W | NAPOT << A_SHIFT
@@ -107,14 +104,12 @@ class HartEngine:
     # -- running -----------------------------------------------------------------------------------
     def enter(self, budget):
         hart = self.hart
-        before, traps = hart.instret, hart.traps
-        exit = hart.run(budget)
+        before = hart.instret
+        exit = run_hart(hart, budget, self.vm.storm)
         self.vm.counters.direct(hart.instret - before)
+        if exit.reason == "storm":
+            return VmExit("error", message=STORM)
         if exit.reason == "budget":
-            # Two traps and nothing retired: a storm. One is a trap taken at the end of a
-            # one-instruction budget (stepping onto an ecall); the handler runs next time.
-            if hart.instret == before and hart.traps - traps > 1:
-                return VmExit("error", message=STORM)
             return VmExit("budget")
         if exit.reason == "wfi":
             return VmExit("idle")

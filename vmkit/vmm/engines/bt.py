@@ -55,7 +55,7 @@ from vmkit.isa import BY_NAME, decode, encode
 
 from ..vm import GUEST_RAM, VmExit
 from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
-from .trap import MEGAPAGE, SHADOW_ROOT, S, U, TrapEngine
+from .trap import SHADOW_ROOT, S, U, TrapEngine
 
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
 VCPU_PAGE_VA, VCPU_PAGE_PA = 0xFFFFF000, 0x8080_1000
@@ -120,7 +120,7 @@ class BtEngine(TrapEngine):
         bus.store(LEAF_TABLE + 4 * 0x3FF, 4, (VCPU_PAGE_PA >> 12) << 10
                   | PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
         guest_pmp(hart, [(VCPU_PAGE_PA, 4096, PMP_RW),
-                         (self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+                         (self.guest_base, self.vm.ram_size, PMP_RWX),
                          (TC_PA, TC_SIZE, PMP_RX), (SHADOW_ROOT, 16 << 10, PMP_R)])
         self.blocks = {}                   # guest pc -> Block
         self.page_blocks = {}              # guest page -> guest pcs of its blocks

@@ -8,14 +8,14 @@ the way Bochs or QEMU's TCG do it. There are no exits: a device access is just a
 the interpreter, and SBI calls are served inline. Everything costs emulation: the cost model
 charges every guest instruction at the emulator's price.
 
-Source: the lecture's claim 1 ("works, but is not efficient").
+Source: DESIGN §3; the lecture's claim 1 ("works, but is not efficient").
 """
 
 from vmkit.hw import csr as C
 from vmkit.hw.bus import Bus
 from vmkit.hw.devices import Clint
 from vmkit.hw.hart import Hart
-from vmkit.hw.machine import Machine
+from vmkit.hw.machine import Machine, run_hart
 from vmkit.hw.trap import ECALL_FROM_S
 
 from ..vm import GUEST_RAM, GUEST_UART, VmExit
@@ -79,11 +79,10 @@ class EmulateEngine:
             left = budget - (vcpu.instret - start)
             if left <= 0:
                 break
-            before, traps = vcpu.instret, vcpu.traps
-            exit = vcpu.run(left)
+            before = vcpu.instret
+            exit = run_hart(vcpu, left, self.vm.storm)
             counters.emulated(vcpu.instret - before)
-            # (as in base.py: a single trap at the end of a one-instruction budget is no storm)
-            if exit.reason == "budget" and vcpu.instret == before and vcpu.traps - traps > 1:
+            if exit.reason == "storm":
                 return VmExit("error", message=STORM)
             if exit.reason == "trap" and exit.cause == ECALL_FROM_S:
                 self.vm.sbi.handle(vcpu.x)

@@ -40,7 +40,9 @@ class HwEngine(HartEngine):
     def setup(self, entry):
         hart = self.hart
         self._build_g_stage()
-        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        # The G-stage maps whole 4 MiB megapages; PMP ends guest RAM at exactly ram_size
+        # (an access past it is an access fault, as on a board with that much RAM).
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (G_ROOT, G_ROOT_SIZE, PMP_R)])
         hart.medeleg = TO_GUEST | TO_VMM
         hart.hedeleg = TO_GUEST

@@ -49,7 +49,7 @@ from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_P
 from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
 from ..vm import VmExit
 from .base import PMP_R, PMP_RWX, guest_pmp
-from .trap import MEGAPAGE, S, SHADOW_ROOT, U, TrapEngine
+from .trap import S, SHADOW_ROOT, U, TrapEngine
 
 EID_PV = 0x0A00564D
 (REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE,
@@ -76,7 +76,7 @@ class PvEngine(TrapEngine):
         self.interrupted_scratch = None
         bus = self.machine.bus
         bus.store(SHADOW_ROOT + 4 * (ALIAS >> 22), 4, (ALIAS_LEAF >> 12) << 10 | 1)
-        guest_pmp(self.hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        guest_pmp(self.hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                               (SHADOW_ROOT, 8192, PMP_R)])
         self.hart.translation_changed()
 
@@ -182,7 +182,9 @@ class PvEngine(TrapEngine):
             words[SCRATCH] = self.interrupted_scratch
             self.interrupted_scratch = None
         self._store(words)
-        hart.pc = words[SEPC // 4]
+        # SEPC is a plain word here, but sepc is WARL: with IALIGN=32 its bits 1:0 read as 0
+        # (privileged spec 4.1.7), so sret goes to SEPC & ~3, as on the other engines.
+        hart.pc = words[SEPC // 4] & ~3
         hart.retire(1)
         self.vm.counters.emulated(1)
         self._privilege_changed()
@@ -227,7 +229,7 @@ class PvEngine(TrapEngine):
         words = self._words()
         fields = {0x140: SSCRATCH, 0x141: SEPC, 0x142: SCAUSE, 0x143: STVAL}
         if number in fields:
-            return words[fields[number] // 4]
+            return words[fields[number] // 4] & (~3 if number == 0x141 else ~0)
         value = super().read_supervisor_csr(number)
         if number == 0x100:                  # sstatus: SIE, SPIE and SPP are in the page
             value = (value & ~0x122 | words[VIF // 4] << 1 | words[SPIE // 4] << 5

@@ -17,8 +17,9 @@ With the guest's own paging off this table is the whole shadow page table.
 
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
-from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INTERRUPT_BIT, LOAD_PAGE_FAULT,
-                           SEI, SSI, STI, STORE_PAGE_FAULT)
+from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
+                           INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
+                           STORE_PAGE_FAULT)
 from vmkit.isa import decode
 
 from ..vm import GUEST_RAM, VmExit
@@ -70,7 +71,9 @@ class TrapEngine(HartEngine):
         self.vcpu = VirtualSupervisor()
         self.csrs = CsrFile(self.vcpu)
         self._build_shadow_table()
-        guest_pmp(hart, [(self.guest_base, max(self.vm.ram_size, MEGAPAGE), PMP_RWX),
+        # The shadow table maps whole 4 MiB megapages; PMP ends guest RAM at exactly ram_size
+        # (an access past it is an access fault, as on a board with that much RAM).
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
                          (SHADOW_ROOT, 4096, PMP_R)])
         hart.satp = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12          # Sv32, ASID 1
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
@@ -112,6 +115,10 @@ class TrapEngine(HartEngine):
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
             return VmExit("mmio", gpa=tval, word=self.instruction_at_pc())
+        if cause == INSTRUCTION_PAGE_FAULT:
+            # A jump outside guest RAM (its paging is off): on a real board that is an
+            # instruction access fault; the page fault is only our shadow table's doing.
+            cause = INSTRUCTION_ACCESS_FAULT
         self.reflect(cause, tval)
         return VmExit("exception")
 
