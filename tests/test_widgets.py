@@ -643,3 +643,17 @@ def test_bokeh_is_imported_only_for_a_comparison():
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "TechniqueComparison"]
+
+
+def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
+    from vmkit_widgets import console as console_module
+    con = console_module.VmConsole()
+    keep = console_module.KEEP_CHARS
+    for i in range(3):
+        con.write(b"x" * keep)
+    con.write(b"END")
+    assert len(con.value) == keep and con.value.endswith("xEND")
+    assert con.dropped == 2 * keep + 3
+    assert f"{2 * keep + 3:,} earlier characters not kept" in con.html.value
+    con.clear()
+    assert con.dropped == 0 and "not kept" not in con.html.value

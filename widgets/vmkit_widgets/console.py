@@ -23,12 +23,17 @@ BOX_STYLE = ("display:flex;flex-direction:column-reverse;overflow-y:auto;"
 TEXT_STYLE = ("margin:0 0 auto 0;flex-shrink:0;overflow:visible;white-space:pre-wrap;"
               "word-break:break-all")
 PLACEHOLDER = "(guest console)"
+# A guest can print without end: the box keeps the tail, as a terminal's scrollback does, and
+# says how much it dropped (every byte is also rendered as HTML on each write, so this bounds
+# the widget's work per write too).
+KEEP_CHARS = 64 * 1024
 
 
 class VmConsole:
     def __init__(self, rows=12):
         self.rows = rows
-        self.value = ""                  # everything the guest printed, decoded
+        self.value = ""                  # the last KEEP_CHARS characters the guest printed
+        self.dropped = 0                 # characters before them, no longer kept
         self.html = w.HTML(layout=w.Layout(width="100%"))
         # Incremental: a UTF-8 character may arrive split across two UART writes.
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -37,15 +42,21 @@ class VmConsole:
 
     def write(self, data: bytes):
         self.value += self._decoder.decode(bytes(data))
+        if len(self.value) > KEEP_CHARS:
+            self.dropped += len(self.value) - KEEP_CHARS
+            self.value = self.value[-KEEP_CHARS:]
         self._render()
 
     def clear(self):
         self.value = ""
+        self.dropped = 0
         self._decoder.reset()
         self._render()
 
     def _render(self):
         text = escape(self.value) if self.value else f"<i>{PLACEHOLDER}</i>"
+        if self.dropped:
+            text = f"<i>({self.dropped:,} earlier characters not kept)</i>\n" + text
         self.html.value = (f"<div class='vmkit-console' style='{BOX_STYLE};"
                            f"height:{self.rows * 1.4:.1f}em'>"
                            f"<pre style='{TEXT_STYLE}'>{text}</pre></div>")
