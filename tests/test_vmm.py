@@ -165,3 +165,22 @@ def test_a_faulting_trap_vector_stops_the_vm_instead_of_spinning(engine):
                 .word 0                     # illegal: trap to the unfetchable vector
     """, engine, budget=10_000)
     assert stop.reason == "error" and "trap" in stop.message
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_legacy_sbi_shutdown_powers_off(engine):
+    # SBI v2.0, 5.7: legacy extension 0x08, sbi_shutdown(), does not return.
+    vm, stop = run("""
+        .globl _start
+_start: li a0, 'A'
+        li a7, 0x01
+        ecall
+        li a7, 0x08
+        ecall
+        li a0, 'B'                      # never reached
+        li a7, 0x01
+        ecall
+1:      j 1b
+""", engine)
+    assert stop.reason == "shutdown" and stop.code == 0, stop
+    assert vm.console == b"A"

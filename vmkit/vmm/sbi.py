@@ -5,7 +5,7 @@ arguments in a0..a5; the answer comes back as (error, value) in a0/a1. On a real
 OpenSBI answers from M-mode; in vmkit the VMM answers in Python. Under the `hw` engine this is
 exactly a hypercall (x86: VMCALL): the ecall from VS-mode exits to the hypervisor.
 
-Implemented: Base, Legacy console putchar/getchar and set_timer, TIME, DBCN (debug console),
+Implemented: Base, Legacy console putchar/getchar, set_timer and shutdown, TIME, DBCN (debug console),
 SRST (shutdown). Everything a guest passes is untrusted: bad arguments give an SBI error code,
 never a Python exception and never an access outside the guest's RAM.
 
@@ -18,6 +18,7 @@ SUCCESS, FAILED, NOT_SUPPORTED, INVALID_PARAM, DENIED, INVALID_ADDRESS = 0, -1, 
 
 # Extension IDs.
 LEGACY_SET_TIMER, LEGACY_PUTCHAR, LEGACY_GETCHAR = 0x00, 0x01, 0x02
+LEGACY_SHUTDOWN = 0x08
 BASE = 0x10
 TIME = 0x54494D45            # "TIME"
 DBCN = 0x4442434E            # "DBCN"
@@ -36,7 +37,8 @@ DBCN_MAX_WRITE = 4096
 CALL_KINDS = 64
 
 EXTENSIONS = {LEGACY_SET_TIMER: "legacy set_timer", LEGACY_PUTCHAR: "legacy console_putchar",
-              LEGACY_GETCHAR: "legacy console_getchar", BASE: "base", TIME: "timer",
+              LEGACY_GETCHAR: "legacy console_getchar", LEGACY_SHUTDOWN: "legacy shutdown",
+              BASE: "base", TIME: "timer",
               DBCN: "debug console", SRST: "system reset"}
 
 
@@ -66,6 +68,7 @@ class Sbi:
         call = SbiCall(registers)
         handler = {BASE: self._base, LEGACY_SET_TIMER: self._legacy_set_timer,
                    LEGACY_PUTCHAR: self._legacy_putchar, LEGACY_GETCHAR: self._legacy_getchar,
+                   LEGACY_SHUTDOWN: self._legacy_shutdown,
                    TIME: self._time, DBCN: self._dbcn, SRST: self._srst}.get(call.eid)
         # Counted per (eid, fid); past CALL_KINDS kinds the rest share one key, so a guest
         # trying every ID cannot grow the table.
@@ -101,6 +104,11 @@ class Sbi:
     def _legacy_getchar(self, call):
         byte = self.vm.console_read()
         call.registers[10] = 0xFFFFFFFF if byte is None else byte
+
+    def _legacy_shutdown(self, call):
+        # sbi_shutdown (SBI v2.0, 5.7): powers the machine off and never returns; it has no
+        # way to say "failure", so the exit status is 0.
+        self.vm.shutdown(code=0, reboot=False)
 
     def _time(self, call):
         if call.fid != 0:
