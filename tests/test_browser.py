@@ -236,10 +236,11 @@ class Lab:
         self.context.close()
 
 
-# What a notebook's first cell shows first: the first guest output (00); the homework's problems,
-# printed once otter and the homework module are loaded and imported.
+# What a notebook shows first (code cell index, text): the first guest output (00); the
+# homework's problems (cell 1, after otter's init cell), printed once otter and the homework
+# module are loaded and imported.
 FIRST_OUTPUT = {"00-start-here": (0, "tinyos: booting"),
-                "hw1-cpu-virtualization": (0, "q1:")}
+                "hw1-cpu-virtualization": (1, "q1:")}
 # notebook path -> (what each code cell's output must contain (by index), Run All timeout s)
 NOTEBOOKS = {
     "00-start-here.ipynb": ({0: ["tinyos: booting", "exit code: 0"],
