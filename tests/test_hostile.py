@@ -21,17 +21,10 @@ from vmkit.vmm import sbi
 from vmkit.vmm.engines import ENGINES
 from vmkit.vmm.vm import VirtualMachine
 
+from test_vmm import SBI_MACROS           # the sbi and shutdown macros guests use
+
 ENGINE_NAMES = sorted(ENGINES)
 
-SBI_MACROS = """
-        .equ SBI_SRST, 0x53525354
-        .equ SBI_DBCN, 0x4442434E
-.macro sbi eid, fid
-        li a7, \\eid
-        li a6, \\fid
-        ecall
-.endm
-"""
 
 
 def guest(source, engine, **options):
