@@ -621,15 +621,20 @@ def test_progress_bar_appears_only_for_long_runs(loop):
 
 
 # -- the core stays free of Jupyter ------------------------------------------------------------
+def fresh_python(code):
+    """What `code` prints in a new interpreter (whose sys.modules this test run has not filled)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_core_never_imports_the_widget_layer():
     code = ("import sys, vmkit, vmkit.lab, vmkit.vmm.engines, vmkit.asm, vmkit.cli\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in "
             "('vmkit_widgets', 'ipywidgets', 'bokeh', 'jupyter_bokeh', 'IPython')]\n"
             "print(bad)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code).strip() == "[]"
 
 
 def test_bokeh_is_imported_only_for_a_comparison():
@@ -639,10 +644,7 @@ def test_bokeh_is_imported_only_for_a_comparison():
             "before = 'bokeh' in sys.modules\n"
             "from vmkit_widgets import TechniqueComparison\n"
             "print(before, 'bokeh' in sys.modules, TechniqueComparison.__name__)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "TechniqueComparison"]
+    assert fresh_python(code).split() == ["False", "True", "TechniqueComparison"]
 
 
 def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
