@@ -23,7 +23,8 @@ Mapping or unmapping does not fence: the caller fences (hfence.gvma / sfence.vma
 The dirty log records every page written since it was last cleared, by the VMM through `write`
 and by the guest through the hart (its stores to the region's frames are reported by
 `host.watch_page`). Writes that go around both (a device model writing host RAM through the bus)
-are not seen: such code must write through `GuestMemory.write`.
+are not seen: such code must write through `GuestMemory.write`. Cost: the first guest store to
+a clean page takes the hart's slow path (KVM: a write-protection fault); later ones do not.
 """
 
 from dataclasses import dataclass, field
@@ -164,8 +165,7 @@ class GuestMemory:
         for hpa, start, end in pieces:
             self.host.bus.write_bytes(hpa, data[start:end])
             self.host.hart.invalidate_code(hpa)       # the guest may run what we wrote
-            if region.dirty is not None:
-                region.dirty.add((gpa + start) & ~(FRAME - 1))
+            self._mark_dirty(region, (gpa + start) & ~(FRAME - 1))
         return True
 
     # -- page tables (xv6: walk, mappages, uvmunmap) -------------------------------------------
@@ -266,19 +266,22 @@ class GuestMemory:
         return None, 0
 
     # -- the dirty log ------------------------------------------------------------------------
+    # As KVM does it: every clean page of a logged region is watched (KVM write-protects it), the
+    # first store marks it dirty and unwatches it, so later stores to it run at full speed;
+    # clearing the log watches the dirty pages again. A page is watched iff it is clean.
     def enable_dirty_log(self, name):
         """Start recording written pages of region `name` (an empty log)."""
         region = self.region(name)
         if region.dirty is None:
             region.dirty = set()
-            for frame in region.frames:
-                self.host.watch_page(frame >> 12, self._guest_stored)
+            self._watch(region, region.frames)
 
     def disable_dirty_log(self, name):
         region = self.region(name)
         if region.dirty is not None:
+            clean = [f for f in region.frames if self.by_frame[f][1] not in region.dirty]
             region.dirty = None
-            for frame in region.frames:
+            for frame in clean:
                 self.host.unwatch_page(frame >> 12, self._guest_stored)
 
     def dirty_pages(self):
@@ -288,13 +291,25 @@ class GuestMemory:
     def clear_dirty_log(self, name=None):
         for region in self.regions:
             if region.dirty is not None and name in (None, region.name):
-                region.dirty.clear()
+                pages, region.dirty = region.dirty, set()
+                self._watch(region, [region.frames[(gpa - region.gpa) // FRAME]
+                                     for gpa in pages])
+
+    def _watch(self, region, frames):
+        for frame in frames:
+            self.host.watch_page(frame >> 12, self._guest_stored)
+
+    def _mark_dirty(self, region, gpa):
+        if region.dirty is not None and gpa not in region.dirty:
+            region.dirty.add(gpa)
+            frame = region.frames[(gpa - region.gpa) // FRAME]
+            self.host.unwatch_page(frame >> 12, self._guest_stored)
 
     def _guest_stored(self, paddr):
-        """The hart stored to one of our frames: log the guest page (host page -> gpa)."""
+        """The hart stored to one of our clean frames: log its guest page (host page -> gpa)."""
         region, gpa = self.by_frame.get(paddr & ~(FRAME - 1), (None, 0))
-        if region is not None and region.dirty is not None:
-            region.dirty.add(gpa)
+        if region is not None:
+            self._mark_dirty(region, gpa)
 
 
 def _index(mode, va, level):
