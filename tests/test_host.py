@@ -5,7 +5,7 @@ import pytest
 
 from vmkit.asm import assemble
 from vmkit.hw.mmu import FETCH, LOAD, STORE
-from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32, SV32X4
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32, SV32X4, SV39
 from vmkit.hw.trap import ECALL_FROM_VS, STORE_GUEST_PAGE_FAULT, Trap
 from vmkit.vmm.engines.base import PMP_RWX, guest_pmp
 from vmkit.vmm.host import FRAME, Host, HostOutOfMemory
@@ -139,7 +139,7 @@ def test_freeing_a_vmid_fences_its_tlb_entries(host):
     hart, tlb = host.hart, host.machine.tlb
     mem = GuestMemory(host, [Region("ram", RAM, 16 * FRAME)])
     root = mem.new_root(SV32X4)
-    mem.map_region(root, "ram", SV32X4, GUEST)
+    mem.map_region(root, "ram", GUEST)
     open_pmp(hart)
     keep, doomed = host.vmids.alloc(), host.vmids.alloc()
     for vmid in (keep, doomed):
@@ -155,7 +155,7 @@ def test_freeing_an_asid_fences_its_tlb_entries(host):
     hart, tlb = host.hart, host.machine.tlb
     mem = GuestMemory(host, [Region("ram", RAM, 16 * FRAME)])
     root = mem.new_root(SV32)
-    mem.map_region(root, "ram", SV32, RWX | AD)
+    mem.map_region(root, "ram", RWX | AD)
     open_pmp(hart)
     asid = host.asids.alloc()
     hart.satp = 1 << 31 | asid << 22 | root >> 12
@@ -187,10 +187,10 @@ def test_map_pages_as_the_mmu_sees_them(host, mode):
     assert root % (FRAME * (4 if mode is SV32X4 else 1)) == 0
     u = PTE_U if mode is SV32X4 else 0
     ram = mem.region("ram").frames[0]
-    mem.map_pages(root, 0x4000_0000, MEGAPAGE, ram, PTE_R | PTE_X | u | AD, mode, MEGAPAGE)
+    mem.map_pages(root, 0x4000_0000, MEGAPAGE, ram, PTE_R | PTE_X | u | AD, MEGAPAGE)
     low = mem.region("low").frames
-    mem.map_pages(root, 0x1000, FRAME, low[3], PTE_R | u | AD, mode)
-    mem.map_pages(root, 0x2000, 2 * FRAME, low[4], PTE_R | PTE_W | u | AD, mode)
+    mem.map_pages(root, 0x1000, FRAME, low[3], PTE_R | u | AD)
+    mem.map_pages(root, 0x2000, 2 * FRAME, low[4], PTE_R | PTE_W | u | AD)
     assert translate(host, mode, root, 0x4012_3456) == ram + 0x12_3456
     assert translate(host, mode, root, 0x1ABC) == low[3] + 0xABC
     assert translate(host, mode, root, 0x3FFC, STORE) == low[4] + FRAME + 0xFFC
@@ -199,8 +199,8 @@ def test_map_pages_as_the_mmu_sees_them(host, mode):
                        (0x4000_0000, STORE)):
         with pytest.raises(Trap):                       # read-only, unmapped, no W
             translate(host, mode, root, va, access)
-    mem.unmap_pages(root, 0x2000, 2 * FRAME, mode)
-    mem.unmap_pages(root, 0x4000_0000, MEGAPAGE, mode)
+    mem.unmap_pages(root, 0x2000, 2 * FRAME)
+    mem.unmap_pages(root, 0x4000_0000, MEGAPAGE)
     for va in (0x2000, 0x3000, 0x4000_0000):
         with pytest.raises(Trap):
             translate(host, mode, root, va)
@@ -213,9 +213,9 @@ def test_map_region_uses_megapages_when_it_can():
                              Region("rom", 0x1000, FRAME, flags=PTE_R | PTE_X)])
     root = mem.new_root(SV32X4)
     before = host.frames.used_frames
-    mem.map_region(root, "ram", SV32X4, GUEST)
+    mem.map_region(root, "ram", GUEST)
     assert host.frames.used_frames == before            # two root PTEs, no leaf table
-    mem.map_region(root, "rom", SV32X4, GUEST)
+    mem.map_region(root, "rom", GUEST)
     assert host.frames.used_frames == before + 1        # one leaf table
     open_pmp(host.hart)
     assert translate(host, SV32X4, root, RAM + MEGAPAGE + 8) == \
@@ -228,23 +228,27 @@ def test_map_pages_refuses_bad_requests(host):
     mem = GuestMemory(host, [Region("ram", RAM, 16 * FRAME)])
     root, g_root = mem.new_root(SV32), mem.new_root(SV32X4)
     pa = mem.region("ram").frames[0]
-    mem.map_pages(root, 0x40_0000, MEGAPAGE, RAM, RWX, SV32, MEGAPAGE)
+    mem.map_pages(root, 0x40_0000, MEGAPAGE, RAM, RWX, MEGAPAGE)
     mem.map_pages(root, 0x1000, FRAME, pa, RWX)
     bad = [
         ((root, 0x1000, FRAME, pa, RWX), "already mapped"),           # remap
         ((root, 0x40_1000, FRAME, pa, RWX), "superpage"),             # inside a megapage
-        ((root, 0, MEGAPAGE, RAM, RWX, SV32, MEGAPAGE), "already mapped"),  # over a table
+        ((root, 0, MEGAPAGE, RAM, RWX, MEGAPAGE), "already mapped"),  # over a table
         ((root, 0x1800, FRAME, pa, RWX), "multiples"),
-        ((root, 0x5000, 0, pa, RWX), "multiples"),
-        ((root, -FRAME, FRAME, pa, RWX), "multiples"),
-        ((root, 0xFFFF_F000, 2 * FRAME, pa, RWX), "fit"),
+        ((root, 0x5000, FRAME, pa + 8, RWX), "multiples"),
+        ((root, 0x5000, 0, pa, RWX), "do not fit"),
+        ((root, -FRAME, FRAME, pa, RWX), "do not fit"),
+        ((root, 0xFFFF_F000, 2 * FRAME, pa, RWX), "do not fit Sv32"),
+        ((g_root, 0x4_0000_0000, FRAME, pa, GUEST), "do not fit Sv32x4"),
+        ((root, 0x5000, FRAME, 1 << 34, RWX), "34-bit"),
         ((root, 0x5000, FRAME, pa, PTE_W), "perm"),
         ((root, 0x5000, FRAME, pa, 0), "perm"),
         ((root, 0x5000, FRAME, pa, RWX | 1 << 8), "perm"),
-        ((g_root, 0x5000, FRAME, pa, RWX, SV32X4), "need U"),
-        ((root, 0x5000, FRAME, pa, RWX, SV32, 2 * FRAME), "no 0x2000-byte"),
+        ((g_root, 0x5000, FRAME, pa, RWX), "need U"),
+        ((root, 0x5000, FRAME, pa, RWX, 2 * FRAME), "no 0x2000-byte"),
         ((pa, 0x5000, FRAME, pa, RWX), "not a table"),                # not our root
-        ((root, "0", FRAME, pa, RWX), "integers"),
+        ((root, "0", FRAME, pa, RWX), "do not fit"),
+        ((root, 0x5000, FRAME, None, RWX), "integers"),
     ]
     used = host.frames.used_frames
     for args, message in bad:
@@ -255,6 +259,10 @@ def test_map_pages_refuses_bad_requests(host):
         mem.unmap_pages(root, 0x2000, FRAME)
     with pytest.raises(ValueError, match="not the start"):   # half a megapage
         mem.unmap_pages(root, 0x40_0000, FRAME)
+    with pytest.raises(ValueError, match="not a table"):
+        mem.unmap_pages(pa, 0x1000, FRAME)
+    with pytest.raises(ValueError, match="Sv32 or Sv32x4"):
+        mem.new_root(SV39)
 
 
 # -- gpa -> hpa, read and write ---------------------------------------------------------------
@@ -284,7 +292,7 @@ def test_two_guests_never_overlap_and_free_returns_everything(host):
     b = GuestMemory(host, [Region("ram", RAM, 64 * FRAME)], owner="b")
     for mem in (a, b):
         root = mem.new_root(SV32X4)
-        mem.map_region(root, "ram", SV32X4, GUEST)
+        mem.map_region(root, "ram", GUEST)
     frames_a = set(a.region("ram").frames)
     frames_b = set(b.region("ram").frames)
     assert not frames_a & frames_b and len(frames_b) == 64
@@ -359,7 +367,7 @@ def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
     for address, data in program.image():
         assert mem.write(address, data)
     root = mem.new_root(SV32X4)
-    mem.map_region(root, "ram", SV32X4, GUEST)
+    mem.map_region(root, "ram", GUEST)
     mem.enable_dirty_log("ram")
     other.enable_dirty_log("ram")
     seen = []
@@ -404,3 +412,12 @@ def test_watchers_chain_with_one_installed_on_the_hart(host):
     calls.clear()
     host.hart.store_physical(pa, 4, 1, 3, False)
     assert [who for who, _ in calls] == ["hart", "second"]
+
+
+def test_one_region_description_serves_two_guests(host):
+    ram = Region("ram", RAM, 4 * FRAME)
+    a, b = GuestMemory(host, [ram]), GuestMemory(host, [ram])
+    assert not set(a.region("ram").frames) & set(b.region("ram").frames)
+    assert ram.frames == []                              # the description is left as it was
+    with pytest.raises(ValueError, match="its name"):
+        GuestMemory(host, [ram, Region("ram", 0, FRAME)])

@@ -34,7 +34,7 @@ How an engine is meant to use it (the lead moves the engines onto it after issue
       mem = GuestMemory(host, [Region("ram", GUEST_RAM, ram_size, contiguous=True,
                                       align=MEGAPAGE)], owner="vm1")
       root = mem.new_root(SV32X4)                  # hw: G-stage root, 16 KiB
-      mem.map_region(root, "ram", SV32X4, PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
+      mem.map_region(root, "ram", PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
       hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
   `trap` builds its shadow table the same way with `SV32` and an ASID from `host.asids`;
   `bt` allocates its translation cache and vCPU page with `host.frames.alloc`, maps them with

@@ -5,7 +5,7 @@
                                     align=MEGAPAGE)], owner="vm1")
     mem.write(0x8000_0000, code)                 # the VMM loads the guest
     root = mem.new_root(SV32X4)                  # a G-stage root: 16 KiB, 16 KiB aligned
-    mem.map_region(root, "ram", SV32X4, PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
+    mem.map_region(root, "ram", PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
     mem.enable_dirty_log("ram"); ...; mem.dirty_pages()    # gpas of pages written since
     mem.free()                                   # every frame back to the host
 
@@ -27,7 +27,7 @@ are not seen: such code must write through `GuestMemory.write`. Cost: the first 
 a clean page takes the hart's slow path (KVM: a write-protection fault); later ones do not.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vmkit.hw.paging import (PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V, PTE_W,
                              PTE_X, SV32, SV32X4, page_size)
@@ -64,7 +64,7 @@ class GuestMemory:
         self.regions = []
         self.runs = []                     # every host run this object allocated (to free)
         self.by_frame = {}                 # host frame -> (region, gpa of its page)
-        self.roots = set()                 # page-table roots made by new_root
+        self.roots = {}                    # page-table root -> its PagingMode (new_root)
         try:
             for region in regions:
                 self._add(region)
@@ -79,8 +79,10 @@ class GuestMemory:
             raise ValueError(f"region {region.name!r}: base and size must be 4 KiB multiples "
                              f"inside the 34-bit guest-physical space")
         for other in self.regions:
-            if region.gpa < other.end and other.gpa < region.end:
-                raise ValueError(f"region {region.name!r} overlaps region {other.name!r}")
+            if region.gpa < other.end and other.gpa < region.end or region.name == other.name:
+                raise ValueError(f"region {region.name!r} overlaps region {other.name!r} "
+                                 "or has its name")
+        region = replace(region)           # ours: the caller's Region may describe other VMs
         pages = region.size // FRAME
         if region.contiguous:
             base = self._alloc(pages, region.align // FRAME or 1)
@@ -103,7 +105,7 @@ class GuestMemory:
             self.disable_dirty_log(region.name)
         for pa in self.runs:
             self.host.frames.free(pa)
-        self.regions, self.runs, self.by_frame, self.roots = [], [], {}, set()
+        self.regions, self.runs, self.by_frame, self.roots = [], [], {}, {}
 
     # -- guest-physical -> host-physical ------------------------------------------------------
     def region(self, name):
@@ -170,25 +172,28 @@ class GuestMemory:
 
     # -- page tables (xv6: walk, mappages, uvmunmap) -------------------------------------------
     def new_root(self, mode=SV32):
-        """A zeroed root table: one frame for Sv32, four (16 KiB aligned) for Sv32x4."""
+        """A zeroed root table: one frame for Sv32 (satp), four, 16 KiB aligned, for Sv32x4
+        (hgatp). The tables below it, and the mapping calls given it, use that format."""
+        if mode not in (SV32, SV32X4):
+            raise ValueError(f"page tables are Sv32 or Sv32x4 here, not {mode!r}")
         frames = 1 << (mode.vpn_bits[-1] - SV32.vpn_bits[-1])
         root = self._alloc(frames, frames)
-        self.roots.add(root)
+        self.roots[root] = mode
         return root
 
-    def map_pages(self, root, va, size, pa, perm, mode=SV32, page=FRAME):
+    def map_pages(self, root, va, size, pa, perm, page=FRAME):
         """Map [va, va + size) to [pa, pa + size) with leaves of `page` bytes (4 KiB or 4 MiB)
         and permissions `perm` (PTE bits; V is added). Raises ValueError on a bad argument or
         if a page is already mapped (xv6: panic("mappages: remap")), having mapped nothing."""
+        mode = self._mode(root, va, size)
         level = _leaf_level(mode, page)
-        self._check_root(root)
-        if not all(isinstance(n, int) for n in (root, va, size, pa, perm)):
-            raise ValueError("root, va, size, pa and perm must be integers")
-        if va < 0 or va % page or pa % page or size % page or size <= 0:
+        if not isinstance(pa, int) or not isinstance(perm, int):
+            raise ValueError("pa and perm must be integers")
+        if va % page or pa % page or size % page:
             raise ValueError(f"va {va:#x}, pa {pa:#x} and size {size:#x} must be multiples of "
                              f"the page size {page:#x}")
-        if va + size > 1 << mode.address_bits or pa < 0 or pa + size > 1 << 34:
-            raise ValueError("the range does not fit the address space")
+        if pa < 0 or pa + size > 1 << 34:
+            raise ValueError("pa does not fit the 34-bit physical address space")
         if perm & ~LEAF_BITS or not perm & (PTE_R | PTE_X) or perm & PTE_W and not perm & PTE_R:
             raise ValueError(f"perm {perm:#x}: a leaf needs R or X, W only with R, and no "
                              "bits other than R W X U G A D")
@@ -203,7 +208,7 @@ class GuestMemory:
             slot = self._pte_slot(mode, root, va + offset, level, alloc=True)
             self.host.bus.store(slot, 4, (pa + offset) >> 12 << PTE_PPN_SHIFT | perm | PTE_V)
 
-    def map_region(self, root, name, mode, perm):
+    def map_region(self, root, name, perm):
         """Map a region at its own gpa (identity guest-physical -> its frames): with 4 MiB
         leaves where the region and its host frames allow, else 4 KiB leaves."""
         region = self.region(name)
@@ -213,13 +218,13 @@ class GuestMemory:
             page = MEGAPAGE if gpa % MEGAPAGE == 0 and hpa is not None \
                 and hpa % MEGAPAGE == 0 else FRAME
             self.map_pages(root, gpa, page, hpa if page == MEGAPAGE else
-                           self.gpa_to_hpa(gpa), perm & region.flags | perm & ~RWX, mode, page)
+                           self.gpa_to_hpa(gpa), perm & region.flags | perm & ~RWX, page)
             gpa += page
 
-    def unmap_pages(self, root, va, size, mode=SV32):
+    def unmap_pages(self, root, va, size):
         """Clear the leaves mapping [va, va + size) (each must be mapped, and a megapage wholly
         inside the range). The frames they pointed at are not freed: they belong to regions."""
-        self._check_root(root)
+        mode = self._mode(root, va, size)
         bus, end = self.host.bus, va + size
         while va < end:
             slot, level = self._leaf(mode, root, va)
@@ -230,9 +235,15 @@ class GuestMemory:
             bus.store(slot, 4, 0)
             va += length
 
-    def _check_root(self, root):
-        if root not in self.roots:
+    def _mode(self, root, va, size):
+        """The format of `root`'s tables, once [va, va + size) is known to fit in it."""
+        mode = self.roots.get(root)
+        if mode is None:
             raise ValueError(f"root {root!r} is not a table made by this GuestMemory's new_root")
+        if not isinstance(va, int) or not isinstance(size, int) or va < 0 or size <= 0 \
+                or va + size > 1 << mode.address_bits:
+            raise ValueError(f"va {va!r} and size {size!r} do not fit {mode.name}")
+        return mode
 
     def _pte_slot(self, mode, root, va, level, alloc):
         """Address of the PTE for `va` at `level`, walking down from `root` (xv6 walk):
