@@ -7,7 +7,7 @@ from vmkit.asm import assemble
 from vmkit.hw.mmu import FETCH, LOAD, STORE
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32, SV32X4, SV39
 from vmkit.hw.trap import ECALL_FROM_VS, STORE_GUEST_PAGE_FAULT, Trap
-from vmkit.vmm.engines.base import PMP_RWX, guest_pmp
+from vmkit.vmm.engines.base import PMP_R, PMP_RWX, guest_pmp
 from vmkit.vmm.host import FRAME, Host, HostOutOfMemory
 from vmkit.vmm.memory import MEGAPAGE, RWX, GuestMemory, Region
 
@@ -361,7 +361,9 @@ loop:                          # the loop gets hot: compiled blocks store too
 def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
     host = Host(ram_size=8 * MIB, fast=fast)
     hart = host.hart
-    mem = GuestMemory(host, [Region("ram", RAM, 8 * FRAME)], owner="vm")
+    # As an engine would: RAM and tables each in one aligned run, each one NAPOT PMP entry.
+    mem = GuestMemory(host, [Region("ram", RAM, 8 * FRAME, contiguous=True, align=8 * FRAME)],
+                      owner="vm", table_pool=8)
     other = GuestMemory(host, [Region("ram", RAM, 8 * FRAME)], owner="other")
     program = assemble(GUEST_PROGRAM, base=RAM)
     for address, data in program.image():
@@ -372,7 +374,8 @@ def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
     other.enable_dirty_log("ram")
     seen = []
     host.watch_page(mem.region("ram").frames[2] >> 12, seen.append)   # a second watcher
-    open_pmp(hart)
+    guest_pmp(hart, [(mem.gpa_to_hpa(RAM, 8 * FRAME), 8 * FRAME, PMP_RWX),
+                     (mem.tables.base, mem.tables.total * FRAME, PMP_R)])
     hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
     hart.intercept = {"HS", "M"}
     hart.priv, hart.virt, hart.pc = 1, True, RAM
@@ -421,3 +424,18 @@ def test_one_region_description_serves_two_guests(host):
     assert ram.frames == []                              # the description is left as it was
     with pytest.raises(ValueError, match="its name"):
         GuestMemory(host, [ram, Region("ram", 0, FRAME)])
+
+
+def test_page_tables_from_a_pool(host):
+    mem = GuestMemory(host, [Region("ram", RAM, 2 * FRAME)], table_pool=4)
+    root = mem.new_root(SV32X4)                          # the whole pool
+    assert mem.tables.base <= root < mem.tables.base + 4 * FRAME
+    assert mem.tables.base % (4 * FRAME) == 0
+    with pytest.raises(HostOutOfMemory, match="page-table pool"):
+        mem.map_region(root, "ram", GUEST)               # needs one leaf table more
+    mem.free()
+    assert host.frames.used_frames == 0
+    for bad in (3, -4, "4"):
+        with pytest.raises(ValueError, match="table_pool"):
+            GuestMemory(host, [], table_pool=bad)
+    assert host.frames.used_frames == 0

@@ -36,7 +36,10 @@ How an engine is meant to use it (the lead moves the engines onto it after issue
       root = mem.new_root(SV32X4)                  # hw: G-stage root, 16 KiB
       mem.map_region(root, "ram", PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
       hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
-  `trap` builds its shadow table the same way with `SV32` and an ASID from `host.asids`;
+  `trap` builds its shadow table the same way with `SV32` and an ASID from `host.asids`.
+  PMP: under HS/VS/U the walker's PTE reads are PMP-checked, so give the GuestMemory a
+  `table_pool` (one naturally aligned run holding all its tables: `mem.tables.base`,
+  `mem.tables.total`) and grant it with one NAPOT entry, as the engines grant G_ROOT today;
   `bt` allocates its translation cache and vCPU page with `host.frames.alloc`, maps them with
   `mem.map_pages`, and sets its PMP from the addresses it got.
 * Stores to a page are reported through `host.watch_page`, never `hart.watch_page` directly:
@@ -60,13 +63,14 @@ class FrameAllocator:
 
     `used` has one byte per frame (1 = allocated), so finding a run is `bytearray.find`; `runs`
     maps the address of each allocated run to (frames, owner), which is what `free` checks.
+    By default it manages all host RAM; given `base` and `total` frames, a run of it (a pool).
     """
 
-    def __init__(self, machine):
-        self.machine = machine
+    def __init__(self, machine, base=None, total=None, name="host"):
+        self.machine, self.name = machine, name
         bus = machine.bus
-        self.base = bus.ram_base
-        self.total = (bus.ram_end - bus.ram_base) // FRAME
+        self.base = bus.ram_base if base is None else base
+        self.total = (bus.ram_end - self.base) // FRAME if total is None else total
         self.used = bytearray(self.total)
         self.runs = {}
 
@@ -78,13 +82,16 @@ class FrameAllocator:
         _check_count("align", align)
         if align & (align - 1):
             raise ValueError(f"align must be a power of two (frames), not {align}")
-        index = self._first_aligned(0, align)
-        while index + count <= self.total:
+        index = 0
+        while (index := self.used.find(0, index)) >= 0:         # skip a used stretch at once
+            index = self._first_aligned(index, align)
+            if index + count > self.total:
+                break
             busy = self.used.find(1, index, index + count)
             if busy < 0:
                 return self._take(index, count, owner)
-            index = self._first_aligned(busy + 1, align)
-        raise HostOutOfMemory(f"host out of memory: no {count} free contiguous frame(s) "
+            index = busy + 1
+        raise HostOutOfMemory(f"{self.name} out of memory: no {count} free contiguous frame(s) "
                               f"aligned to {align} ({self.free_frames} of {self.total} free)")
 
     def reserve(self, pa, count=1, owner="reserved"):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from vmkit.hw.paging import (PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V, PTE_W,
                              PTE_X, SV32, SV32X4, page_size)
 
-from .host import FRAME
+from .host import FRAME, FrameAllocator
 
 MEGAPAGE = 4 << 20
 RWX = PTE_R | PTE_W | PTE_X
@@ -59,13 +59,23 @@ class Region:
 
 
 class GuestMemory:
-    def __init__(self, host, regions, owner="guest"):
+    def __init__(self, host, regions, owner="guest", table_pool=0):
+        """`table_pool`: if > 0, a power of two: page tables come from one run of that many
+        frames, aligned to its size (so one NAPOT PMP entry covers them all); else each table
+        frame comes from the host where it finds one."""
         self.host, self.owner = host, owner
         self.regions = []
         self.runs = []                     # every host run this object allocated (to free)
         self.by_frame = {}                 # host frame -> (region, gpa of its page)
         self.roots = {}                    # page-table root -> its PagingMode (new_root)
+        self.tables = host.frames          # where page-table frames come from
         try:
+            if table_pool:
+                if not isinstance(table_pool, int) or table_pool & (table_pool - 1) \
+                        or table_pool < 0:
+                    raise ValueError(f"table_pool must be a power of two, not {table_pool!r}")
+                self.tables = FrameAllocator(host.machine, self._alloc(table_pool, table_pool),
+                                             table_pool, name="page-table pool")
             for region in regions:
                 self._add(region)
         except Exception:
@@ -99,6 +109,12 @@ class GuestMemory:
         self.runs.append(pa)
         return pa
 
+    def _table(self, count):
+        """`count` zeroed frames for a page table, aligned to `count`."""
+        if self.tables is self.host.frames:
+            return self._alloc(count, count)
+        return self.tables.alloc(count, count, owner="tables")
+
     def free(self):
         """Return every frame (regions and page tables) to the host; the object is then empty."""
         for region in self.regions:
@@ -106,6 +122,7 @@ class GuestMemory:
         for pa in self.runs:
             self.host.frames.free(pa)
         self.regions, self.runs, self.by_frame, self.roots = [], [], {}, {}
+        self.tables = self.host.frames
 
     # -- guest-physical -> host-physical ------------------------------------------------------
     def region(self, name):
@@ -177,14 +194,15 @@ class GuestMemory:
         if mode not in (SV32, SV32X4):
             raise ValueError(f"page tables are Sv32 or Sv32x4 here, not {mode!r}")
         frames = 1 << (mode.vpn_bits[-1] - SV32.vpn_bits[-1])
-        root = self._alloc(frames, frames)
+        root = self._table(frames)
         self.roots[root] = mode
         return root
 
     def map_pages(self, root, va, size, pa, perm, page=FRAME):
         """Map [va, va + size) to [pa, pa + size) with leaves of `page` bytes (4 KiB or 4 MiB)
         and permissions `perm` (PTE bits; V is added). Raises ValueError on a bad argument or
-        if a page is already mapped (xv6: panic("mappages: remap")), having mapped nothing."""
+        if a page is already mapped (xv6: panic("mappages: remap")), having mapped nothing.
+        Raises HostOutOfMemory if a table frame runs out (what was mapped stays mapped)."""
         mode = self._mode(root, va, size)
         level = _leaf_level(mode, page)
         if not isinstance(pa, int) or not isinstance(perm, int):
@@ -257,7 +275,7 @@ class GuestMemory:
             if not pte & PTE_V:
                 if not alloc:
                     return None
-                frame = self._alloc(1, 1)
+                frame = self._table(1)
                 bus.store(slot, 4, frame >> 12 << PTE_PPN_SHIFT | PTE_V)
                 pte = bus.load(slot, 4)
             table = (pte >> PTE_PPN_SHIFT) << 12
