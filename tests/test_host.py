@@ -267,14 +267,21 @@ def test_map_pages_refuses_bad_requests(host):
 
 # -- gpa -> hpa, read and write ---------------------------------------------------------------
 def test_read_write_and_hostile_addresses(host):
+    hole = host.frames.alloc(2)
+    host.frames.alloc()
+    host.frames.free(hole)           # a 2-frame hole: the region's pages 0-1, then 2-3 elsewhere
     mem = GuestMemory(host, [Region("ram", RAM, 4 * FRAME),
                              Region("next", RAM + 4 * FRAME, FRAME)])
     frames = mem.region("ram").frames
+    assert frames[1] == frames[0] + FRAME and frames[2] != frames[1] + FRAME
     assert mem.gpa_to_hpa(RAM + 5, 4) == frames[0] + 5
-    data = bytes(range(256)) * 20                        # 5120 bytes over two pages
+    assert mem.gpa_to_hpa(RAM + FRAME - 2, 4) == frames[0] + FRAME - 2   # contiguous pages
+    assert mem.gpa_to_hpa(RAM + 2 * FRAME - 2, 4) is None               # not contiguous
+    data = bytes(range(256)) * 36                        # 9216 bytes over three pages
     assert mem.write(RAM + 100, data)
     assert mem.read(RAM + 100, len(data)) == data
     assert host.bus.read_bytes(frames[1], 4) == data[FRAME - 100:FRAME - 96]
+    assert host.bus.read_bytes(frames[2], 4) == data[2 * FRAME - 100:2 * FRAME - 96]
     for gpa, n in ((RAM - 1, 2), (RAM + 4 * FRAME - 2, 4), (-4, 4), (RAM, -1),
                    (RAM, 1 << 40), (1 << 40, 1), (RAM + 6 * FRAME, 1), ("0", 1)):
         assert mem.gpa_to_hpa(gpa, n) is None
@@ -282,8 +289,6 @@ def test_read_write_and_hostile_addresses(host):
     for gpa in (RAM - 1, RAM + 4 * FRAME - 2, RAM + 5 * FRAME - 2, -4, 1 << 40):
         assert mem.write(gpa, b"abcd") is False            # outside, or crossing a region end
     assert mem.read(RAM + 100, len(data)) == data            # nothing was written
-    if frames[1] != frames[0] + FRAME:                  # pages not contiguous in host RAM:
-        assert mem.gpa_to_hpa(RAM + FRAME - 2, 4) is None
 
 
 def test_two_guests_never_overlap_and_free_returns_everything(host):
