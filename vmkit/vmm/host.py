@@ -39,7 +39,8 @@ How an engine is meant to use it (the lead moves the engines onto it after issue
   `trap` builds its shadow table the same way with `SV32` and an ASID from `host.asids`.
   PMP: under HS/VS/U the walker's PTE reads are PMP-checked, so give the GuestMemory a
   `table_pool` (one naturally aligned run holding all its tables: `mem.tables.base`,
-  `mem.tables.total`) and grant it with one NAPOT entry, as the engines grant G_ROOT today;
+  `mem.tables.total`) and grant it with one NAPOT entry, as the engines grant G_ROOT today
+  (read only: so map leaves with A and D already set, or the walker's A/D write faults);
   `bt` allocates its translation cache and vCPU page with `host.frames.alloc`, maps them with
   `mem.map_pages`, and sets its PMP from the addresses it got.
 * Stores to a page are reported through `host.watch_page`, never `hart.watch_page` directly:

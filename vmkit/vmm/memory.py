@@ -275,9 +275,8 @@ class GuestMemory:
             if not pte & PTE_V:
                 if not alloc:
                     return None
-                frame = self._table(1)
-                bus.store(slot, 4, frame >> 12 << PTE_PPN_SHIFT | PTE_V)
-                pte = bus.load(slot, 4)
+                pte = self._table(1) >> 12 << PTE_PPN_SHIFT | PTE_V
+                bus.store(slot, 4, pte)
             table = (pte >> PTE_PPN_SHIFT) << 12
         return table + _index(mode, va, level) * mode.pte_bytes
 
