@@ -6,7 +6,8 @@ import pytest
 from vmkit.asm import assemble
 from vmkit.hw.mmu import FETCH, LOAD, STORE
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32, SV32X4, SV39
-from vmkit.hw.trap import ECALL_FROM_VS, STORE_GUEST_PAGE_FAULT, Trap
+from vmkit.hw.trap import (ECALL_FROM_U, ECALL_FROM_VS, STORE_GUEST_PAGE_FAULT, STORE_PAGE_FAULT,
+                           Trap)
 from vmkit.vmm.engines.base import PMP_R, PMP_RWX, guest_pmp
 from vmkit.vmm.host import FRAME, Host, HostOutOfMemory
 from vmkit.vmm.memory import MEGAPAGE, RWX, GuestMemory, Region
@@ -362,8 +363,16 @@ loop:                          # the loop gets hot: compiled blocks store too
 """
 
 
+# hw: the guest in VS-mode behind a G-stage (hgatp, a VMID); trap: deprivileged to U-mode
+# behind a shadow table (satp, an ASID). The same GuestMemory calls build either.
+STYLES = {"hw": (SV32X4, GUEST, ECALL_FROM_VS, STORE_GUEST_PAGE_FAULT),
+          "trap": (SV32, RWX | PTE_U | AD, ECALL_FROM_U, STORE_PAGE_FAULT)}
+
+
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("fast", [True, False], ids=["blocks", "interpreter"])
-def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
+def test_guest_run_through_our_tables_with_dirty_log(fast, style):
+    mode, perm, ecall, store_fault = STYLES[style]
     host = Host(ram_size=8 * MIB, fast=fast)
     hart = host.hart
     # As an engine would: RAM and tables each in one aligned run, each one NAPOT PMP entry.
@@ -373,21 +382,26 @@ def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
     program = assemble(GUEST_PROGRAM, base=RAM)
     for address, data in program.image():
         assert mem.write(address, data)
-    root = mem.new_root(SV32X4)
-    mem.map_region(root, "ram", GUEST)
+    root = mem.new_root(mode)
+    mem.map_region(root, "ram", perm)
     mem.enable_dirty_log("ram")
     other.enable_dirty_log("ram")
     seen = []
     host.watch_page(mem.region("ram").frames[2] >> 12, seen.append)   # a second watcher
     guest_pmp(hart, [(mem.gpa_to_hpa(RAM, 8 * FRAME), 8 * FRAME, PMP_RWX),
                      (mem.tables.base, mem.tables.total * FRAME, PMP_R)])
-    hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
+    if style == "hw":
+        hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
+        hart.priv, hart.virt = 1, True
+    else:
+        hart.satp = 1 << 31 | host.asids.alloc() << 22 | root >> 12
+        hart.priv, hart.virt = 0, False
     hart.intercept = {"HS", "M"}
-    hart.priv, hart.virt, hart.pc = 1, True, RAM
+    hart.pc = RAM
     hart.translation_changed()
 
     exit = hart.run(10_000)
-    assert (exit.reason, exit.cause) == ("trap", ECALL_FROM_VS), exit.describe()
+    assert (exit.reason, exit.cause) == ("trap", ecall), exit.describe()
     assert int.from_bytes(mem.read(RAM + 0x2000, 4), "little") == 1
     assert int.from_bytes(mem.read(RAM + 0x3004, 4), "little") == 1
     assert mem.dirty_pages() == [RAM + 0x2000, RAM + 0x3000, RAM + 0x6000]
@@ -400,7 +414,8 @@ def test_vs_mode_guest_through_a_g_stage_with_dirty_log(fast):
     mem.clear_dirty_log()
     hart.pc = exit.pc + 4
     exit = hart.run(10_000)
-    assert (exit.reason, exit.cause, exit.gpa) == ("trap", STORE_GUEST_PAGE_FAULT, 0x9000_0000)
+    assert (exit.reason, exit.cause) == ("trap", store_fault)
+    assert (exit.gpa if style == "hw" else exit.tval) == 0x9000_0000
     assert mem.dirty_pages() == [RAM + 0x2000]
     mem.disable_dirty_log("ram")
     assert host.watchers.keys() == {mem.region("ram").frames[2] >> 12} | {
