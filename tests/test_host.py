@@ -446,6 +446,17 @@ def test_one_region_description_serves_two_guests(host):
         GuestMemory(host, [ram, Region("ram", 0, FRAME)])
 
 
+def test_a_pool_zeroes_its_own_frames_not_the_first_of_host_ram(host):
+    # Regression: a pool's allocator zeroed the frame at its *index* from the start of host
+    # RAM, wiping another VM's G-stage root there when a second VM was created.
+    first = host.frames.alloc(8, align=8, owner="vm1")   # the first frames of host RAM
+    host.bus.write_bytes(first, b"\x5A" * 8 * FRAME)
+    mem = GuestMemory(host, [Region("ram", RAM, FRAME)], table_pool=4)
+    root = mem.new_root(SV32)
+    assert host.bus.read_bytes(first, 8 * FRAME) == b"\x5A" * 8 * FRAME
+    assert host.bus.read_bytes(root, FRAME) == bytes(FRAME)
+
+
 def test_page_tables_from_a_pool(host):
     mem = GuestMemory(host, [Region("ram", RAM, 2 * FRAME)], table_pool=4)
     root = mem.new_root(SV32X4)                          # the whole pool

@@ -150,7 +150,7 @@ class FrameAllocator:
         self.used[index:index + count] = b"\1" * count
         pa = self.base + index * FRAME
         self.runs[pa] = (count, owner)
-        ram, at = self.machine.bus.ram, index * FRAME
+        ram, at = self.machine.bus.ram, pa - self.machine.bus.ram_base   # (a pool: not 0)
         ram[at:at + count * FRAME] = bytes(count * FRAME)
         for page in range(count):          # the hart may hold code decoded from a past owner
             self.machine.hart.invalidate_code(pa + page * FRAME)
