@@ -164,6 +164,13 @@ def test_a_failing_engine_stops_its_vm_naming_the_engine(engine):
     _assert_failure(vm.run(), f"engine {engine}")
 
 
+@pytest.mark.parametrize("engine", ["native", "hw"])     # their SBI calls exit to the loop
+def test_a_failure_while_the_run_loop_handles_an_exit_stops_the_vm(engine):
+    vm = tinyos(engine)
+    vm.engine.complete_instruction = broken      # after the first SBI call
+    _assert_failure(vm.run(), "vmm run loop")
+
+
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_with_vmkit_debug_a_vmm_failure_is_raised(engine, monkeypatch):
     monkeypatch.setenv("VMKIT_DEBUG", "1")

@@ -118,7 +118,7 @@ class VirtualMachine:
         try:
             stop = self._run(max_instructions)
         except Exception as error:         # the last guard: a VMM bug stops this VM only
-            self.fail("vmm", error)
+            self.fail("vmm run loop", error)
             stop = self.stop
         if self.failure is not None and debugging():
             raise self.failure
