@@ -23,7 +23,7 @@ class Engine(ABC):
     needs_pv_build = False     # runs the paravirtual build of a workload (pv)
     has_vm_exits = False       # the guest runs in VS-mode: its exits are real VM exits (hw;
     #                            the cost model prices them as VM exits, not trap round trips)
-    guest_paging = False       # virtualizes the guest's own paging (satp)
+    guest_paging = True        # the guest kernel may turn on its own paging (satp)
     software_cpu = False       # guest code runs on a CPU the VMM simulates, not the hart
     deprivileged = False       # the guest kernel runs in real U-mode; its privilege is virtual
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the

@@ -38,7 +38,6 @@ class HwEngine(HartEngine):
     name = "hw"
     title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
     has_vm_exits = True
-    guest_paging = True
     guest_base = 0x8100_0000          # guest RAM lives 16 MiB into host RAM
 
     def setup(self, entry):
