@@ -60,8 +60,7 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
     wall = time.perf_counter() - start
     counters = vm.counters.as_dict()
     counters.update(_mmu_counters(vm))
-    costs = cost_model(model)
-    cycles = costs.estimate(counters, vm_exits=technique.has_vm_exits)
+    cycles = price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
                      total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
                      console=bytes(vm.console).decode("utf-8", "replace"),
@@ -77,6 +76,13 @@ def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
         engine_class(name)                 # every name checked before the first run
     return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast)
             for name in engines]
+
+
+def price(engine, counters, model):
+    """Estimated cycles of a run's `counters` under `engine`, by cost model `model` (a
+    CostModel): its exits are priced as VM exits where the engine has them (hw), else as
+    trap round trips. Re-pricing needs no rerun: the counts are facts, the prices assumptions."""
+    return model.estimate(counters, vm_exits=engine_class(engine).has_vm_exits)
 
 
 def _mmu_counters(vm):

@@ -16,8 +16,8 @@ from bokeh.plotting import figure
 from bokeh.resources import Resources
 from jupyter_bokeh import BokehModel
 
+from vmkit.lab import price
 from vmkit.vmm.costs import PRESETS, RunResult, cost_model
-from vmkit.vmm.engines import engine_class
 
 _bokehjs_loaded = False
 
@@ -63,8 +63,7 @@ class TechniqueComparison:
 
     def _cycles(self, model):
         """Column data: engine plus one column per cost category."""
-        priced = [model.estimate(r.counters, vm_exits=engine_class(r.engine).has_vm_exits)
-                  for r in self.rows]
+        priced = [price(r.engine, r.counters, model) for r in self.rows]
         return {"engine": self.engines,
                 **{category: [p[category] for p in priced] for category in self.categories}}
 
