@@ -59,7 +59,7 @@ def test_an_exit_the_run_loop_does_not_know_stops_the_vm(engine, monkeypatch):
     assert (stop.reason, stop.message) == ("error", "unhandled exit: teleport")
 
 
-# -- engines as types -------------------------------------------------------------------------------
+# -- engines as types ---------------------------------------------------------------------------
 
 def test_the_registry_holds_engine_classes_under_their_names():
     assert ENGINE_NAMES == ["native", "emulate", "trap", "bt", "pv", "hw"]   # lecture order

@@ -64,7 +64,8 @@ class Counters:
                 "direct_instructions": self.direct_instructions,
                 "emulated_instructions": self.emulated_instructions, "idle": self.idle,
                 # Plain string keys, as before ExitReason: JSON and printed rows stay the same.
-                "exits": {str(kind): n for kind, n in self.exits.items()}, "interrupts_injected": self.interrupts_injected,
+                "exits": {str(kind): n for kind, n in self.exits.items()},
+                "interrupts_injected": self.interrupts_injected,
                 "hypercalls": self.exits.get("hypercall", 0),
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
