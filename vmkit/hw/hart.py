@@ -48,6 +48,15 @@ PRIV_NAMES = {(3, False): "M", (1, False): "HS", (0, False): "U", (1, True): "VS
 
 _U32 = struct.Struct("<I").unpack_from
 
+# The attributes holding CSR storage (every other CSR is a view of these, of PMP or of a
+# device line); all reset to 0. context.py saves and loads exactly these.
+CSR_STATE = tuple(
+    "mstatus mstatush medeleg mideleg mie mtvec mcounteren mscratch mepc mcause "
+    "mtval mtval2 mtinst mip_soft menvcfg menvcfgh mcountinhibit stvec scounteren "
+    "senvcfg sscratch sepc scause stval satp hstatus hedeleg hideleg hvip "
+    "hcounteren hgeie htval htinst hgatp henvcfg henvcfgh htimedelta htimedeltah "
+    "vsstatus vstvec vsscratch vsepc vscause vstval vsatp".split())
+
 # Interrupt priority (privileged spec 3.1.9 and 8.4.3): the first pending-and-enabled wins.
 INTERRUPT_PRIORITY = (11, 3, 7, 9, 1, 5, 12, 10, 2, 6)
 # A VS-level interrupt is reported to VS-mode under the supervisor code (VSEI 10 -> SEI 9).
@@ -117,12 +126,7 @@ class Hart:
         self.x = [0] * 32
         self.pc = self.reset_pc
         self.priv, self.virt = M, False
-        zero = ("mstatus mstatush medeleg mideleg mie mtvec mcounteren mscratch mepc mcause "
-                "mtval mtval2 mtinst mip_soft menvcfg menvcfgh mcountinhibit stvec scounteren "
-                "senvcfg sscratch sepc scause stval satp hstatus hedeleg hideleg hvip "
-                "hcounteren hgeie htval htinst hgatp henvcfg henvcfgh htimedelta htimedeltah "
-                "vsstatus vstvec vsscratch vsepc vscause vstval vsatp").split()
-        for name in zero:
+        for name in CSR_STATE:
             setattr(self, name, 0)
         self.pmpcfg = [0] * 16
         self.pmpaddr = [0] * 16
