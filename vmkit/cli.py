@@ -369,15 +369,6 @@ def _positive_float(text):
     return value
 
 
-# One line per technique for the help texts; the names come from the engine registry.
-TECHNIQUES = {"native": "the kernel in real S-mode, the VMM as its firmware: the yardstick",
-              "emulate": "pure emulation: a software CPU interprets every instruction",
-              "trap": "trap-and-emulate: the kernel in U-mode, privileged instructions trap",
-              "bt": "binary translation: kernel code rewritten before it runs (VMware)",
-              "pv": "paravirtualization: a kernel built to call the VMM (Xen)",
-              "hw": "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"}
-
-
 def _engines():
     from vmkit.vmm.engines import ENGINES
     return tuple(ENGINES)
@@ -389,7 +380,9 @@ def _cost_models():
 
 
 def _technique_lines():
-    return "\n".join(f"  {name:<8} {TECHNIQUES.get(name, '')}" for name in _engines())
+    """One line per technique for the help texts, from the engine registry."""
+    from vmkit.vmm.engines import ENGINES
+    return "\n".join(f"  {name:<8} {engine.title}" for name, engine in ENGINES.items())
 
 
 EXAMPLES = """\

@@ -23,12 +23,12 @@ from . import guest
 from .disasm import disassemble_word
 from .hw.trap import ECALL_FROM_U, INTERRUPT_BIT, cause_name
 from .vmm.costs import RunResult, cost_model
-from .vmm.engines import ENGINES
+from .vmm.engines import ENGINES, engine_class
+from .vmm.exits import NOT_EXITS, ExitReason
 from .vmm.vm import VirtualMachine
 
-# The engines a comparison runs by default, in the lecture's order.
-DEFAULT_ENGINES = tuple(name for name in ("native", "emulate", "trap", "bt", "pv", "hw")
-                        if name in ENGINES)
+# The engines a comparison runs by default: every registered one, in the lecture's order.
+DEFAULT_ENGINES = tuple(ENGINES)
 
 
 def load_program(workload, iterations=None, pv=False):
@@ -52,15 +52,15 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
     `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS).
     `fast=False` runs the simulator's reference interpreter (same results, slower)."""
-    program = load_program(workload, iterations, pv=(engine == "pv"))
+    technique = engine_class(engine)
+    program = load_program(workload, iterations, pv=technique.needs_pv_build)
     vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
     counters = vm.counters.as_dict()
     counters.update(_mmu_counters(vm))
-    costs = cost_model(model)
-    cycles = costs.estimate(counters, vm_exits=(engine == "hw"))
+    cycles = price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
                      total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
                      console=bytes(vm.console).decode("utf-8", "replace"),
@@ -73,10 +73,16 @@ def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
             max_instructions=50_000_000, quirks=(), fast=True):
     """The same workload under each engine: a list of RunResults, in `engines` order."""
     for name in engines:
-        if name not in ENGINES:
-            raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+        engine_class(name)                 # every name checked before the first run
     return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast)
             for name in engines]
+
+
+def price(engine, counters, model):
+    """Estimated cycles of a run's `counters` under `engine`, by cost model `model` (a
+    CostModel): its exits are priced as VM exits where the engine has them (hw), else as
+    trap round trips. Re-pricing needs no rerun: the counts are facts, the prices assumptions."""
+    return model.estimate(counters, vm_exits=engine_class(engine).has_vm_exits)
 
 
 def _mmu_counters(vm):
@@ -86,68 +92,80 @@ def _mmu_counters(vm):
     tlb = cpu.mmu.tlb
     counters = {"tlb_hits": tlb.hits, "tlb_misses": tlb.misses, "tlb_flushes": tlb.flushes,
                 "walk_references": cpu.mmu.walk_references}
-    statistics = getattr(vm.engine, "statistics", None)       # bt's translation cache
-    if statistics is not None:
-        counters.update(statistics())
+    counters.update(vm.engine.statistics())                   # bt's translation cache
     return counters
 
 
 # -- exit reasons: one table, printed by the notebooks, checked against every run by the tests ---
 
-# kind of VmExit -> (when it happens on RISC-V, the x86 name, counted in counters["exits"]?)
+# ExitReason -> (when it happens on RISC-V, the x86 name, counted in counters["exits"]?)
 # Counted exits are transitions into the VMM that the cost model prices; the others are
 # bookkeeping of the run loop (vm.py) and never appear in a run's exit counts.
-EXIT_REASONS = {
-    "sbi": ("the guest kernel calls its firmware: ecall from S-mode (native, cause 9), from "
-            "VS-mode (hw, cause 10), or from the deprivileged kernel in U-mode (trap, pv; "
-            "cause 8)", "VMCALL (a hypercall to the VMM; natively a BIOS/firmware call)",
-            True),
-    "mmio": ("a load or store to a device address (the UART): a guest-page fault (hw, causes "
-             "21/23) or a page fault on the unmapped device page (trap, bt, pv; causes 13/15); "
-             "the VMM emulates the access", "EPT violation / MMIO exit; for port I/O: "
-             "I/O instruction exit (IN/OUT)", True),
-    "illegal_instruction": ("a privileged instruction of the deprivileged guest kernel (csrr "
-                            "sstatus, sret, wfi, ...) trapped as illegal in U-mode (cause 2); "
-                            "the VMM emulated it on the vCPU record", "#GP of a privileged "
-                            "instruction in ring 1/3 (software VMM); VT-x: CR access, "
-                            "RDMSR/WRMSR, ... exits", True),
-    "ecall": ("the guest's own system call (ecall from its U-mode, cause 8) arrived at the VMM, "
-              "which reflected it into the guest kernel", "INT 0x80 / SYSCALL caught by a "
-              "software VMM and reflected (under VT-x a guest syscall does not exit)", True),
-    "exception": ("another guest exception (fault, breakpoint, illegal instruction of the "
-                  "guest's own) arrived at the VMM, which reflected it into the guest kernel",
-                  "exception or NMI exit (#PF, #DE, #UD, ...) reflected into the guest",
-                  True),
-    "interrupt": ("the VMM delivered a virtual interrupt (the guest's timer) into the guest "
-                  "kernel", "event injection at VM entry (external-interrupt / interrupt-"
-                  "window exits)", True),
-    "wfi": ("the guest waits for an interrupt (wfi, or the pv IDLE hypercall) with none "
-            "pending: the VMM lets guest time pass to its timer", "HLT exit", True),
-    "virtual_instruction": ("hw: the guest in VS/VU-mode used an instruction only the "
-                            "hypervisor may use (cause 22, virtual instruction); it gets an "
-                            "illegal-instruction exception", "VT-x exits for VMX instructions "
-                            "executed in the guest (VMXON, VMREAD, ...)", True),
-    "fault": ("hw: the guest jumped outside its RAM (instruction guest-page fault, cause 20); "
-              "the VMM gives it an instruction access fault", "EPT violation on an "
-              "instruction fetch", True),
-    "hypercall": ("pv: the paravirtual kernel called the VMM on purpose (ecall with "
-                  "a7 = EID_PV: trap return, trap vector, CSR batch, idle, event check)",
-                  "Xen hypercall (int 0x82 / the hypercall page; VMCALL under HVM)", True),
-    "error": ("the VMM stopped the guest (it cannot continue: a trap storm, an unsupported "
-              "operation)", "KVM_EXIT_INTERNAL_ERROR; triple fault -> shutdown", True),
-    "budget": ("not an exit: the run loop's time slice ran out (the VMM regains control to "
-               "deliver the guest's timer)", "VMX-preemption timer exit", False),
-    "idle": ("not an exit: the hart itself slept in wfi (the VMM lets guest time pass)",
-             "HLT with no exit (HLT exiting off)", False),
-    "callout": ("bt: the translated code called into the VMM (a jump, not a trap): counted "
-                "as tc_callouts and priced as a callout, not as an exit", "VMware BT callout "
-                "into the VMM", False),
+_EXITS = {
+    ExitReason.SBI: (
+        "the guest kernel calls its firmware: ecall from S-mode (native, cause 9), from VS-mode "
+        "(hw, cause 10), or from the deprivileged kernel in U-mode (trap, pv; cause 8)",
+        "VMCALL (a hypercall to the VMM; natively a BIOS/firmware call)"),
+    ExitReason.MMIO: (
+        "a load or store to a device address (the UART): a guest-page fault (hw, causes 21/23) or "
+        "a page fault on the unmapped device page (trap, bt, pv; causes 13/15); the VMM emulates "
+        "the access",
+        "EPT violation / MMIO exit; for port I/O: I/O instruction exit (IN/OUT)"),
+    ExitReason.ILLEGAL_INSTRUCTION: (
+        "a privileged instruction of the deprivileged guest kernel (csrr sstatus, sret, wfi, ...) "
+        "trapped as illegal in U-mode (cause 2); the VMM emulated it on the vCPU record",
+        "#GP of a privileged instruction in ring 1/3 (software VMM); VT-x: CR access, "
+        "RDMSR/WRMSR, ... exits"),
+    ExitReason.ECALL: (
+        "the guest's own system call (ecall from its U-mode, cause 8) arrived at the VMM, which "
+        "reflected it into the guest kernel",
+        "INT 0x80 / SYSCALL caught by a software VMM and reflected (under VT-x a guest syscall "
+        "does not exit)"),
+    ExitReason.EXCEPTION: (
+        "another guest exception (fault, breakpoint, illegal instruction of the guest's own) "
+        "arrived at the VMM, which reflected it into the guest kernel",
+        "exception or NMI exit (#PF, #DE, #UD, ...) reflected into the guest"),
+    ExitReason.INTERRUPT: (
+        "the VMM delivered a virtual interrupt (the guest's timer) into the guest kernel",
+        "event injection at VM entry (external-interrupt / interrupt-window exits)"),
+    ExitReason.WFI: (
+        "the guest waits for an interrupt (wfi, or the pv IDLE hypercall) with none pending: the "
+        "VMM lets guest time pass to its timer",
+        "HLT exit"),
+    ExitReason.VIRTUAL_INSTRUCTION: (
+        "hw: the guest in VS/VU-mode used an instruction only the hypervisor may use (cause 22, "
+        "virtual instruction); it gets an illegal-instruction exception",
+        "VT-x exits for VMX instructions executed in the guest (VMXON, VMREAD, ...)"),
+    ExitReason.FAULT: (
+        "hw: the guest jumped outside its RAM (instruction guest-page fault, cause 20); the VMM "
+        "gives it an instruction access fault",
+        "EPT violation on an instruction fetch"),
+    ExitReason.HYPERCALL: (
+        "pv: the paravirtual kernel called the VMM on purpose (ecall with a7 = EID_PV: trap "
+        "return, trap vector, CSR batch, idle, event check)",
+        "Xen hypercall (int 0x82 / the hypercall page; VMCALL under HVM)"),
+    ExitReason.ERROR: (
+        "the VMM stopped the guest (it cannot continue: a trap storm, an unsupported operation)",
+        "KVM_EXIT_INTERNAL_ERROR; triple fault -> shutdown"),
+    ExitReason.BUDGET: (
+        "not an exit: the run loop's time slice ran out (the VMM regains control to deliver the "
+        "guest's timer)",
+        "VMX-preemption timer exit"),
+    ExitReason.IDLE: (
+        "not an exit: the hart itself slept in wfi (the VMM lets guest time pass)",
+        "HLT with no exit (HLT exiting off)"),
+    ExitReason.CALLOUT: (
+        "bt: the translated code called into the VMM (a jump, not a trap): counted as tc_callouts "
+        "and priced as a callout, not as an exit",
+        "VMware BT callout into the VMM"),
 }
+EXIT_REASONS = {reason: (riscv, x86, reason not in NOT_EXITS)
+                for reason, (riscv, x86) in _EXITS.items()}
 
 
 def exit_glossary():
     """The glossary of exit reasons as rows: reason, RISC-V (vmkit), x86, counted as an exit."""
-    return [{"reason": reason, "riscv": riscv, "x86": x86, "counted": counted}
+    return [{"reason": str(reason), "riscv": riscv, "x86": x86, "counted": counted}
             for reason, (riscv, x86, counted) in EXIT_REASONS.items()]
 
 
@@ -180,11 +198,10 @@ def syscall_timeline(engine, call=3):
     Recorded from a real run: the hart (or emulate's software CPU) reports every instruction
     it retires and every trap it takes, and the VMM's entry points report what it did. `call`
     picks which system call (the third: bt's translations are made and chained by then)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    technique = engine_class(engine)
     if type(call) is not int or not 1 <= call <= 8:
         raise ValueError(f"call must be an integer from 1 to 8, not {call!r}")
-    program = load_program("syscall", iterations=call + 1, pv=(engine == "pv"))
+    program = load_program("syscall", iterations=call + 1, pv=technique.needs_pv_build)
     vm = VirtualMachine(program, engine=engine)
     events = []
     _record(vm, events, call)
@@ -207,15 +224,12 @@ def _record(vm, events, call):
     program's next instruction only: while `trace` is set the hart runs one at a time."""
     engine = vm.engine
     cpu = engine.cpu
-    vcpu = getattr(engine, "vcpu", cpu)          # whose `priv` is the guest's privilege
-
-    def guest_mode():
-        return vcpu.priv
+    guest_mode = engine.guest_privilege
 
     def retired(line):                 # Spike's commit line: privilege before, pc, instruction
         _, _, priv, pc, word = line.split()[:5]
         priv = int(priv)
-        mode = priv if vcpu is cpu else guest_mode()
+        mode = guest_mode() if engine.deprivileged else priv
         host = ("V" if getattr(cpu, "virt", False) else "") + MODES[priv]
         events.append(("run", mode, host, int(pc, 16), int(word[3:-1], 16)))
         if mode == 0:                              # back in the user program: enough
@@ -275,7 +289,7 @@ def _one_call(events, call):
 
 def _steps(events, vm, names):
     engine = vm.engine
-    software = engine.name == "emulate"          # the "hart" is the VMM's software CPU
+    software = engine.software_cpu               # the "hart" is the VMM's software CPU
     hart = "VMM" if software else "hart"
     steps, run = [], []
 
@@ -334,8 +348,8 @@ def _steps(events, vm, names):
                 steps.append(Step("VMM", text))
         elif kind == "exit":
             _, reason, callout = event
-            if reason not in ("budget", "idle", "callout") and not callout:
-                steps.append(Step("VMM", "resumes the guest", exit=reason))
+            if reason not in NOT_EXITS and not callout:
+                steps.append(Step("VMM", "resumes the guest", exit=str(reason)))
     flush()
     return steps
 
@@ -361,8 +375,7 @@ def _symbol(address, names):
 def _vmm_text(engine, name, args):
     if name == "reflect":
         cause, interrupt = args[0], len(args) > 2 and args[2]
-        where = ("writes scause/sepc into the shared page" if engine.name == "pv"
-                 else "sets the virtual scause, sepc, sstatus")
+        where = engine.reflection
         return (f"reflects the {cause_name(cause | (INTERRUPT_BIT if interrupt else 0))} into "
                 f"the guest kernel: {where}, pc = the guest's stvec")
     if name == "_emulate":

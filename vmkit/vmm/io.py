@@ -20,20 +20,44 @@ STORES = {"sb": 1, "sh": 2, "sw": 4}
 
 
 class CountedDevice:
-    """A device model seen through a counter: under `emulate` device accesses are steps of the
-    software CPU, not exits, but the device model still does the same work per access."""
+    """A device model of `vm` placed on a bus the guest's CPU reaches itself (emulate's
+    software CPU, native's host hart), seen through a counter: under `emulate` device
+    accesses are steps of the software CPU, not exits, but the device model still does the
+    same work per access. A device model that fails stops the VM, naming the device (the
+    hart would turn the exception into an anonymous internal error)."""
 
-    def __init__(self, device, counters):
-        self.device, self.counters = device, counters
+    def __init__(self, device, vm, base):
+        self.device, self.vm, self.counters = device, vm, vm.counters
         self.name, self.size = device.name, device.size
+        self.component = device_name(device, base)
+
+    def count(self):
+        self.counters.device_accesses += 1
 
     def read(self, offset, size):
-        self.counters.device_accesses += 1
-        return self.device.read(offset, size)
+        self.count()
+        try:
+            return self.device.read(offset, size)
+        except BusError:
+            raise                                  # an access fault for the guest: fine
+        except Exception as error:
+            self.vm.fail(self.component, error)
+            raise
 
     def write(self, offset, size, value):
-        self.counters.device_accesses += 1
-        self.device.write(offset, size, value)
+        self.count()
+        try:
+            self.device.write(offset, size, value)
+        except BusError:
+            raise
+        except Exception as error:
+            self.vm.fail(self.component, error)
+            raise
+
+
+def device_name(device, base):
+    """How a VMM failure names a device model: "device uart0 at 0x10000000"."""
+    return f"device {device.name} at {base:#010x}"
 
 
 class GuestDevices:
@@ -51,6 +75,11 @@ class GuestDevices:
             if base <= gpa < end:
                 return device, gpa - base
         return None, 0
+
+    def component(self, gpa):
+        """The device model at `gpa`, named for a failure report."""
+        device, offset = self.find(gpa)
+        return "device model" if device is None else device_name(device, gpa - offset)
 
 
 def emulate_access(devices, registers, word, gpa):

@@ -1,64 +1,43 @@
 """A virtual machine and its run loop: run the guest, look at why it stopped, handle it, repeat.
 
     exit = engine.enter(budget)           # KVM_RUN: the guest runs until something needs us
-    match exit.kind:                      # KVM's exit_reason
-        "sbi"     -> firmware call (sbi.py), then step over the ecall
-        "mmio"    -> emulate the device access (io.py), or give the guest an access fault
-        "virtual_instruction" -> the guest used a hypervisor-only instruction: illegal for it
-        "wfi"     -> nothing to do: let guest time pass to the timer, or stop
-                     ("idle" is the same without an exit: the CPU itself slept in wfi)
-        "budget"  -> the slice is used up
+    match exit.kind:                      # an ExitReason (exits.py), KVM's exit_reason
+        SBI     -> firmware call (sbi.py), then step over the ecall
+        MMIO    -> emulate the device access (io.py), or give the guest an access fault
+        VIRTUAL_INSTRUCTION -> the guest used a hypervisor-only instruction: illegal for it
+        FAULT   -> give the guest the exception the engine chose
+        WFI     -> nothing to do: let guest time pass to the timer, or stop
+                   (IDLE is the same without an exit: the CPU itself slept in wfi)
+        ERROR   -> stop the VM
+        BUDGET, CALLOUT and the kinds the engine handled itself -> nothing
+        anything else -> stop the VM: "unhandled exit", never silently ignored
 
 Guest time is deterministic: it counts guest instructions retired plus the time skipped while
 the guest waits in wfi, so every engine delivers the guest's timer interrupt at the same guest
 instruction. The VMM arms the timer itself (SBI set_timer) and bounds each slice so the guest
 stops exactly when its timer is due.
 
-Guest-physical memory: RAM at 0x8000_0000 (GUEST_RAM), a 16550 UART at 0x1000_0000, nothing
-else. Where the RAM sits in host-physical memory is the engine's business.
+A Python exception inside the VMM (a device model, the SBI, an engine) stops only this VM:
+VmStop("error") names the component and keeps the traceback; with VMKIT_DEBUG=1 it is raised.
+
+Guest-physical memory: layout.py. Where the RAM sits in host-physical memory is the engine's
+business.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vmkit.hw.devices import Uart16550, VIRT_MEMORY_MAP
+from vmkit.hw.devices import Uart16550
 from vmkit.hw.devices.console import ConsoleLog
 from vmkit.hw.machine import StormWatch
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT, Trap
 from vmkit.isa import decode
 
+from .engines import engine_class
+from .exits import NOT_EXITS, STORM, ExitReason, VmStop, debugging, vmm_failure
 from .io import LOADS, GuestDevices, emulate_access
+from .layout import GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
 from .sbi import Sbi
-
-GUEST_RAM = 0x8000_0000
-GUEST_UART = VIRT_MEMORY_MAP["uart0"][0]
-# The most guest RAM a VM may have: every engine carves it out of a 32 MiB host machine, and
-# trap/pv/hw/bt keep their page tables below the guest's 16 MiB (see engines/trap.py).
-MAX_GUEST_RAM = 16 << 20
-STORM = ("the guest takes trap after trap without retiring an instruction "
-         "(is its trap vector valid?)")
-
-
-@dataclass
-class VmExit:
-    """Why `Engine.enter` returned (x86: a VM exit; KVM: kvm_run.exit_reason)."""
-    kind: str                    # what the VMM must do; see the table in the module docstring.
-    #   Kinds an engine has already handled itself, counted but needing nothing more:
-    #   "illegal_instruction" (emulated), "ecall", "exception", "interrupt" (reflected).
-    gpa: int = 0                 # mmio: the guest-physical address
-    word: int = 0                # mmio/illegal: the instruction
-    trap: object = None          # fault: the exception to give the guest
-    message: str = ""
-    callout: bool = False        # bt: the translated code called the VMM; no trap, no exit
-
-
-@dataclass
-class VmStop:
-    """How a run ended."""
-    reason: str                  # "shutdown" "budget" "wfi" "error"
-    code: int = 0
-    message: str = ""
-
 
 @dataclass
 class Counters:
@@ -84,7 +63,9 @@ class Counters:
         return {"guest_instructions": self.guest_instructions,
                 "direct_instructions": self.direct_instructions,
                 "emulated_instructions": self.emulated_instructions, "idle": self.idle,
-                "exits": dict(self.exits), "interrupts_injected": self.interrupts_injected,
+                # Plain string keys, as before ExitReason: JSON and printed rows stay the same.
+                "exits": {str(kind): n for kind, n in self.exits.items()},
+                "interrupts_injected": self.interrupts_injected,
                 "hypercalls": self.exits.get("hypercall", 0),
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
@@ -101,9 +82,7 @@ class VirtualMachine:
         compiled blocks (False: the reference interpreter; the results are identical)."""
         from vmkit.hw.system import QUIRKS
 
-        from .engines import ENGINES
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        engine_type = engine_class(engine)
         for quirk in quirks:
             if quirk not in QUIRKS:
                 raise ValueError(f"unknown quirk {quirk!r}; choose from {', '.join(QUIRKS)}")
@@ -128,14 +107,25 @@ class VirtualMachine:
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None
+        self.failure = None                # the exception that stopped the VMM, if any
         self.storm = StormWatch()          # traps since the guest last retired an instruction
-        self.engine = ENGINES[engine](self)
+        self.engine = engine_type(self)
         self.engine.cpu.quirks = frozenset(quirks)
         self.engine.load(_segments(program), entry)
 
     # -- the run loop -------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000):
         """Run the guest for up to `max_instructions` guest instructions; returns a VmStop."""
+        try:
+            stop = self._run(max_instructions)
+        except Exception as error:         # the last guard: a VMM bug stops this VM only
+            self.fail("vmm run loop", error)
+            stop = self.stop
+        if self.failure is not None and debugging():
+            raise self.failure
+        return stop
+
+    def _run(self, max_instructions):
         start = self.counters.guest_instructions
         while self.stop is None:
             left = max_instructions - (self.counters.guest_instructions - start)
@@ -143,9 +133,12 @@ class VirtualMachine:
                 return VmStop("budget", message=f"stopped after {max_instructions} instructions")
             budget = self._bound_by_timer(left)
             progress = self.guest_time
-            exit = self.engine.enter(budget)
-            trapped = exit.kind not in ("budget", "idle", "callout") and not exit.callout
-            if trapped:
+            try:
+                exit = self.engine.enter(budget)
+            except Exception as error:
+                self.fail(f"engine {self.engine.name}", error)
+                break
+            if exit.kind not in NOT_EXITS and not exit.callout:
                 self.counters.exits[exit.kind] += 1
             self._handle(exit)
             # A guest whose trap vector itself faults takes trap after trap and never retires
@@ -158,23 +151,51 @@ class VirtualMachine:
 
     def _handle(self, exit):
         engine = self.engine
-        if exit.kind == "sbi":
-            self.sbi.handle(engine.registers)
-            engine.complete_instruction()
-        elif exit.kind == "mmio":
-            if emulate_access(self.devices, engine.registers, exit.word, exit.gpa):
-                engine.complete_instruction()
-            else:
-                cause = LOAD_ACCESS_FAULT if _is_load(exit.word) else STORE_ACCESS_FAULT
-                engine.inject(Trap(cause, engine.fault_address(exit)))
-        elif exit.kind == "virtual_instruction":
-            engine.inject(Trap(ILLEGAL_INSTRUCTION, exit.word))
-        elif exit.kind == "fault":
-            engine.inject(exit.trap)
-        elif exit.kind in ("wfi", "idle"):     # idle: the hart slept in wfi, no exit needed
-            self._idle()
-        elif exit.kind == "error":
-            self.stop = VmStop("error", message=exit.message)
+        match exit.kind:
+            case ExitReason.SBI:
+                if self.call_sbi(engine.registers):
+                    engine.complete_instruction()
+            case ExitReason.MMIO:
+                try:
+                    done = emulate_access(self.devices, engine.registers, exit.word, exit.gpa)
+                except Exception as error:
+                    return self.fail(self.devices.component(exit.gpa), error)
+                if done:
+                    engine.complete_instruction()
+                else:
+                    cause = LOAD_ACCESS_FAULT if _is_load(exit.word) else STORE_ACCESS_FAULT
+                    engine.inject(Trap(cause, engine.fault_address(exit)))
+            case ExitReason.VIRTUAL_INSTRUCTION:
+                engine.inject(Trap(ILLEGAL_INSTRUCTION, exit.word))
+            case ExitReason.FAULT:
+                engine.inject(exit.trap)
+            case ExitReason.WFI | ExitReason.IDLE:    # idle: the hart slept in wfi, no exit
+                self._idle()
+            case ExitReason.ERROR:
+                if self.stop is None:      # a VMM failure already stopped it, naming the part
+                    self.stop = VmStop("error", message=exit.message)
+            case (ExitReason.BUDGET | ExitReason.CALLOUT | ExitReason.ILLEGAL_INSTRUCTION
+                  | ExitReason.ECALL | ExitReason.EXCEPTION | ExitReason.INTERRUPT
+                  | ExitReason.HYPERCALL):
+                pass                       # the engine has handled it (or nothing happened)
+            case _:
+                self.stop = VmStop("error", message=f"unhandled exit: {exit.kind}")
+
+    def fail(self, component, error):
+        """An exception `error` inside VMM component `component`: stop this VM (the first
+        failure is the one reported; vm.run raises it when VMKIT_DEBUG=1)."""
+        if self.failure is None:
+            self.failure = error
+            self.stop = vmm_failure(component, error)
+
+    def call_sbi(self, registers):
+        """Serve the guest's SBI call; False if the SBI failed (the VM is then stopped)."""
+        try:
+            self.sbi.handle(registers)
+        except Exception as error:
+            self.fail("sbi", error)
+            return False
+        return True
 
     # -- guest time and the timer --------------------------------------------------------------
     @property

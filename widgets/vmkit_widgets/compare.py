@@ -16,6 +16,7 @@ from bokeh.plotting import figure
 from bokeh.resources import Resources
 from jupyter_bokeh import BokehModel
 
+from vmkit.lab import price
 from vmkit.vmm.costs import PRESETS, RunResult, cost_model
 
 _bokehjs_loaded = False
@@ -62,7 +63,7 @@ class TechniqueComparison:
 
     def _cycles(self, model):
         """Column data: engine plus one column per cost category."""
-        priced = [model.estimate(r.counters, vm_exits=(r.engine == "hw")) for r in self.rows]
+        priced = [price(r.engine, r.counters, model) for r in self.rows]
         return {"engine": self.engines,
                 **{category: [p[category] for p in priced] for category in self.categories}}
 

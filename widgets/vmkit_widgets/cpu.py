@@ -59,8 +59,7 @@ class CpuView:
         engine = self.vm.engine
         guest = engine.guest_state()
         cpu = engine.cpu
-        vcpu = getattr(engine, "vcpu", None)        # trap, bt, emulate: the guest's own record
-        hw = engine.name == "hw"
+        hw = engine.has_vm_exits            # the guest's supervisor CSRs are the VS copies
         csrs = {}
         for number in KEY_CSRS:
             name = CSR_BY_NUMBER[number].name
@@ -71,8 +70,7 @@ class CpuView:
         pc, tc = guest_pc(engine)
         return {"pc": pc, "tc_pc": tc, "x": dict(zip(ABI_NAMES, guest["x"])),
                 "mode": PRIV_NAMES[(cpu.priv, cpu.virt)], "v": int(cpu.virt),
-                "guest_priv": GUEST_PRIV.get(vcpu.priv if vcpu is not None else
-                                             cpu.priv, "?"),
+                "guest_priv": GUEST_PRIV.get(engine.guest_privilege(), "?"),
                 "csrs": csrs}
 
     def _track(self, s):

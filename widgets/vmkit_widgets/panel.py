@@ -8,6 +8,7 @@ reset, a speed control and a progress bar, all wired to one VirtualMachine and i
 import ipywidgets as w
 
 from vmkit import lab
+from vmkit.vmm.engines import engine_class
 from vmkit.vmm.vm import VirtualMachine
 
 from .console import VmConsole
@@ -23,7 +24,8 @@ class VmPanel:
     def __init__(self, workload="tinyos", engine="hw", iterations=None, chunk=CHUNK,
                  max_instructions=50_000_000):
         self.engine = engine
-        self.program = lab.load_program(workload, iterations, pv=(engine == "pv"))
+        self.program = lab.load_program(workload, iterations,
+                                        pv=engine_class(engine).needs_pv_build)
         self.console = VmConsole()
         self.vm = self._new_vm()
         self.runner = Runner(self.vm, chunk, max_instructions, on_chunk=self.update)

@@ -13,9 +13,9 @@ import ipywidgets as w
 
 class TranslationView:
     def __init__(self, vm):
-        if vm.engine.name != "bt":
-            raise ValueError(f"the translation-cache view needs engine 'bt', not "
-                             f"{vm.engine.name!r}")
+        if not hasattr(vm.engine, "describe_block"):
+            raise ValueError(f"the translation-cache view needs engine 'bt' (a translation "
+                             f"cache), not {vm.engine.name!r}")
         self.engine = vm.engine
         self.html = w.HTML()
         self.widget = self.html

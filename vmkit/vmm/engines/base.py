@@ -1,15 +1,14 @@
-"""What every CPU-virtualization engine shares: a host machine, guest RAM carved out of it, and
-the interface the run loop in vm.py drives.
-
-An engine places guest RAM somewhere in host-physical memory, runs guest code until something
-needs the VMM, and reports that as a `VmExit`. Engines whose guest runs on the host hart
-(native, hw) turn the hart's exits into VM exits here.
+"""What the engines whose guest code runs on the host hart share (native, trap, pv, bt, hw):
+a host machine, guest RAM carved out of it, and turning the hart's exits into VM exits.
+The interface itself is engine.py.
 """
 
 from vmkit.hw.machine import Machine, run_hart
 from vmkit.hw.pmp import A_SHIFT, NAPOT, R, W, X
 
-from ..vm import GUEST_RAM, STORM, VmExit
+from ..exits import STORM, ExitReason, VmExit
+from ..layout import GUEST_RAM
+from .engine import Engine
 
 
 def napot(base, size):
@@ -22,10 +21,9 @@ PMP_RW = R | W | NAPOT << A_SHIFT
 PMP_R = R | NAPOT << A_SHIFT
 
 
-class HartEngine:
-    """An engine whose guest code runs directly on the host hart (native, hw)."""
+class HartEngine(Engine):
+    """An engine whose guest code runs directly on the host hart."""
 
-    name = "?"
     host_ram_size = 32 << 20
     guest_base = 0x8000_0000           # host-physical address of guest RAM
 
@@ -66,21 +64,7 @@ class HartEngine:
     def setup(self, entry):
         raise NotImplementedError
 
-    # -- guest registers, as the run loop sees them ------------------------------------------
-    @property
-    def registers(self):
-        return self.hart.x
-
-    def complete_instruction(self):
-        """The VMM finished the instruction at pc (an SBI ecall, an MMIO access): step over."""
-        self.hart.pc = (self.hart.pc + 4) & 0xFFFFFFFF
-        self.hart.retire(1)
-        self.vm.counters.emulated(1)
-
-    def inject(self, trap):
-        """Deliver an exception to the guest kernel, as the hardware would have."""
-        self.hart.take_trap(trap)
-
+    # -- the guest's CPU -----------------------------------------------------------------------
     def fault_address(self, exit):
         return self.last_tval
 
@@ -92,15 +76,6 @@ class HartEngine:
         hart = self.hart
         return hart.load_physical(hart.pc, 4, hart.priv, hart.virt, hlvx=True)
 
-    def read_supervisor_csr(self, number):
-        """A supervisor CSR as the guest kernel would read it (overridden where it is virtual)."""
-        return self.hart.csrs.read(number)
-
-    def guest_state(self):
-        """Everything the guest can observe of its CPU: registers, pc and supervisor CSRs.
-        Equal under every engine for the same guest: the transparency the lecture asks for."""
-        return guest_state(self.hart.x, self.hart.pc, self.read_supervisor_csr)
-
     # -- running -----------------------------------------------------------------------------------
     def enter(self, budget):
         hart = self.hart
@@ -108,26 +83,18 @@ class HartEngine:
         exit = run_hart(hart, budget, self.vm.storm)
         self.vm.counters.direct(hart.instret - before)
         if exit.reason == "storm":
-            return VmExit("error", message=STORM)
+            return VmExit(ExitReason.ERROR, message=STORM)
         if exit.reason == "budget":
-            return VmExit("budget")
+            return VmExit(ExitReason.BUDGET)
         if exit.reason == "wfi":
-            return VmExit("idle")
+            return VmExit(ExitReason.IDLE)
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self.trap_exit(exit)
-        return VmExit("error", message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
 
     def trap_exit(self, exit):
         raise NotImplementedError
-
-
-# sstatus sie stvec scounteren sscratch sepc scause stval sip satp
-SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144, 0x180)
-
-
-def guest_state(x, pc, read_csr):
-    return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
 
 
 def guest_pmp(hart, entries):

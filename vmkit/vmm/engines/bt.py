@@ -53,7 +53,8 @@ from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
 from vmkit.isa import BY_NAME, decode, encode
 
-from ..vm import GUEST_RAM, VmExit
+from ..exits import ExitReason, VmExit
+from ..layout import GUEST_RAM
 from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
 from .trap import SHADOW_ROOT, S, U, TrapEngine
 
@@ -108,6 +109,7 @@ class Block:
 
 class BtEngine(TrapEngine):
     name = "bt"
+    title = "binary translation: kernel code rewritten before it runs (VMware)"
 
     def setup(self, entry):
         super().setup(entry)
@@ -177,7 +179,7 @@ class BtEngine(TrapEngine):
         # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
         after_callout, self.after_callout = self.after_callout, False
         if self._inject_interrupt():
-            return VmExit("interrupt")
+            return VmExit(ExitReason.INTERRUPT)
         hart = self.hart
         if self.vcpu.priv == S and not self.in_tc(hart.pc):
             # Kernel code always runs translated; a budget smaller than a block gets a block
@@ -186,7 +188,7 @@ class BtEngine(TrapEngine):
             translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK),
                                         priced=not after_callout)
             if translated is None:
-                return VmExit("exception")
+                return VmExit(ExitReason.EXCEPTION)
             hart.pc = translated
         if not self.in_tc(hart.pc):            # guest user code runs directly, as under trap
             return super(TrapEngine, self).enter(budget)
@@ -207,11 +209,11 @@ class BtEngine(TrapEngine):
 
     def _leave_tc(self, exit):
         if exit.reason == "budget":
-            return VmExit("budget")
+            return VmExit(ExitReason.BUDGET)
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self._tc_exit(exit)
-        return VmExit("error", message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
 
     def _account(self, budget):
         """Guest instructions the translated code ran: what it charged to BUDGET."""
@@ -229,7 +231,8 @@ class BtEngine(TrapEngine):
             return self._callout(self.callouts[hart.pc])
         origin = self.by_tc.get(hart.pc)
         if origin is None:
-            return VmExit("error", message=f"fault outside any translation at {hart.pc:#x}")
+            return VmExit(ExitReason.ERROR,
+                          message=f"fault outside any translation at {hart.pc:#x}")
         gpc, refund = origin
         self._refund(refund)
         hart.pc = gpc                          # the guest instruction that faulted
@@ -238,7 +241,7 @@ class BtEngine(TrapEngine):
     def trap_exit(self, exit):
         # Guest time is guest state: counter reads trap (scounteren = 0) and are emulated.
         if exit.cause == ILLEGAL_INSTRUCTION and self._counter_read(exit.tval):
-            return VmExit("illegal_instruction")
+            return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         return super().trap_exit(exit)
 
     # -- callouts --------------------------------------------------------------------------------
@@ -259,14 +262,14 @@ class BtEngine(TrapEngine):
                 if generation == self.generation:      # the stub still exists: chain it
                     self._chain(hart.pc, gpc, target)
                 hart.pc = target
-            return VmExit("callout")
+            return VmExit(ExitReason.CALLOUT)
         if kind == "budget":                   # the block does not fit in the budget left
             hart.pc = gpc
-            return VmExit("budget")
+            return VmExit(ExitReason.BUDGET)
         if kind == "pending":                  # sti found an interrupt waiting
             self._refund(action[2])            # the rest of the block did not run
             hart.pc = gpc
-            return VmExit("callout")
+            return VmExit(ExitReason.CALLOUT)
         # A sensitive guest instruction: the block charged it; the VMM runs it instead.
         self._refund(1)
         hart.pc = gpc
@@ -274,14 +277,14 @@ class BtEngine(TrapEngine):
         if kind == "jalr":
             return self._jalr(word)
         if self._counter_read(word):
-            return VmExit("illegal_instruction")
+            return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         row, _ = decode(word, aliases=False)
         name = row.name if row else ""
         if name == "ecall":
-            return VmExit("sbi")
+            return VmExit(ExitReason.SBI)
         if name == "ebreak":
             self.reflect(BREAKPOINT, 0)
-            return VmExit("exception")
+            return VmExit(ExitReason.EXCEPTION)
         return self._emulate(word)
 
     def _jalr(self, word):
@@ -290,13 +293,13 @@ class BtEngine(TrapEngine):
         target = (hart.x[ops["s"]] + ops["o"]) & 0xFFFFFFFE
         if target & 3:
             self.reflect(INSTRUCTION_MISALIGNED, target)
-            return VmExit("exception")
+            return VmExit(ExitReason.EXCEPTION)
         if ops["d"]:
             hart.x[ops["d"]] = (hart.pc + 4) & 0xFFFFFFFF
         hart.retire(1)
         self.vm.counters.emulated(1)
         hart.pc = target
-        return VmExit("callout")
+        return VmExit(ExitReason.CALLOUT)
 
     def _counter_read(self, word):
         """Emulate rdcycle/rdtime/rdinstret (and the h halves): True if `word` was one."""

@@ -18,14 +18,17 @@ from vmkit.hw.hart import Hart
 from vmkit.hw.machine import Machine, run_hart
 from vmkit.hw.trap import ECALL_FROM_S
 
-from ..vm import GUEST_RAM, GUEST_UART, VmExit
+from ..exits import STORM, ExitReason, VmExit
 from ..io import CountedDevice
-from .base import STORM, guest_state
+from ..layout import GUEST_RAM
+from .engine import Engine
 from .native import DELEGATED
 
 
-class EmulateEngine:
+class EmulateEngine(Engine):
     name = "emulate"
+    title = "pure emulation: a software CPU interprets every instruction"
+    software_cpu = True
     host_ram_size = 32 << 20
     guest_offset = 16 << 20            # where guest RAM sits in host RAM
 
@@ -35,7 +38,8 @@ class EmulateEngine:
         host_ram = memoryview(self.machine.bus.ram)
         guest_ram = host_ram[self.guest_offset:self.guest_offset + vm.ram_size]
         self.bus = Bus(GUEST_RAM, ram=guest_ram)                # what the guest can reach
-        self.bus.attach(GUEST_UART, CountedDevice(vm.uart, vm.counters))
+        for base, _, device in vm.devices.regions:
+            self.bus.attach(base, CountedDevice(device, vm, base))
         self.clint = Clint()                                     # guest time for rdtime
         self.vcpu = self.cpu = Hart(self.bus, clint=self.clint)
         self.vcpu.fast = vm.fast
@@ -67,10 +71,6 @@ class EmulateEngine:
         vcpu.translation_changed()
 
     # -- the run loop's interface ---------------------------------------------------------------
-    @property
-    def registers(self):
-        return self.vcpu.x
-
     def enter(self, budget):
         """Interpret up to `budget` guest instructions; SBI calls are served here, inline."""
         vcpu, counters = self.vcpu, self.vm.counters
@@ -83,36 +83,20 @@ class EmulateEngine:
             exit = run_hart(vcpu, left, self.vm.storm)
             counters.emulated(vcpu.instret - before)
             if exit.reason == "storm":
-                return VmExit("error", message=STORM)
+                return VmExit(ExitReason.ERROR, message=STORM)
             if exit.reason == "trap" and exit.cause == ECALL_FROM_S:
-                self.vm.sbi.handle(vcpu.x)
+                if not self.vm.call_sbi(vcpu.x):
+                    return VmExit(ExitReason.ERROR, message="the SBI failed")
                 self.complete_instruction()
                 break          # back to the run loop: the call may have moved the timer
             elif exit.reason == "budget":
                 break
             elif exit.reason == "wfi":
-                return VmExit("idle")
+                return VmExit(ExitReason.IDLE)
             else:
-                return VmExit("error", message=f"emulated CPU stopped: {exit.describe()}")
-        return VmExit("budget")
-
-    def guest_state(self):
-        return guest_state(self.vcpu.x, self.vcpu.pc, self.vcpu.csrs.read)
-
-    def complete_instruction(self):
-        self.vcpu.pc = (self.vcpu.pc + 4) & 0xFFFFFFFF
-        self.vcpu.retire(1)
-        self.vm.counters.emulated(1)
-
-    def inject(self, trap):
-        self.vcpu.take_trap(trap)
-
-    def set_timer_pending(self, pending):
-        vcpu = self.vcpu
-        vcpu.mip_soft = vcpu.mip_soft | C.STIP if pending else vcpu.mip_soft & ~C.STIP
-
-    def timer_enabled(self):
-        return bool(self.vcpu.mie & C.STIP)
+                return VmExit(ExitReason.ERROR,
+                              message=f"emulated CPU stopped: {exit.describe()}")
+        return VmExit(ExitReason.BUDGET)
 
     def pass_time(self, ticks):
         self.clint.advance(ticks)

@@ -18,7 +18,8 @@ from vmkit.hw import csr as C
 from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT,
                            STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION, Trap)
 
-from ..vm import GUEST_RAM, VmExit
+from ..exits import ExitReason, VmExit
+from ..layout import GUEST_RAM
 from .base import PMP_R, PMP_RWX, HartEngine, guest_pmp
 
 # Guest-internal exceptions go straight to the guest kernel (VS-mode) ...
@@ -35,6 +36,8 @@ PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 
 class HwEngine(HartEngine):
     name = "hw"
+    title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
+    has_vm_exits = True
     guest_base = 0x8100_0000          # guest RAM lives 16 MiB into host RAM
 
     def setup(self, entry):
@@ -68,19 +71,20 @@ class HwEngine(HartEngine):
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_VS:
-            return VmExit("sbi")
+            return VmExit(ExitReason.SBI)
         if exit.cause in (LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT):
             try:
                 word = self.instruction_at_pc()
             except Trap as trap:
-                return VmExit("error", message=f"cannot read the faulting instruction: {trap}")
-            return VmExit("mmio", gpa=exit.gpa, word=word)
+                return VmExit(ExitReason.ERROR,
+                              message=f"cannot read the faulting instruction: {trap}")
+            return VmExit(ExitReason.MMIO, gpa=exit.gpa, word=word)
         if exit.cause == INSTRUCTION_GUEST_PAGE_FAULT:
             # A jump outside guest RAM: on a real board that is an instruction access fault.
-            return VmExit("fault", trap=Trap(INSTRUCTION_ACCESS_FAULT, exit.tval))
+            return VmExit(ExitReason.FAULT, trap=Trap(INSTRUCTION_ACCESS_FAULT, exit.tval))
         if exit.cause == VIRTUAL_INSTRUCTION:
-            return VmExit("virtual_instruction", word=exit.tval)
-        return VmExit("error", message=f"unexpected exit: {exit.describe()}")
+            return VmExit(ExitReason.VIRTUAL_INSTRUCTION, word=exit.tval)
+        return VmExit(ExitReason.ERROR, message=f"unexpected exit: {exit.describe()}")
 
     def read_supervisor_csr(self, number):
         # The guest's supervisor CSRs are the hart's VS copies (vsstatus for sstatus, ...).

@@ -12,11 +12,10 @@ native x86 `in`). The engine counts them (`direct_device_accesses`) for the cost
 """
 
 from vmkit.hw import csr as C
-from vmkit.hw.devices import VIRT_MEMORY_MAP
 from vmkit.hw.trap import ECALL_FROM_S
 
+from ..exits import ExitReason, VmExit
 from ..io import CountedDevice
-from ..vm import VmExit
 from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
 
 # Exceptions the kernel handles itself (everything but ecall from S, which is the SBI call).
@@ -25,14 +24,16 @@ DELEGATED = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
 
 class NativeEngine(HartEngine):
     name = "native"
+    title = "the kernel in real S-mode, the VMM as its firmware: the yardstick"
     guest_base = 0x8000_0000          # identity: the kernel runs where it was linked
 
     def setup(self, entry):
         hart = self.hart
-        uart_base, uart_size = VIRT_MEMORY_MAP["uart0"]
-        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
-                         (uart_base, uart_size, PMP_RW)])
-        self._count_accesses(uart_base)
+        regions = self.vm.devices.regions
+        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX)] +
+                  [(base, end - base, PMP_RW) for base, end, _ in regions])
+        for base, _, device in regions:
+            self._attach(base, device)
         hart.medeleg = DELEGATED
         hart.mideleg = C.S_INTERRUPTS
         hart.mcounteren = 0b111               # cycle, time, instret readable from S and U
@@ -42,35 +43,26 @@ class NativeEngine(HartEngine):
         hart.x[10] = 0                        # a0 = hartid
         hart.translation_changed()
 
-    def _count_accesses(self, base):
-        """Have the device at `base` on the host bus count the accesses the guest makes."""
+    def _attach(self, base, device):
+        """Put the VM's device model on the host bus at its guest address, in place of the
+        host machine's own device there, counting the accesses the guest makes."""
         devices = self.machine.bus.devices
-        for index, (start, end, device) in enumerate(devices):
+        for index, (start, end, _) in enumerate(devices):
             if start == base:
-                devices[index] = (start, end, HardwareDevice(device, self.vm.counters))
+                devices[index] = (start, end, HardwareDevice(device, self.vm, base))
+                return
+        self.machine.bus.attach(base, HardwareDevice(device, self.vm, base))
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_S:
-            return VmExit("sbi")
-        return VmExit("error", message=f"unexpected trap to the firmware: {exit.describe()}")
-
-    def set_timer_pending(self, pending):
-        # The firmware raises the supervisor timer interrupt by writing mip.STIP, as OpenSBI.
-        hart = self.hart
-        hart.mip_soft = hart.mip_soft | C.STIP if pending else hart.mip_soft & ~C.STIP
-
-    def timer_enabled(self):
-        return bool(self.hart.mie & C.STIP)
+            return VmExit(ExitReason.SBI)
+        return VmExit(ExitReason.ERROR,
+                      message=f"unexpected trap to the firmware: {exit.describe()}")
 
 
 class HardwareDevice(CountedDevice):
     """A device the guest reaches on the bus itself: its accesses are counted as the
     hardware's (`direct_device_accesses`), not as device-model work."""
 
-    def read(self, offset, size):
+    def count(self):
         self.counters.direct_device_accesses += 1
-        return self.device.read(offset, size)
-
-    def write(self, offset, size, value):
-        self.counters.direct_device_accesses += 1
-        self.device.write(offset, size, value)

@@ -47,7 +47,7 @@ from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_P
                            SSI, STI)
 
 from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
-from ..vm import VmExit
+from ..exits import ExitReason, VmExit
 from .base import PMP_R, PMP_RWX, guest_pmp
 from .trap import S, SHADOW_ROOT, U, TrapEngine
 
@@ -69,6 +69,9 @@ FETCH_FAULTS = (INSTRUCTION_ACCESS_FAULT, INSTRUCTION_PAGE_FAULT)
 
 class PvEngine(TrapEngine):
     name = "pv"
+    title = "paravirtualization: a kernel built to call the VMM (Xen)"
+    needs_pv_build = True
+    reflection = "writes scause/sepc into the shared page"
 
     def setup(self, entry):
         super().setup(entry)
@@ -96,8 +99,8 @@ class PvEngine(TrapEngine):
             return self._hypercall(SbiCall(self.hart.x))
         if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3:
             # Delivering this fault would fetch from the same place again, for ever.
-            return VmExit("error", message=f"the guest's trap vector {self.hart.pc:#010x} "
-                                           "cannot be fetched")
+            return VmExit(ExitReason.ERROR, message=f"the guest's trap vector "
+                                                    f"{self.hart.pc:#010x} cannot be fetched")
         return super().trap_exit(exit)
 
     def _hypercall(self, call):
@@ -113,7 +116,7 @@ class PvEngine(TrapEngine):
             if kind:
                 return VmExit(kind)
         self.complete_instruction()
-        return VmExit("hypercall")
+        return VmExit(ExitReason.HYPERCALL)
 
     def _register(self, call):
         gpa = call.args[0]
@@ -160,7 +163,7 @@ class PvEngine(TrapEngine):
         call.answer(SUCCESS)
         if not self.vcpu.read_mip() & self.vcpu.mie:
             self.complete_instruction()
-            return "wfi"                     # nothing to wake for: let guest time pass
+            return ExitReason.WFI                     # nothing to wake for: let guest time pass
         return None
 
     def _event_check(self, call):
@@ -168,7 +171,7 @@ class PvEngine(TrapEngine):
         self.complete_instruction()
         if not self._inject_interrupt():     # nothing was waiting after all
             self.write_guest(self.area + PENDING, bytes(4))
-        return "hypercall"
+        return ExitReason.HYPERCALL
 
     def _trap_return(self, call):
         """The PV sret (x86: Xen's iret hypercall, which also restores registers)."""
@@ -188,7 +191,7 @@ class PvEngine(TrapEngine):
         hart.retire(1)
         self.vm.counters.emulated(1)
         self._privilege_changed()
-        return "hypercall"           # done: no answer, and pc is already where to go on
+        return ExitReason.HYPERCALL           # done: no answer, and pc is already where to go on
 
     # -- delivering traps and interrupts through the page -----------------------------------------
     def reflect(self, cause, tval, interrupt=False):

@@ -22,8 +22,10 @@ from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS
                            STORE_PAGE_FAULT)
 from vmkit.isa import decode
 
-from ..vm import GUEST_RAM, VmExit
-from .base import PMP_R, PMP_RWX, SUPERVISOR_CSRS, HartEngine, guest_pmp
+from ..exits import ExitReason, VmExit
+from ..layout import GUEST_RAM
+from .base import PMP_R, PMP_RWX, HartEngine, guest_pmp
+from .engine import SUPERVISOR_CSRS
 
 S, U = 1, 0
 SHADOW_ROOT = 0x8080_0000            # host-physical: the VMM's page table for the guest
@@ -62,6 +64,9 @@ class SretState:
 
 class TrapEngine(HartEngine):
     name = "trap"
+    title = "trap-and-emulate: the kernel in U-mode, privileged instructions trap"
+    deprivileged = True
+    guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
     guest_base = 0x8100_0000
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
     student_sret = None
@@ -99,7 +104,7 @@ class TrapEngine(HartEngine):
     # -- entering the guest --------------------------------------------------------------------
     def enter(self, budget):
         if self._inject_interrupt():
-            return VmExit("interrupt")
+            return VmExit(ExitReason.INTERRUPT)
         return super().enter(budget)
 
     def trap_exit(self, exit):
@@ -107,20 +112,20 @@ class TrapEngine(HartEngine):
         cause, tval, vcpu = exit.cause, exit.tval, self.vcpu
         if cause == ECALL_FROM_U:
             if vcpu.priv == S:
-                return VmExit("sbi")
+                return VmExit(ExitReason.SBI)
             self.reflect(ECALL_FROM_U, 0)           # the guest's own syscall
-            return VmExit("ecall")
+            return VmExit(ExitReason.ECALL)
         if cause == ILLEGAL_INSTRUCTION and vcpu.priv == S:
             return self._emulate(tval)
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
-            return VmExit("mmio", gpa=tval, word=self.instruction_at_pc())
+            return VmExit(ExitReason.MMIO, gpa=tval, word=self.instruction_at_pc())
         if cause == INSTRUCTION_PAGE_FAULT:
             # A jump outside guest RAM (its paging is off): on a real board that is an
             # instruction access fault; the page fault is only our shadow table's doing.
             cause = INSTRUCTION_ACCESS_FAULT
         self.reflect(cause, tval)
-        return VmExit("exception")
+        return VmExit(ExitReason.EXCEPTION)
 
     # -- trap-and-emulate of the privileged instructions ------------------------------------------
     def _emulate(self, word):
@@ -130,17 +135,17 @@ class TrapEngine(HartEngine):
             return self._emulate_csr(name, ops, word)
         if name == "sret":
             self._sret()
-            return VmExit("illegal_instruction")
+            return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         if name == "wfi":
             self.complete_instruction()
             if self.vcpu.read_mip() & self.vcpu.mie:
-                return VmExit("illegal_instruction")
-            return VmExit("wfi")
+                return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
+            return VmExit(ExitReason.WFI)
         if name == "sfence.vma":
             self.complete_instruction()             # guest paging is off: nothing to flush
-            return VmExit("illegal_instruction")
+            return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         self.reflect(ILLEGAL_INSTRUCTION, word)     # mret, H instructions, M CSRs: illegal
-        return VmExit("exception")
+        return VmExit(ExitReason.EXCEPTION)
 
     def _emulate_csr(self, name, ops, word):
         x = self.hart.x
@@ -152,10 +157,10 @@ class TrapEngine(HartEngine):
         writes = kind == "w" or source != 0
         if number not in SUPERVISOR_CSRS or (number >> 10 == 3 and writes):
             self.reflect(ILLEGAL_INSTRUCTION, word)
-            return VmExit("exception")
+            return VmExit(ExitReason.EXCEPTION)
         if number == 0x180 and writes and value & (1 << 31) and kind != "c":
-            return VmExit("error", message=f"the {self.name} engine does not yet virtualize "
-                                           "guest paging (satp); use hw")
+            return VmExit(ExitReason.ERROR, message=f"the {self.name} engine does not yet "
+                                                    "virtualize guest paging (satp); use hw")
         old = self.csrs.read(number)
         if writes:
             new = value if kind == "w" else old | value if kind == "s" else old & ~value
@@ -165,7 +170,7 @@ class TrapEngine(HartEngine):
         self.complete_instruction()
         if number == 0x106:
             self._privilege_changed()
-        return VmExit("illegal_instruction")
+        return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
 
     def _sret(self):
         vcpu, hart = self.vcpu, self.hart
@@ -210,6 +215,9 @@ class TrapEngine(HartEngine):
 
     def read_supervisor_csr(self, number):
         return self.csrs.read(number)
+
+    def guest_privilege(self):
+        return self.vcpu.priv
 
     def inject(self, trap):
         self.reflect(trap.cause, trap.tval)

@@ -1,0 +1,102 @@
+"""The engine interface: what the run loop (vm.py), the lab and the widgets may ask of a
+CPU-virtualization technique (x86/KVM: the split between KVM's generic `kvm_run` loop and the
+vendor module, `kvm_x86_ops` of VMX or SVM).
+
+An engine places guest RAM somewhere in host-physical memory, runs guest code until something
+needs the VMM (`enter`, KVM_RUN) and reports that as a `VmExit`. Callers outside vmm/engines/
+use only what is defined here: the methods, and the capability attributes instead of an
+engine's name. The defaults below fit a guest kernel that really runs in S-mode on `cpu`
+(native, emulate); an engine whose guest state lives elsewhere overrides them.
+"""
+
+from abc import ABC, abstractmethod
+
+from vmkit.hw import csr as C
+
+# sstatus sie stvec scounteren sscratch sepc scause stval sip satp
+SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144, 0x180)
+
+
+class Engine(ABC):
+    name = "?"                 # the registry key (engines.ENGINES)
+    title = ""                 # one line: what the technique is
+    needs_pv_build = False     # runs the paravirtual build of a workload (pv)
+    has_vm_exits = False       # the guest runs in VS-mode: its exits are real VM exits (hw;
+    #                            the cost model prices them as VM exits, not trap round trips)
+    guest_paging = True        # the guest kernel may turn on its own paging (satp)
+    software_cpu = False       # guest code runs on a CPU the VMM simulates, not the hart
+    deprivileged = False       # the guest kernel runs in real U-mode; its privilege is virtual
+    reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the
+    #                                                         guest kernel (lab's timeline)
+    cpu = None                 # the hart (or software CPU) that runs guest code
+
+    # -- guest memory and boot ----------------------------------------------------------------
+    @abstractmethod
+    def load(self, segments, entry):
+        """Copy [(gpa, bytes, memsize)] into guest RAM and start the guest at `entry`."""
+
+    @abstractmethod
+    def read_guest(self, gpa, length):
+        """`length` bytes of guest RAM at `gpa`, or None if any is outside it."""
+
+    @abstractmethod
+    def write_guest(self, gpa, data):
+        """Write guest RAM (cached code there is dropped); False if outside it."""
+
+    # -- running --------------------------------------------------------------------------------
+    @abstractmethod
+    def enter(self, budget):
+        """Run the guest for up to `budget` instructions; return the `VmExit` (KVM_RUN)."""
+
+    @abstractmethod
+    def pass_time(self, ticks):
+        """Guest time skipped while it waits in wfi."""
+
+    def statistics(self):
+        """The engine's own counters for the cost model (bt: its translation cache)."""
+        return {}
+
+    # -- the guest's CPU, as the VMM sees it ------------------------------------------------------
+    @property
+    def registers(self):
+        return self.cpu.x
+
+    def complete_instruction(self):
+        """The VMM finished the instruction at pc (an SBI ecall, an MMIO access): step over."""
+        cpu = self.cpu
+        cpu.pc = (cpu.pc + 4) & 0xFFFFFFFF
+        cpu.retire(1)
+        self.vm.counters.emulated(1)
+
+    def inject(self, trap):
+        """Deliver an exception to the guest kernel, as the hardware would have."""
+        self.cpu.take_trap(trap)
+
+    def fault_address(self, exit):
+        """The address a guest access fault reports (stval) for an MMIO exit."""
+        return exit.gpa
+
+    def set_timer_pending(self, pending):
+        # The firmware raises the supervisor timer interrupt by writing mip.STIP, as OpenSBI.
+        cpu = self.cpu
+        cpu.mip_soft = cpu.mip_soft | C.STIP if pending else cpu.mip_soft & ~C.STIP
+
+    def timer_enabled(self):
+        return bool(self.cpu.mie & C.STIP)
+
+    def guest_privilege(self):
+        """The privilege the guest believes it runs at (1 = S, 0 = U)."""
+        return self.cpu.priv
+
+    def read_supervisor_csr(self, number):
+        """A supervisor CSR as the guest kernel would read it."""
+        return self.cpu.csrs.read(number)
+
+    def guest_state(self):
+        """Everything the guest can observe of its CPU: registers, pc and supervisor CSRs.
+        Equal under every engine for the same guest: the transparency the lecture asks for."""
+        return guest_state(self.registers, self.cpu.pc, self.read_supervisor_csr)
+
+
+def guest_state(x, pc, read_csr):
+    return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
