@@ -56,7 +56,8 @@ class VmExit:
 
 @dataclass
 class VmStop:
-    """How a run ended: "shutdown", "budget", "wfi" or "error". `traceback`: for an error
+    """How a run ended: "shutdown", "budget", "wfi" or "error"; or "idle" (only on a shared
+    host: VirtualMachine.yield_when_idle), it waits for its timer. `traceback`: for an error
     raised inside the VMM itself (a device model, an engine, the SBI), the Python traceback."""
     reason: str
     code: int = 0

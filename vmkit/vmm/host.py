@@ -14,9 +14,9 @@ with 4 MiB megapages must be 4 MiB aligned in host memory). Frames are zeroed wh
 as kalloc fills them with junk and callers clear them: a new page table must read as all-invalid.
 
 Reserved memory: none. The VMM is Python and there is no host firmware in RAM, so every frame
-of host RAM is allocatable. A user that needs a fixed host-physical address (the `native`
-engine runs its guest identity-mapped at 0x8000_0000; an engine not yet moved off its fixed
-tables) claims it with `frames.reserve(pa, count, owner)` before anything else is allocated.
+of host RAM is allocatable. The `native` engine runs its guest identity-mapped at 0x8000_0000:
+it claims those frames with `frames.reserve` (a `Region(fixed=True)`), so on a shared host it
+must be created first, and only one native VM fits (`claim_bare_metal` says why).
 
 VMIDs and ASIDs (`IdAllocator`): tags in the TLB, so a world switch need not flush it. Id 0 is
 the host's own (satp.ASID 0 for HS-mode, VMID 0 for no guest) and is never handed out. The
@@ -25,31 +25,28 @@ back (RV32: hgatp.VMID up to 7 bits, satp.ASID up to 9; privileged spec 4.1.11 a
 An id freed may still tag TLB entries of the old owner, so `free` first fences it on the hart
 (hfence.gvma for a VMID, sfence.vma for an ASID): a new owner never sees the old translations.
 
-How an engine is meant to use it (the lead moves the engines onto it after issue 13, item 2):
+How the engines use it (engines/base.py, hw.py, trap.py, bt.py, emulate.py):
 
-* `Host` owns the one `Machine`; an engine takes `host.machine` / `host.hart` instead of
-  building its own.
+* Every engine runs on a `Host`: its own private one (`VirtualMachine(program, engine=...)`),
+  or a shared one (`host.create_vm(...)`). It takes `host.machine` / `host.hart`.
 * Guest RAM and the engine's translation structures come from a `GuestMemory`
-  (vmkit/vmm/memory.py), which allocates from `host.frames`:
-      mem = GuestMemory(host, [Region("ram", GUEST_RAM, ram_size, contiguous=True,
-                                      align=MEGAPAGE)], owner="vm1")
-      root = mem.new_root(SV32X4)                  # hw: G-stage root, 16 KiB
-      mem.map_region(root, "ram", PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
-      hart.hgatp = 1 << 31 | host.vmids.alloc() << 22 | root >> 12
-  `trap` builds its shadow table the same way with `SV32` and an ASID from `host.asids`.
-  PMP: under HS/VS/U the walker's PTE reads are PMP-checked, so give the GuestMemory a
-  `table_pool` (one naturally aligned run holding all its tables: `mem.tables.base`,
-  `mem.tables.total`) and grant it with one NAPOT entry, as the engines grant G_ROOT today
-  (read only: so map leaves with A and D already set, or the walker's A/D write faults);
-  `bt` allocates its translation cache and vCPU page with `host.frames.alloc`, maps them with
-  `mem.map_pages`, and sets its PMP from the addresses it got.
+  (vmkit/vmm/memory.py), which allocates from `host.frames`: hw's G-stage root and trap's
+  shadow table come from a small `table_pool` that one read-only PMP entry grants the walker
+  (so leaves are mapped with A and D already set); VMIDs and ASIDs from `vmids`/`asids`; bt
+  allocates its translation cache and vCPU page with `frames.alloc` and maps them with
+  `mem.map_pages`. PMP is set from the addresses the engine got.
 * Stores to a page are reported through `host.watch_page`, never `hart.watch_page` directly:
   the hart keeps one callback per page, the host keeps a list (a page of guest code can be
   watched by bt's translation cache and by the dirty log at once).
-* When a VM goes away: `mem.free()` (returns every frame), `host.vmids.free(vmid)`.
+* Several VMs: `create_vm` several times, then `run`: the scheduler (scheduler.py) gives each
+  VM slices of the hart; `world` (worldswitch.py) saves the outgoing VM's hart context and
+  loads the incoming one's. `report()` has the accounting.
 """
 
 from vmkit.hw.machine import Machine
+
+from .scheduler import Scheduler
+from .worldswitch import WorldSwitch
 
 FRAME = 4096
 MAX_HOST_RAM = 512 << 20      # the simulator holds host RAM in one bytearray
@@ -184,19 +181,88 @@ class IdAllocator:
 
 
 class Host:
-    """One machine with one hart, its frame allocator, VMID and ASID allocators."""
+    """One machine with one hart, its frame allocator, VMID and ASID allocators; and the VMs
+    that share it (`create_vm`, `run`: several VMs on one host)."""
 
-    def __init__(self, ram_size=32 << 20, fast=True, output=None):
+    def __init__(self, ram_size=32 << 20, fast=True, output=None, policy="round_robin",
+                 slice=10_000):
+        """`output(bytes)`: the host machine's own console. `policy`, `slice`: how `run`
+        shares the hart between VMs (vmkit/vmm/scheduler.py)."""
         if not isinstance(ram_size, int) or ram_size % FRAME or not 0 < ram_size <= MAX_HOST_RAM:
             raise ValueError(f"host RAM must be a multiple of 4 KiB up to "
                              f"{MAX_HOST_RAM >> 20} MiB, not {ram_size!r}")
         self.machine = Machine(ram_size=ram_size, output=output, fast=fast)
+        self.fast = fast
         self.hart = self.machine.hart
         self.bus = self.machine.bus
         self.frames = FrameAllocator(self.machine)
         self.vmids = IdAllocator("VMID", self._id_bits(0x680), self._fence_vmid)   # hgatp
         self.asids = IdAllocator("ASID", self._id_bits(0x180), self._fence_asid)   # satp
         self.watchers = {}                 # ppn -> [callback]: see watch_page
+        self.world = WorldSwitch(self)
+        self.scheduler = Scheduler(policy=policy, slice=slice)
+        self.vms = {}                      # name -> VirtualMachine, in creation order
+        self.bare_metal = None             # the engine that owns the machine (native), if any
+
+    # -- several VMs on one host ---------------------------------------------------------------
+    def create_vm(self, program, engine="hw", ram_size=4 << 20, name=None, weight=256,
+                  cap=None, console=None, quirks=(), fast=None):
+        """A new VM on this host, scheduled by `run` (`weight`, `cap`: the credit policy's).
+        The arguments are VirtualMachine's; `fast` defaults to the host's."""
+        from .vm import VirtualMachine      # (vm.py's engines import this module)
+        name = f"vm{len(self.vms)}" if name is None else name
+        if not isinstance(name, str) or not name or name in self.vms:
+            raise ValueError(f"VM name must be a new non-empty string, not {name!r}")
+        try:
+            vm = VirtualMachine(program, engine=engine, ram_size=ram_size, console=console,
+                                quirks=quirks, fast=self.fast if fast is None else fast,
+                                host=self, name=name)
+        except Exception:
+            self._reclaim(name)            # a VM that failed to start leaves nothing behind
+            raise
+        vm.yield_when_idle = True          # a VM waiting for its timer gives up the hart
+        self.scheduler.add(vm, name, weight=weight, cap=cap)
+        self.vms[name] = vm
+        return vm
+
+    def run(self, max_instructions=10_000_000):
+        """Run the VMs for `max_instructions` ticks of host time (or until all have stopped);
+        returns `report()`. A guest never stops the host: a VM that stops leaves the queue."""
+        self.scheduler.run(max_instructions)
+        return self.report()
+
+    def report(self):
+        """Host time, utilization, world switches; per VM what it ran and how it stopped."""
+        report = self.scheduler.report()
+        report["hart_switches"], report["tlb_flushes"] = self.world.switches, self.world.flushes
+        for row in report["vms"]:          # a software CPU (emulate) never needs the hart
+            row["hart_switches"] = getattr(self.vms[row["name"]].engine, "world_switches", 0)
+        return report
+
+    def _reclaim(self, name):
+        """Give back what a half-made VM `name` took: its frames, VMID/ASID, the hart."""
+        for pa, (_, owner) in list(self.frames.runs.items()):
+            if owner == name:
+                self.frames.free(pa)
+        engine = self.world.current
+        if engine is not None and engine.vm.name == name:
+            for ids, attribute in ((self.vmids, "vmid"), (self.asids, "asid")):
+                if getattr(engine, attribute, None) is not None:
+                    ids.free(getattr(engine, attribute))
+            self.world.forget(engine)
+        if self.bare_metal is not None and self.bare_metal.vm.name == name:
+            self.bare_metal = None
+
+    def claim_bare_metal(self, engine):
+        """The native engine gives its kernel the machine itself: guest-physical = host-physical
+        RAM at 0x8000_0000, the real UART, the VMM as its M-mode firmware. A second such kernel
+        would need the same RAM and devices: only one per host (as one OS owns a bare machine;
+        sharing it is what a hypervisor is for)."""
+        if self.bare_metal is not None:
+            raise ValueError("this host already runs a native VM: native owns the bare metal "
+                             "(its RAM is host RAM at 0x8000_0000, its UART the host's), so a "
+                             "host can run only one")
+        self.bare_metal = engine
 
     def _id_bits(self, csr):
         """VMIDLEN / ASIDLEN: write ones to bits 22.. of hgatp / satp and count what sticks."""
@@ -227,7 +293,8 @@ class Host:
             if current is not None:
                 callbacks.append(current)
             self.hart.watch_page(ppn, self._dispatch)
-        callbacks.append(callback)
+        if callback not in callbacks:      # watching a page twice is watching it
+            callbacks.append(callback)
 
     def unwatch_page(self, ppn, callback):
         callbacks = self.watchers.get(ppn, [])

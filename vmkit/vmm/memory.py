@@ -43,13 +43,15 @@ LEAF_BITS = PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D
 class Region:
     """Guest-physical [gpa, gpa + size): page-aligned. `flags`: the PTE permission bits the
     VMM grants when it maps the region (a ROM would be PTE_R | PTE_X). `contiguous`: one run
-    of host frames, aligned to `align` bytes in host-physical memory."""
+    of host frames, aligned to `align` bytes in host-physical memory. `fixed`: backed by the
+    host frames at the same address (guest-physical = host-physical: the native engine)."""
     name: str
     gpa: int
     size: int
     flags: int = RWX
     contiguous: bool = False
     align: int = FRAME
+    fixed: bool = False
     frames: list = field(default_factory=list, repr=False)   # host address of each page
     dirty: set = None                                          # gpas, or None: log off
 
@@ -94,7 +96,11 @@ class GuestMemory:
                                  "or has its name")
         region = replace(region)           # ours: the caller's Region may describe other VMs
         pages = region.size // FRAME
-        if region.contiguous:
+        if region.fixed:
+            base = self.host.frames.reserve(region.gpa, pages, owner=self.owner)
+            self.runs.append(base)
+            region.frames = [base + i * FRAME for i in range(pages)]
+        elif region.contiguous:
             base = self._alloc(pages, region.align // FRAME or 1)
             region.frames = [base + i * FRAME for i in range(pages)]
         else:

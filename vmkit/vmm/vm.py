@@ -74,12 +74,14 @@ class Counters:
 
 class VirtualMachine:
     def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=(),
-                 fast=True):
+                 fast=True, host=None, name=None):
         """`program`: an assembled `vmkit.asm.Program` or an `vmkit.elf.ElfImage` linked for
         guest-physical RAM at 0x8000_0000; it starts in (virtual) S-mode at its entry with
         a0 = hart ID 0, as Linux starts under OpenSBI. `quirks`: Popek-Goldberg lab switches
         of the host CPU (vmkit.hw.system.QUIRKS), e.g. ("popf",). `fast`: the host CPU runs
-        compiled blocks (False: the reference interpreter; the results are identical)."""
+        compiled blocks (False: the reference interpreter; the results are identical).
+        `host`: the Host to run on (default: a private one); several VMs on one host are
+        made with `Host.create_vm`, which names them (`name`)."""
         from vmkit.hw.system import QUIRKS
 
         engine_type = engine_class(engine)
@@ -97,6 +99,11 @@ class VirtualMachine:
             raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
         self.ram_size = ram_size
         self.fast = fast
+        self.name = engine if name is None else name
+        # On a shared host: wfi waiting for the timer ends `run` with VmStop("idle") (after
+        # skipping guest time), so the scheduler can give the hart to another VM.
+        self.yield_when_idle = False
+        self._idled = False
         self.console = ConsoleLog()         # the last CONSOLE_LIMIT bytes the guest printed
         self._console_callback = console
         self.console_input = bytearray()
@@ -109,9 +116,9 @@ class VirtualMachine:
         self.stop = None
         self.failure = None                # the exception that stopped the VMM, if any
         self.storm = StormWatch()          # traps since the guest last retired an instruction
-        self.engine = engine_type(self)
-        self.engine.cpu.quirks = frozenset(quirks)
+        self.engine = engine_type(self, host)
         self.engine.load(_segments(program), entry)
+        self.engine.cpu.quirks = frozenset(quirks)      # (after load: the VM is on the hart)
 
     # -- the run loop -------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000):
@@ -127,6 +134,7 @@ class VirtualMachine:
 
     def _run(self, max_instructions):
         start = self.counters.guest_instructions
+        self.engine.activate()              # another VM may have had the hart
         while self.stop is None:
             left = max_instructions - (self.counters.guest_instructions - start)
             if left <= 0:
@@ -147,6 +155,9 @@ class VirtualMachine:
             # more, so this loop cannot spin for ever whatever an engine does.
             if self.storm.saw(self.guest_time != progress, 1) and self.stop is None:
                 self.stop = VmStop("error", message=STORM)
+            if self._idled and self.stop is None:
+                self._idled = False
+                return VmStop("idle", message="waits in wfi for its timer")
         return self.stop
 
     def _handle(self, exit):
@@ -223,6 +234,7 @@ class VirtualMachine:
         skip = max(0, self.timer_deadline - self.guest_time)
         self.counters.idle += skip
         self.engine.pass_time(skip)
+        self._idled = self.yield_when_idle
 
     # -- services for sbi.py ------------------------------------------------------------------
     def set_timer(self, deadline):

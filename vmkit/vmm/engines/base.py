@@ -1,13 +1,21 @@
 """What the engines whose guest code runs on the host hart share (native, trap, pv, bt, hw):
-a host machine, guest RAM carved out of it, and turning the hart's exits into VM exits.
-The interface itself is engine.py.
+a host (vmkit/vmm/host.py: the machine, its frames, VMIDs and ASIDs; a private one unless the
+VM was made by `Host.create_vm`), guest RAM as a `GuestMemory` region backed by host frames,
+and turning the hart's exits into VM exits. The interface itself is engine.py.
+
+Each engine asks the host for everything it places in host memory (guest RAM, its page tables
+from a small pool that one PMP entry covers, bt's translation cache) and sets PMP from the
+addresses it got, so several VMs fit side by side. Before it touches the hart an engine puts
+its VM there (`host.world.activate`): the hart may have been running another VM.
 """
 
-from vmkit.hw.machine import Machine, run_hart
+from vmkit.hw.machine import run_hart
 from vmkit.hw.pmp import A_SHIFT, NAPOT, R, W, X
 
 from ..exits import STORM, ExitReason, VmExit
+from ..host import FRAME, Host, HostOutOfMemory
 from ..layout import GUEST_RAM
+from ..memory import MEGAPAGE, GuestMemory, Region
 from .engine import Engine
 
 
@@ -24,42 +32,67 @@ PMP_R = R | NAPOT << A_SHIFT
 class HartEngine(Engine):
     """An engine whose guest code runs directly on the host hart."""
 
-    host_ram_size = 32 << 20
-    guest_base = 0x8000_0000           # host-physical address of guest RAM
+    host_ram_size = 32 << 20           # a private host's RAM
+    bare_metal = False                 # the guest owns the machine (native): one per host
+    table_pool = 4                     # frames for the engine's page tables (one PMP entry)
 
-    def __init__(self, vm):
+    def __init__(self, vm, host=None):
         self.vm = vm
-        self.machine = Machine(ram_size=self.host_ram_size, output=vm.console_write,
-                               fast=vm.fast)
-        self.hart = self.cpu = self.machine.hart      # `cpu`: what runs guest code
-        if not self.machine.bus.is_ram(self.guest_base, vm.ram_size):
-            raise ValueError("guest RAM does not fit in the host machine")
+        self.host = Host(self.host_ram_size, fast=vm.fast) if host is None else host
+        self.machine = self.host.machine
+        self.hart = self.cpu = self.host.hart          # `cpu`: what runs guest code
+        self.world_switches = 0                        # times the VM came back onto the hart
+        if self.bare_metal:
+            self.host.claim_bare_metal(self)
+        try:
+            self.memory = GuestMemory(self.host, [self.ram_region()], owner=vm.name,
+                                      table_pool=self.table_pool)
+        except HostOutOfMemory as error:
+            if self.bare_metal:
+                self.host.bare_metal = None
+                raise ValueError(f"{error}: a native VM needs the host RAM at its guest "
+                                 "addresses: create it first on its host") from None
+            raise
+        self.ram_base = self.memory.region("ram").frames[0]     # host-physical, contiguous
+
+    def ram_region(self):
+        """Guest RAM in whole 4 MiB megapages, 4 MiB aligned in host memory, so page tables
+        map it with megapage leaves; PMP ends it at exactly ram_size (an access past it is an
+        access fault, as on a board with that much RAM)."""
+        return Region("ram", GUEST_RAM, max(self.vm.ram_size, MEGAPAGE), contiguous=True,
+                      align=MEGAPAGE)
 
     # -- guest memory ---------------------------------------------------------------------------
     def host_address(self, gpa, length=1):
         """Host-physical address of guest-physical `gpa`, or None outside guest RAM."""
         if GUEST_RAM <= gpa and gpa + length <= GUEST_RAM + self.vm.ram_size and length >= 0:
-            return self.guest_base + (gpa - GUEST_RAM)
+            return self.ram_base + (gpa - GUEST_RAM)
         return None
 
     def read_guest(self, gpa, length):
-        address = self.host_address(gpa, length)
-        return None if address is None else self.machine.bus.read_bytes(address, length)
+        if self.host_address(gpa, length) is None:
+            return None
+        return self.memory.read(gpa, length)
 
     def write_guest(self, gpa, data):
-        address = self.host_address(gpa, len(data))
-        if address is None:
+        if self.host_address(gpa, len(data)) is None:
             return False
-        self.machine.bus.write_bytes(address, data)
-        self.hart.invalidate_code(address)            # the guest may run what we wrote
-        return True
+        return self.memory.write(gpa, data)           # drops code compiled from it
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:
             if not self.write_guest(gpa, bytes(data) + bytes(memsize - len(data))):
                 raise ValueError(f"guest segment at {gpa:#010x} ({memsize} bytes) is outside "
                                  f"guest RAM ({GUEST_RAM:#010x}, {self.vm.ram_size} bytes)")
+        self.host.world.install(self, lambda: self._setup(entry))
+
+    def _setup(self, entry):
+        self.hart.fast = self.vm.fast
         self.setup(entry)
+
+    def table_pmp(self):
+        """The PMP entry granting the walker (read-only) the engine's page-table pool."""
+        return (self.memory.tables.base, self.memory.tables.total * FRAME, PMP_R)
 
     def setup(self, entry):
         raise NotImplementedError
@@ -77,7 +110,15 @@ class HartEngine(Engine):
         return hart.load_physical(hart.pc, 4, hart.priv, hart.virt, hlvx=True)
 
     # -- running -----------------------------------------------------------------------------------
+    def activate(self):
+        self.host.world.activate(self)
+
+    def guest_state(self):
+        self.activate()
+        return super().guest_state()
+
     def enter(self, budget):
+        self.activate()
         hart = self.hart
         before = hart.instret
         exit = run_hart(hart, budget, self.vm.storm)

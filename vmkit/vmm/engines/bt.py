@@ -51,15 +51,16 @@ become unwritable to guest code to close both.)
 from vmkit.hw import csr as C
 from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X
 from vmkit.isa import BY_NAME, decode, encode
 
 from ..exits import ExitReason, VmExit
 from ..layout import GUEST_RAM
 from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
-from .trap import SHADOW_ROOT, S, U, TrapEngine
+from .trap import S, U, TrapEngine
 
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
-VCPU_PAGE_VA, VCPU_PAGE_PA = 0xFFFFF000, 0x8080_1000
+VCPU_PAGE_VA = 0xFFFFF000
 VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offsets
 # Supervisor CSRs that are plain registers (sscratch, sepc, scause, stval): translated code
 # reads and writes their copies here.
@@ -69,10 +70,8 @@ SEPC = 0x141
 # x0 - 1024.., its values (TC addresses) at x0 - 512.. (0xFFFFFC00.. and 0xFFFFFE00..).
 RC_KEYS, RC_VALUES, RC_INDEX = -1024, -512, 0x1FC
 RA = 1
-LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
-TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
+TC_VA, TC_SIZE = 0xFFE0_0000, 1 << 20
 MAX_BLOCK = 16                             # guest instructions per block at most
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 PMP_RX = PMP_R | 4                         # R X, NAPOT
 
 SSTATUS, SIE_BIT = 0x100, 2
@@ -113,17 +112,19 @@ class BtEngine(TrapEngine):
 
     def setup(self, entry):
         super().setup(entry)
-        hart, bus = self.hart, self.machine.bus
-        # Map the TC (user, read + execute) and the vCPU page (user, read + write) at the top.
-        bus.store(SHADOW_ROOT + 4 * 0x3FF, 4, (LEAF_TABLE >> 12) << 10 | PTE_V)
-        for page in range(TC_SIZE >> 12):
-            bus.store(LEAF_TABLE + 4 * (((TC_VA >> 12) & 0x3FF) + page), 4,
-                      ((TC_PA >> 12) + page) << 10 | PTE_V | PTE_R | PTE_X | PTE_U | PTE_A)
-        bus.store(LEAF_TABLE + 4 * 0x3FF, 4, (VCPU_PAGE_PA >> 12) << 10
-                  | PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
-        guest_pmp(hart, [(VCPU_PAGE_PA, 4096, PMP_RW),
-                         (self.guest_base, self.vm.ram_size, PMP_RWX),
-                         (TC_PA, TC_SIZE, PMP_RX), (SHADOW_ROOT, 16 << 10, PMP_R)])
+        hart, memory, frames = self.hart, self.memory, self.host.frames
+        # The TC and the vCPU page: host frames of our own (the TC aligned to its size, for
+        # one PMP entry), mapped at the top of the shadow table: the TC user read + execute,
+        # the vCPU page user read + write.
+        self.tc_pa = frames.alloc(TC_SIZE >> 12, align=TC_SIZE >> 12, owner=self.vm.name)
+        self.vcpu_pa = frames.alloc(1, owner=self.vm.name)
+        memory.map_pages(self.shadow_root, TC_VA, TC_SIZE, self.tc_pa,
+                         PTE_R | PTE_X | PTE_U | PTE_A)
+        memory.map_pages(self.shadow_root, VCPU_PAGE_VA, 4096, self.vcpu_pa,
+                         PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+        guest_pmp(hart, [(self.vcpu_pa, 4096, PMP_RW),
+                         (self.ram_base, self.vm.ram_size, PMP_RWX),
+                         (self.tc_pa, TC_SIZE, PMP_RX), self.table_pmp()])
         self.blocks = {}                   # guest pc -> Block
         self.page_blocks = {}              # guest page -> guest pcs of its blocks
         self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
@@ -146,10 +147,10 @@ class BtEngine(TrapEngine):
 
     # -- the vCPU page ------------------------------------------------------------------------
     def _read_vcpu(self, offset):
-        return self.machine.bus.load(VCPU_PAGE_PA + 0x800 + offset + 2048, 4)
+        return self.machine.bus.load(self.vcpu_pa + 0x800 + offset + 2048, 4)
 
     def _write_vcpu(self, offset, value):
-        self.machine.bus.store(VCPU_PAGE_PA + 0x800 + offset + 2048, 4, value & 0xFFFFFFFF)
+        self.machine.bus.store(self.vcpu_pa + 0x800 + offset + 2048, 4, value & 0xFFFFFFFF)
 
     def _sync_in(self):
         """Translated code keeps the virtual SIE in VIF and the plain CSRs in their copies:
@@ -462,7 +463,7 @@ class BtEngine(TrapEngine):
 
     def _install(self, tc, words):
         data = b"".join(w.to_bytes(4, "little") for w in words)
-        address = TC_PA + (tc - TC_VA)
+        address = self.tc_pa + (tc - TC_VA)
         self.machine.bus.write_bytes(address, data)
         self.hart.invalidate_code(address)
 
@@ -484,11 +485,11 @@ class BtEngine(TrapEngine):
         page = gpc >> 12
         self.page_blocks.setdefault(page, set()).add(key)
         host = self.host_address(page << 12)
-        self.hart.watch_page(host >> 12, self._guest_code_written)
+        self.host.watch_page(host >> 12, self._guest_code_written)
 
     def _guest_code_written(self, paddr):
         """A store hit a guest page with translations: drop the blocks it overwrote."""
-        gpa = paddr - self.guest_base + GUEST_RAM
+        gpa = paddr - self.ram_base + GUEST_RAM
         for key in list(self.page_blocks.get(gpa >> 12, ())):
             block = self.blocks.get(key)
             if block is not None and gpa & ~3 in block.pcs:
@@ -527,7 +528,7 @@ class BtEngine(TrapEngine):
         rows, current = [], None
         for index in range(block.length):
             address = block.tc + 4 * index
-            word = self.machine.bus.load(TC_PA + (address - TC_VA), 4)
+            word = self.machine.bus.load(self.tc_pa + (address - TC_VA), 4)
             origin = self.by_tc.get(address)
             guest_pc = origin[0] if origin else None
             if current is None or current[0] != guest_pc:

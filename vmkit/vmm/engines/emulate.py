@@ -15,12 +15,14 @@ from vmkit.hw import csr as C
 from vmkit.hw.bus import Bus
 from vmkit.hw.devices import Clint
 from vmkit.hw.hart import Hart
-from vmkit.hw.machine import Machine, run_hart
+from vmkit.hw.machine import run_hart
 from vmkit.hw.trap import ECALL_FROM_S
 
 from ..exits import STORM, ExitReason, VmExit
+from ..host import Host
 from ..io import CountedDevice
 from ..layout import GUEST_RAM
+from ..memory import GuestMemory, Region
 from .engine import Engine
 from .native import DELEGATED
 
@@ -29,14 +31,18 @@ class EmulateEngine(Engine):
     name = "emulate"
     title = "pure emulation: a software CPU interprets every instruction"
     software_cpu = True
-    host_ram_size = 32 << 20
-    guest_offset = 16 << 20            # where guest RAM sits in host RAM
+    host_ram_size = 32 << 20           # a private host's RAM
 
-    def __init__(self, vm):
+    def __init__(self, vm, host=None):
         self.vm = vm
-        self.machine = Machine(ram_size=self.host_ram_size, fast=vm.fast)  # runs the VMM
-        host_ram = memoryview(self.machine.bus.ram)
-        guest_ram = host_ram[self.guest_offset:self.guest_offset + vm.ram_size]
+        self.host = Host(self.host_ram_size, fast=vm.fast) if host is None else host
+        self.machine = self.host.machine                         # runs the VMM
+        # Guest RAM: host frames, one contiguous run, which the software CPU's bus sees as
+        # its RAM at the guest-physical address.
+        self.memory = GuestMemory(self.host, [Region("ram", GUEST_RAM, vm.ram_size,
+                                                     contiguous=True)], owner=vm.name)
+        at = self.memory.region("ram").frames[0] - self.machine.bus.ram_base
+        guest_ram = memoryview(self.machine.bus.ram)[at:at + vm.ram_size]
         self.bus = Bus(GUEST_RAM, ram=guest_ram)                # what the guest can reach
         for base, _, device in vm.devices.regions:
             self.bus.attach(base, CountedDevice(device, vm, base))

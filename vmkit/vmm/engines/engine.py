@@ -48,6 +48,10 @@ class Engine(ABC):
     def enter(self, budget):
         """Run the guest for up to `budget` instructions; return the `VmExit` (KVM_RUN)."""
 
+    def activate(self):
+        """Put this VM's CPU state on the hart before anything else touches it: a world
+        switch when another VM ran there (host.py; nothing to do for a software CPU)."""
+
     @abstractmethod
     def pass_time(self, ticks):
         """Guest time skipped while it waits in wfi."""

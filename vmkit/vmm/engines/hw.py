@@ -18,56 +18,46 @@ from vmkit.hw import csr as C
 from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT,
                            STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION, Trap)
 
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32X4
+
 from ..exits import ExitReason, VmExit
-from ..layout import GUEST_RAM
-from .base import PMP_R, PMP_RWX, HartEngine, guest_pmp
+from .base import PMP_RWX, HartEngine, guest_pmp
 
 # Guest-internal exceptions go straight to the guest kernel (VS-mode) ...
 TO_GUEST = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
 # ... and these stop at HS-mode, where the VMM intercepts them.
 TO_VMM = sum(1 << c for c in (10, 20, 21, 22, 23))
-
-VMID = 1
-G_ROOT = 0x8080_0000                  # host-physical: the VMM's G-stage root (16 KiB aligned)
-G_ROOT_SIZE = 16 << 10
-MEGAPAGE = 4 << 20
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+# A G-stage leaf: U as the G-stage requires; A and D already set, as the walker's PMP grant
+# on the table pool is read-only.
+G_LEAF = PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
 
 
 class HwEngine(HartEngine):
     name = "hw"
     title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
     has_vm_exits = True
-    guest_base = 0x8100_0000          # guest RAM lives 16 MiB into host RAM
+    table_pool = 8                    # the 16 KiB Sv32x4 root, and room for leaf tables
 
     def setup(self, entry):
         hart = self.hart
-        self._build_g_stage()
-        # The G-stage maps whole 4 MiB megapages; PMP ends guest RAM at exactly ram_size
-        # (an access past it is an access fault, as on a board with that much RAM).
-        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
-                         (G_ROOT, G_ROOT_SIZE, PMP_R)])
+        # The G-stage (x86: the EPT): guest RAM in 4 MiB leaves, from a root the host gave us,
+        # tagged in the TLB with a VMID the host gave us.
+        root = self.memory.new_root(SV32X4)
+        self.memory.map_region(root, "ram", G_LEAF)
+        self.vmid = self.host.vmids.alloc()
+        guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
         hart.medeleg = TO_GUEST | TO_VMM
         hart.hedeleg = TO_GUEST
         hart.mideleg = C.S_INTERRUPTS
         hart.hideleg = C.VS_INTERRUPTS
         hart.mcounteren = hart.hcounteren = 0b111
-        hart.hgatp = 1 << 31 | VMID << 22 | G_ROOT >> 12
+        hart.hgatp = 1 << 31 | self.vmid << 22 | root >> 12
         hart.hstatus = C.HSTATUS_SPVP
         hart.intercept = {"HS", "M"}
         hart.priv, hart.virt = 1, True        # as `sret` with hstatus.SPV=1 would leave it
         hart.pc = entry
         hart.x[10] = 0
         hart.translation_changed()
-
-    def _build_g_stage(self):
-        """Map guest RAM with 4 MiB G-stage leaves (A and D already set, U as required)."""
-        bus = self.machine.bus
-        size = max(self.vm.ram_size, MEGAPAGE)
-        for offset in range(0, size, MEGAPAGE):
-            gpa, hpa = GUEST_RAM + offset, self.guest_base + offset
-            pte = (hpa >> 12) << 10 | PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
-            bus.store(G_ROOT + 4 * (gpa >> 22), 4, pte)
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_VS:

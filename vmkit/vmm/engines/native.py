@@ -16,6 +16,8 @@ from vmkit.hw.trap import ECALL_FROM_S
 
 from ..exits import ExitReason, VmExit
 from ..io import CountedDevice
+from ..layout import GUEST_RAM
+from ..memory import Region
 from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
 
 # Exceptions the kernel handles itself (everything but ecall from S, which is the SBI call).
@@ -25,12 +27,17 @@ DELEGATED = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
 class NativeEngine(HartEngine):
     name = "native"
     title = "the kernel in real S-mode, the VMM as its firmware: the yardstick"
-    guest_base = 0x8000_0000          # identity: the kernel runs where it was linked
+    bare_metal = True                 # see Host.claim_bare_metal
+    table_pool = 0                    # no page tables: the kernel's own, or none
+
+    def ram_region(self):
+        # Identity: the kernel runs where it was linked, in host RAM at 0x8000_0000.
+        return Region("ram", GUEST_RAM, self.vm.ram_size, fixed=True)
 
     def setup(self, entry):
         hart = self.hart
         regions = self.vm.devices.regions
-        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX)] +
+        guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX)] +
                   [(base, end - base, PMP_RW) for base, end, _ in regions])
         for base, _, device in regions:
             self._attach(base, device)

@@ -43,21 +43,21 @@ vector itself stops the VM with a reason: delivering it would fault again, for e
 
 import struct
 
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W
+
 from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_PAGE_FAULT, SEI,
                            SSI, STI)
 
 from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
 from ..exits import ExitReason, VmExit
-from .base import PMP_R, PMP_RWX, guest_pmp
-from .trap import S, SHADOW_ROOT, U, TrapEngine
+from .trap import S, U, TrapEngine
 
 EID_PV = 0x0A00564D
 (REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE,
  EVENT_CHECK) = range(6)
 
 ALIAS = 0xFFFFF000                   # guest-virtual: where the VMM maps the vCPU page too
-ALIAS_LEAF = SHADOW_ROOT + 4096      # host-physical: the shadow table's leaf for that page
-PTE_SHARED = 0xD7                    # V R W U A D: data only
+PTE_SHARED = PTE_R | PTE_W | PTE_U | PTE_A | PTE_D      # data only
 AREA_OFFSET = 0x800
 VIF, PENDING, SCAUSE, SEPC, STVAL, SPP, SPIE, SSCRATCH = range(0, 32, 4)
 SAVED = 32                           # a0 a1 a6 a7
@@ -76,12 +76,8 @@ class PvEngine(TrapEngine):
     def setup(self, entry):
         super().setup(entry)
         self.area = None             # guest-physical address of the shared words, once known
+        self.area_mapped = False     # ...and its page is mapped at ALIAS in the shadow table
         self.interrupted_scratch = None
-        bus = self.machine.bus
-        bus.store(SHADOW_ROOT + 4 * (ALIAS >> 22), 4, (ALIAS_LEAF >> 12) << 10 | 1)
-        guest_pmp(self.hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
-                              (SHADOW_ROOT, 8192, PMP_R)])
-        self.hart.translation_changed()
 
     # -- the shared page --------------------------------------------------------------------------
     def _words(self):
@@ -128,9 +124,11 @@ class PvEngine(TrapEngine):
         vcpu, status = self.vcpu, self.vcpu.mstatus
         self._store([status >> 1 & 1, 0, vcpu.scause, vcpu.sepc, vcpu.stval, status >> 8 & 1,
                      status >> 5 & 1, vcpu.sscratch] + [0] * 8)
-        self.machine.bus.store(ALIAS_LEAF + 4 * 1023, 4,
-                               (self.host_address(gpa) >> 12) << 10 | PTE_SHARED)
-        self.hart.mmu.tlb.flush_vma(ALIAS)
+        if self.area_mapped:
+            self.memory.unmap_pages(self.shadow_root, ALIAS, 4096)
+        self.memory.map_pages(self.shadow_root, ALIAS, 4096, self.host_address(gpa), PTE_SHARED)
+        self.area_mapped = True
+        self.hart.mmu.tlb.flush_vma(ALIAS, self.asid)
         self.hart.translation_changed()
         call.answer(SUCCESS)
 

@@ -17,20 +17,19 @@ With the guest's own paging off this table is the whole shadow page table.
 
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
 from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
                            INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
                            STORE_PAGE_FAULT)
 from vmkit.isa import decode
 
 from ..exits import ExitReason, VmExit
-from ..layout import GUEST_RAM
-from .base import PMP_R, PMP_RWX, HartEngine, guest_pmp
+from .base import PMP_RWX, HartEngine, guest_pmp
 from .engine import SUPERVISOR_CSRS
 
 S, U = 1, 0
-SHADOW_ROOT = 0x8080_0000            # host-physical: the VMM's page table for the guest
-MEGAPAGE = 4 << 20
-PTE_GUEST = 0xDF                     # V R W X U A D: a user page, already accessed and dirty
+# A user page, already accessed and dirty (the walker may only read the table pool).
+PTE_GUEST = PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
 
 
 class VirtualSupervisor:
@@ -67,7 +66,6 @@ class TrapEngine(HartEngine):
     title = "trap-and-emulate: the kernel in U-mode, privileged instructions trap"
     deprivileged = True
     guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
-    guest_base = 0x8100_0000
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
     student_sret = None
 
@@ -75,12 +73,13 @@ class TrapEngine(HartEngine):
         hart = self.hart
         self.vcpu = VirtualSupervisor()
         self.csrs = CsrFile(self.vcpu)
-        self._build_shadow_table()
-        # The shadow table maps whole 4 MiB megapages; PMP ends guest RAM at exactly ram_size
-        # (an access past it is an access fault, as on a board with that much RAM).
-        guest_pmp(hart, [(self.guest_base, self.vm.ram_size, PMP_RWX),
-                         (SHADOW_ROOT, 4096, PMP_R)])
-        hart.satp = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12          # Sv32, ASID 1
+        # The VMM's page table for the guest: guest RAM at its guest-physical addresses, in
+        # 4 MiB leaves, and nothing else; tagged in the TLB with an ASID the host gave us.
+        self.shadow_root = self.memory.new_root(SV32)
+        self.memory.map_region(self.shadow_root, "ram", PTE_GUEST)
+        self.asid = self.host.asids.alloc()
+        guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
+        hart.satp = 1 << 31 | self.asid << 22 | self.shadow_root >> 12      # Sv32
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
         hart.mcounteren = 0b111
         hart.intercept = {"M"}
@@ -88,12 +87,6 @@ class TrapEngine(HartEngine):
         hart.pc = entry
         hart.x[10] = 0
         self._privilege_changed()
-
-    def _build_shadow_table(self):
-        bus = self.machine.bus
-        for offset in range(0, max(self.vm.ram_size, MEGAPAGE), MEGAPAGE):
-            gpa, hpa = GUEST_RAM + offset, self.guest_base + offset
-            bus.store(SHADOW_ROOT + 4 * (gpa >> 22), 4, (hpa >> 12) << 10 | PTE_GUEST)
 
     def _privilege_changed(self):
         # Counters: virtual S may read them (mcounteren); virtual U only what the guest's own

@@ -1,0 +1,73 @@
+"""The world switch: the one hart goes from running one VM to running another (x86: VMX
+transitions between two guests' VMCSs: VMCLEAR/VMPTRLD of the next vCPU's VMCS, then
+VMLAUNCH/VMRESUME; KVM's vcpu_put / vcpu_load).
+
+The outgoing VM's hart context (vmkit/hw/context.py: registers, CSRs, PMP, counters, the traps
+its engine intercepts) and its time are saved; the incoming VM's are loaded. It is done lazily,
+when a VM's engine is about to use the hart (`activate`), so a VM whose CPU is software
+(`emulate`) never costs one.
+
+No TLB flush: every VM's translations are tagged with its own VMID (hw) or ASID (trap, pv, bt)
+from the host's allocators, so they can stay in the TLB side by side. The exception is the
+engine that owns the bare metal (native): its kernel chooses its own ASIDs, which the host does
+not allocate, so a switch to or from it flushes the HS-level entries (x86: a host without PCID
+reloading CR3).
+
+Time: the hart's CLINT counts retired instructions, and all of a VM's own instructions retire
+on it, so while a VM is on the hart mtime is that VM's guest time. The switch saves mtime with
+the context and writes the incoming VM's back (M-mode firmware may write mtime): each guest
+sees exactly the time it would see alone. (The H extension's own tool for this, htimedelta, is
+not needed: hw guests and the native one then keep time the same way.)
+"""
+
+from vmkit.hw.context import load_context, save_context
+from vmkit.hw.devices.clint import MTIME
+
+
+class WorldSwitch:
+    def __init__(self, host):
+        self.host = host
+        self.blank = save_context(host.hart)     # a hart just out of reset, nothing set up
+        self.current = None                      # the engine whose context is on the hart
+        self.saved = {}                          # engine -> (context, mtime)
+        self.switches = 0                        # world switches done
+        self.flushes = 0                         # of them, those that had to flush the TLB
+
+    def install(self, engine, setup):
+        """Set up a new VM on the hart: the current VM's state goes out, the hart is made
+        blank, `setup()` programs it for the new VM, which is now on the hart."""
+        self._save()
+        self._load(engine, self.blank, 0)
+        setup()
+
+    def activate(self, engine):
+        """Put `engine`'s VM on the hart (a world switch, unless it is there already)."""
+        if self.current is engine:
+            return
+        context, mtime = self.saved.pop(engine)
+        self._save()
+        self._load(engine, context, mtime)
+        self.switches += 1
+        engine.world_switches += 1
+
+    def forget(self, engine):
+        """The VM is gone: drop its saved state."""
+        self.saved.pop(engine, None)
+        if self.current is engine:
+            self.current = None
+
+    def _save(self):
+        if self.current is not None:
+            self.saved[self.current] = (save_context(self.host.hart),
+                                        self.host.machine.clint.mtime)
+
+    def _load(self, engine, context, mtime):
+        previous, hart = self.current, self.host.hart
+        if getattr(engine, "bare_metal", False) or getattr(previous, "bare_metal", False):
+            self.host.machine.tlb.flush_vma()          # its ASIDs are not the host's
+            self.flushes += 1
+        load_context(hart, context)
+        clint = self.host.machine.clint
+        clint.write(MTIME, 4, mtime & 0xFFFF_FFFF)
+        clint.write(MTIME + 4, 4, mtime >> 32)
+        self.current = engine
