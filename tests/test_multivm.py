@@ -1,0 +1,202 @@
+"""Several VMs on one host (Host.create_vm, Host.run): every guest gets exactly what it gets
+alone; a hostile guest (writes outside its RAM, halts, spins, traps in a loop) disturbs no other
+VM and never stops the host; round robin is fair, credit weights give their shares; a world
+switch does not flush the TLB."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from vmkit.asm import assemble, assemble_file
+from vmkit.guest import build
+from vmkit.vmm.consolidation import idle_guest, measure, sweep
+from vmkit.vmm.engines import ENGINES
+from vmkit.vmm.host import Host
+from vmkit.vmm.layout import GUEST_RAM
+from vmkit.vmm.vm import VirtualMachine
+
+HERE = Path(__file__).parent
+ENGINE_NAMES = list(ENGINES)
+HELLO_TIMER = assemble_file(HERE / "data/guest/hello_timer.s")    # UART, SBI, rdtime, wfi
+TINYOS = build("tinyos")                                          # timer preemption, U-mode
+
+SBI = """
+.macro shutdown code
+        li a0, 0
+        li a1, \\code
+        li a7, 0x53525354
+        li a6, 0
+        ecall
+.endm
+"""
+# Stores outside its RAM: just past it, where other VMs' RAM and the engines' tables may lie
+# in host memory, the host's devices (the finisher's power-off code among them). Each faults;
+# the handler steps over it.
+OUTSIDE = [0x8040_0000, 0x8080_0000, 0x8100_0000, 0x8140_0000, 0x8180_0000, 0x8200_0000,
+           0x8300_0000, 0x0010_0000, 0x0200_4000, 0x0C00_0000, 0x0000_0000, 0xFF00_0000]
+HOSTILE = {
+    "outside": "_start: la t0, skip\n csrw stvec, t0\n li s0, 0\n" + "".join(
+        f" li t1, {a:#x}\n li t2, 0x5555\n sw t2, 0(t1)\n li t2, 0xdeadbeef\n sw t2, 4(t1)\n"
+        for a in OUTSIDE) + " shutdown 0\nskip: csrr t0, sepc\n addi t0, t0, 4\n"
+        " csrw sepc, t0\n addi s0, s0, 1\n sret\n",
+    "halt": "_start: csrci sstatus, 2\n csrw sie, zero\n wfi\n j _start\n",
+    "spin": "_start: j _start\n",
+    "traploop": "_start: la t0, skip\n csrw stvec, t0\n1: unimp\n j 1b\nskip: csrr t0, sepc\n"
+                " addi t0, t0, 4\n csrw sepc, t0\n sret\n",
+    "storm": "_start: li t0, 0x40000000\n csrw stvec, t0\n unimp\n",
+}
+HOSTILE_STOP = {"outside": "shutdown", "halt": "wfi", "spin": None, "traploop": None,
+                "storm": "error"}
+
+
+def hostile(kind):
+    return assemble(SBI + HOSTILE[kind], f"{kind}.s")
+
+
+def outcome(vm):
+    """Everything a VM's run leaves behind that another VM could disturb."""
+    state = vm.engine.guest_state()
+    ram = hashlib.sha256(vm.read_guest(GUEST_RAM, vm.ram_size)).hexdigest()
+    return (bytes(vm.console), vm.counters.guest_instructions, vm.counters.idle,
+            state["x"], state["pc"], tuple(sorted(state["csrs"].items())), ram)
+
+
+def alone(program, engine, fast=True):
+    vm = VirtualMachine(program, engine=engine, fast=fast)
+    stop = vm.run(2_000_000)
+    return stop.reason, outcome(vm)
+
+
+def other_engine(engine):
+    return "trap" if engine == "hw" else "hw"
+
+
+# -- the same guest, alone and beside three others ----------------------------------------------
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_guest_beside_three_others_runs_exactly_as_alone(engine, fast):
+    want = {name: alone(program, engine, fast) for name, program in
+            (("hello", HELLO_TIMER), ("tinyos", TINYOS))}
+    host = Host(ram_size=64 << 20, slice=700)       # short slices: many world switches
+    if engine != "native":
+        host.create_vm(TINYOS, engine="native", name="bare")
+    hello = host.create_vm(HELLO_TIMER, engine=engine, fast=fast, name="hello")
+    host.create_vm(hostile("spin"), engine=other_engine(engine), name="spin")
+    tiny = host.create_vm(TINYOS, engine="emulate" if engine == "native" else engine,
+                          fast=fast, name="tinyos")
+    report = host.run(300_000)
+    stops = {vm["name"]: vm["stop"] for vm in report["vms"]}
+    assert stops["hello"] == want["hello"][0] == "shutdown"
+    assert outcome(hello) == want["hello"][1]
+    if engine != "native":
+        assert stops["tinyos"] == "shutdown" and outcome(tiny) == want["tinyos"][1]
+    assert report["hart_switches"] > (20 if engine != "native" else 2)
+    assert stops["spin"] is None
+
+
+# -- hostile guests --------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_a_hostile_guest_disturbs_no_other_and_never_stops_the_host(kind, engine):
+    victim_engine = other_engine(engine)
+    want = alone(TINYOS, victim_engine)
+    host = Host(ram_size=64 << 20, slice=1000)
+    bad = host.create_vm(hostile(kind), engine=engine, name="bad")
+    victim = host.create_vm(TINYOS, engine=victim_engine, name="victim")
+    report = host.run(400_000)
+    stops = {vm["name"]: vm for vm in report["vms"]}
+    assert stops["bad"]["stop"] == HOSTILE_STOP[kind], stops["bad"]
+    assert stops["victim"]["stop"] == "shutdown"
+    assert outcome(victim) == want[1]
+    if kind == "outside":
+        assert bad.engine.guest_state()["x"][8] == len(OUTSIDE) * 2      # every store faulted
+        assert b"\xef\xbe\xad\xde" not in bytes(host.bus.ram)
+    if HOSTILE_STOP[kind] is None:            # still running: the host went on to its budget
+        assert report["host_time"] == 400_000
+    assert host.run(1000)["host_time"] >= report["host_time"]             # and goes on
+
+
+# -- sharing the hart -----------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_round_robin_is_fair_and_weights_give_shares(engine):
+    second = other_engine(engine) if engine == "native" else engine
+    for policy, weights, ratio in (("round_robin", (256, 256), 1.0),
+                                   ("credit", (512, 256), 2.0)):
+        host = Host(ram_size=64 << 20, policy=policy, slice=500)
+        a = host.create_vm(hostile("spin"), engine=engine, name="a", weight=weights[0])
+        b = host.create_vm(hostile("spin"), engine=second, name="b", weight=weights[1])
+        host.run(60_000)
+        got = a.counters.guest_instructions / b.counters.guest_instructions
+        assert got == pytest.approx(ratio, rel=0.05), (policy, got)
+
+
+def test_world_switches_do_not_flush_the_tlb():
+    host = Host(ram_size=64 << 20, slice=300)
+    for i, engine in enumerate(("hw", "trap", "bt", "hw", "trap")):
+        host.create_vm(TINYOS, engine=engine, name=f"vm{i}")
+    tlb = host.machine.tlb
+    before = tlb.flushes
+    report = host.run(1_000_000)
+    assert all(vm["stop"] == "shutdown" for vm in report["vms"])
+    assert report["hart_switches"] > 100 and tlb.flushes == before and tlb.hits > 0
+
+
+def test_a_second_native_vm_is_refused():
+    host = Host()
+    host.create_vm(TINYOS, engine="native")
+    with pytest.raises(ValueError, match="already runs a native VM"):
+        host.create_vm(TINYOS, engine="native")
+    host.create_vm(TINYOS, engine="hw")            # the host is still usable
+
+
+def test_native_needs_its_ram_free():
+    host = Host()
+    host.create_vm(TINYOS, engine="hw")
+    with pytest.raises(ValueError, match="create it first"):
+        host.create_vm(TINYOS, engine="native")
+    assert host.bare_metal is None
+
+
+def test_bad_vm_names_are_refused():
+    host = Host()
+    host.create_vm(TINYOS, engine="hw", name="a")
+    for name in ("a", "", 5):
+        with pytest.raises(ValueError, match="VM name"):
+            host.create_vm(TINYOS, engine="hw", name=name)
+
+
+# -- consolidation ----------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["hw", "trap", "emulate"])
+def test_consolidation_multiplies_utilization(engine):
+    rows = sweep((1, 2, 4, 8), engine=engine)
+    alone = rows[0]["alone"]["utilization"]
+    assert 0.05 < alone < 0.15                     # an idle guest: ~1000 of every 10000 ticks
+    for row in rows:
+        n = row["guests"]
+        assert row["alone"]["utilization"] == alone          # one host each: no better
+        assert row["consolidated"]["utilization"] == pytest.approx(n * alone, rel=0.05)
+        assert row["consolidated"]["busy"] == row["alone"]["busy"]   # the same work
+
+
+def test_consolidation_refuses_bad_settings():
+    with pytest.raises(ValueError, match="interval"):
+        idle_guest(interval=0)
+    with pytest.raises(ValueError, match="native VM"):
+        measure(2, engine="native")            # the bare metal cannot be shared
+
+
+def test_a_vm_that_fails_to_start_leaves_nothing_behind():
+    host = Host(ram_size=12 << 20)
+    first = host.create_vm(TINYOS, engine="hw", name="first")     # 0-32 KiB, 4-8 MiB
+    host.frames.alloc(1012, owner="someone")      # up to 4 MiB - 16 KiB: room for a pool
+    used, vmids, asids = host.frames.used_frames, host.vmids.in_use, host.asids.in_use
+    outside = assemble("_start: j _start\n.data\n.space 0x500000\n.word 1\n")
+    with pytest.raises(ValueError, match="outside guest RAM"):
+        host.create_vm(outside, engine="trap", name="big")
+    with pytest.raises(ValueError, match="out of memory"):       # no room for bt's TC
+        host.create_vm(TINYOS, engine="bt", name="bt")
+    assert (host.frames.used_frames, host.vmids.in_use, host.asids.in_use) == (used, vmids,
+                                                                               asids)
+    assert host.run(100_000)["vms"][0]["stop"] == "shutdown" and "big" not in host.vms
+    assert bytes(first.console).startswith(b"tinyos: booting")
