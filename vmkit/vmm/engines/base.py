@@ -118,8 +118,7 @@ class HartEngine(Engine):
         return super().guest_state()
 
     def enter(self, budget):
-        self.activate()
-        hart = self.hart
+        hart = self.hart                  # (on the hart: the run loop activated this VM)
         before = hart.instret
         exit = run_hart(hart, budget, self.vm.storm)
         self.vm.counters.direct(hart.instret - before)
