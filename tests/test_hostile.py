@@ -508,3 +508,36 @@ _start: li t0, 0x10000000
     vm = guest(source, engine)
     assert vm.run(100).reason == "shutdown"
     assert vm.engine.guest_state()["x"][6] == value
+
+
+# --- 4. a VMM write into guest memory leaves no stale code ---------------------------------------
+
+# f ends one page, g starts the next: one vm.write_guest spans both.
+TWO_PAGE_CODE = """
+_start:
+1:      call f
+        mv s0, a0
+        call g
+        mv s1, a0
+        j 1b
+        .align 12
+        .space 4088
+f:      li a0, 1
+        ret
+g:      li a0, 2
+        ret
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_vmm_write_spanning_two_pages_invalidates_code_on_both(engine):
+    program = assemble(SBI_MACROS + TWO_PAGE_CODE, "guest.s")
+    f, g = program.symbols["f"], program.symbols["g"]
+    assert f >> 12 != g >> 12 and g == f + 8
+    vm = VirtualMachine(program, engine=engine)
+    assert vm.run(2_000).reason == "budget"
+    assert vm.engine.guest_state()["x"][8:10] == (1, 2)
+    patch = assemble("li a0, 3\nret\nli a0, 4\nret\n", "patch.s").image()[0][1]
+    assert vm.write_guest(f, patch)
+    assert vm.run(2_000).reason == "budget"
+    assert vm.engine.guest_state()["x"][8:10] == (3, 4)

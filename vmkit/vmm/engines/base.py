@@ -53,8 +53,14 @@ class HartEngine:
         if address is None:
             return False
         self.machine.bus.write_bytes(address, data)
-        self.hart.invalidate_code(address)            # the guest may run what we wrote
+        self.guest_memory_written(gpa, len(data))
         return True
+
+    def guest_memory_written(self, gpa, length):
+        """The VMM wrote guest RAM (a load, an SBI console read, DMA, a restore): the guest
+        may run what we wrote, so forget the code compiled from every page it touched."""
+        for page in pages(gpa, length):
+            self.hart.invalidate_code(self.host_address(page))
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:
@@ -128,6 +134,11 @@ SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144
 
 def guest_state(x, pc, read_csr):
     return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
+
+
+def pages(gpa, length):
+    """The page-aligned addresses of the pages [gpa, gpa + length) touches."""
+    return range(gpa & ~0xFFF, gpa + length, 4096) if length > 0 else range(0)
 
 
 def guest_pmp(hart, entries):

@@ -54,7 +54,7 @@ from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
 from vmkit.isa import BY_NAME, decode, encode
 
 from ..vm import GUEST_RAM, VmExit
-from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
+from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp, pages
 from .trap import SHADOW_ROOT, S, U, TrapEngine
 
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
@@ -109,6 +109,11 @@ class Block:
 class BtEngine(TrapEngine):
     name = "bt"
 
+    def __init__(self, vm):
+        super().__init__(vm)
+        self.blocks = {}                   # guest pc -> Block
+        self.page_blocks = {}              # guest page -> guest pcs of its blocks
+
     def setup(self, entry):
         super().setup(entry)
         hart, bus = self.hart, self.machine.bus
@@ -122,8 +127,6 @@ class BtEngine(TrapEngine):
         guest_pmp(hart, [(VCPU_PAGE_PA, 4096, PMP_RW),
                          (self.guest_base, self.vm.ram_size, PMP_RWX),
                          (TC_PA, TC_SIZE, PMP_RX), (SHADOW_ROOT, 16 << 10, PMP_R)])
-        self.blocks = {}                   # guest pc -> Block
-        self.page_blocks = {}              # guest page -> guest pcs of its blocks
         self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
         self.callouts = {}                 # TC address of an ecall -> what it asks for
         self.restoring = set()             # those ecalls whose stub first reloads t6
@@ -485,15 +488,25 @@ class BtEngine(TrapEngine):
 
     def _guest_code_written(self, paddr):
         """A store hit a guest page with translations: drop the blocks it overwrote."""
-        gpa = paddr - self.guest_base + GUEST_RAM
-        for key in list(self.page_blocks.get(gpa >> 12, ())):
-            block = self.blocks.get(key)
-            if block is not None and gpa & ~3 in block.pcs:
-                del self.blocks[key]
-                self.page_blocks[gpa >> 12].discard(key)
-                for at, word in block.incoming:        # unchain: back to calling out
-                    self._install(at, [word])
-                self.stats["tc_invalidations"] += 1
+        self._drop_blocks(paddr - self.guest_base + GUEST_RAM, 4)
+
+    def guest_memory_written(self, gpa, length):
+        """The VMM wrote guest RAM: its translations go too, not only the hart's code."""
+        super().guest_memory_written(gpa, length)
+        self._drop_blocks(gpa, length)
+
+    def _drop_blocks(self, gpa, length):
+        """Drop the blocks translated from any guest word in [gpa, gpa + length)."""
+        start, end = gpa & ~3, gpa + length
+        for page in pages(gpa, length):
+            for key in list(self.page_blocks.get(page >> 12, ())):
+                block = self.blocks.get(key)
+                if block is not None and any(start <= pc < end for pc in block.pcs):
+                    del self.blocks[key]
+                    self.page_blocks[page >> 12].discard(key)
+                    for at, word in block.incoming:    # unchain: back to calling out
+                        self._install(at, [word])
+                    self.stats["tc_invalidations"] += 1
 
     def _flush_tc(self):
         self.generation += 1

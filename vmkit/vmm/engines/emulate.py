@@ -20,7 +20,7 @@ from vmkit.hw.trap import ECALL_FROM_S
 
 from ..vm import GUEST_RAM, GUEST_UART, VmExit
 from ..io import CountedDevice
-from .base import STORM, guest_state
+from .base import STORM, guest_state, pages
 from .native import DELEGATED
 
 
@@ -50,8 +50,13 @@ class EmulateEngine:
         if not self.bus.is_ram(gpa, max(len(data), 1)):
             return False
         self.bus.write_bytes(gpa, data)
-        self.vcpu.invalidate_code(gpa)
+        self.guest_memory_written(gpa, len(data))
         return True
+
+    def guest_memory_written(self, gpa, length):
+        """As HartEngine's: every page the VMM wrote loses its compiled code."""
+        for page in pages(gpa, length):
+            self.vcpu.invalidate_code(page)
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:
