@@ -64,9 +64,6 @@ VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offse
 # reads and writes their copies here.
 CSR_COPIES = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}
 SEPC = 0x141
-# The return cache: 128 slots, indexed by bits 2-8 of a guest return pc: its keys (the pcs) at
-# x0 - 1024.., its values (TC addresses) at x0 - 512.. (0xFFFFFC00.. and 0xFFFFFE00..).
-RC_KEYS, RC_VALUES, RC_INDEX = -1024, -512, 0x1FC
 RA = 1
 LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
 TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
@@ -137,7 +134,6 @@ class BtEngine(TrapEngine):
                       "tc_guest_instructions": 0}
         self.after_callout = False         # the last exit from the TC was a callout
         self._write_vcpu(VIF, 0)
-        self._clear_return_cache()
         hart.scounteren = 0                # counters are guest state: reads trap, we emulate
         hart.translation_changed()
 
@@ -166,11 +162,6 @@ class BtEngine(TrapEngine):
         self._write_vcpu(PENDING, int(bool(vcpu.read_mip() & vcpu.mie)))
         for number, offset in CSR_COPIES.items():
             self._write_vcpu(offset, self.csrs.read(number))
-
-    def _clear_return_cache(self):
-        """Empty every slot: its key maps to another slot, so no return address can match."""
-        for slot in range(0, RC_INDEX + 4, 4):
-            self._write_vcpu(RC_KEYS + slot, slot ^ 4)
 
     # -- running ------------------------------------------------------------------------------
     def in_tc(self, address):
@@ -276,6 +267,8 @@ class BtEngine(TrapEngine):
         word = action[2]
         if kind == "jalr":
             return self._jalr(word)
+        if kind == "ret":
+            return self._ret_missed(word, action[3], action[4])
         if self._counter_read(word):
             return VmExit("illegal_instruction")
         row, _ = decode(word, aliases=False)
@@ -300,6 +293,18 @@ class BtEngine(TrapEngine):
         self.vm.counters.emulated(1)
         hart.pc = target
         return VmExit("callout")
+
+    def _ret_missed(self, word, cache, hit):
+        """A translated `ret` found another return pc in its inline cache: emulate it, then
+        make the cache (the `li t6` at `cache`) expect this ra, its hit exit (the ecall at
+        `hit`) go on where this ra returns to, unchained from the old target."""
+        ra = self.hart.x[RA]
+        exit = self._jalr(word)
+        if exit.kind == "callout":
+            self.callouts[hit] = ("goto", self.hart.pc)
+            self._install(cache, li(T6, ra))
+            self._install(hit - 4, [RELOAD_T6])
+        return exit
 
     def _counter_read(self, word):
         """Emulate rdcycle/rdtime/rdinstret (and the h halves): True if `word` was one."""
@@ -369,19 +374,22 @@ class BtEngine(TrapEngine):
             origins.append(None)
         # Exit stubs after the body; each ends in the ecall that calls out.
         stubs, stub_of, callouts = [], [], []
-        for action, restore in exits:
+        for number, (action, restore) in enumerate(exits):
             stub_of.append(len(code) + len(stubs))
             if restore:
                 stubs.append(op("lw", d=T6, s=0, o=SPILL))
-            callouts.append((len(code) + len(stubs), action, restore))
+            callouts.append((len(code) + len(stubs), number, action, restore))
             stubs.append(ECALL)
         tc = self.tc_next
         if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
             self._flush_tc()
             return self._translate(gpc, limit)
-        words = [_resolve(item, index, tc, stub_of) for index, item in enumerate(code)] + stubs
+        words = [_resolve(item, index, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
-        for index, action, restore in callouts:
+        for index, number, action, restore in callouts:
+            if action[0] == "ret":             # where its inline cache and hit exit are
+                cache = code.index(("b", "bne", T6, RA, number)) - len(li(T6, 0))
+                action = action[:3] + (tc + 4 * cache, tc + 4 * (stub_of[action[3]] + 1))
             self.callouts[tc + 4 * index] = action
             if restore:
                 self.restoring.add(tc + 4 * index)
@@ -418,8 +426,7 @@ class BtEngine(TrapEngine):
 
     def _rewrite(self, pc, word, kind, exit_to, after, target=None, followed=False):
         """The host instructions for one guest instruction. Items that are not words jump
-        to (or load the address of) an exit stub: ("j", stub), ("b", branch, rs1, rs2,
-        stub), ("hi"/"lo", rd, stub). `after` = guest instructions of the block after this
+        to an exit stub: ("j", stub), ("b", branch, rs1, rs2, stub). `after` = guest instructions of the block after this
         one (a callout here must refund them); `target`: where a direct call goes;
         `followed`: a direct jump whose target the block goes on with (no jump needed)."""
         if kind == "copy":
@@ -453,11 +460,14 @@ class BtEngine(TrapEngine):
         if kind == "jal" or target is not None:
             target = (pc + ops["a"]) & 0xFFFFFFFF if kind == "jal" else target
             link = li(ops["d"], pc + 4) if ops["d"] else []
-            if ops["d"] == RA:
-                link += _push_return(pc + 4, exit_to(("goto", pc + 4), True))
             return link if followed else link + [("j", exit_to(("goto", target)))]
         if kind == "ret":
-            return _lookup_return(exit_to(("jalr", pc, word), True))
+            # An inline cache of one return pc, in code the guest cannot write: ra == the
+            # cached pc goes on at its translation (chained), else the VMM emulates the ret
+            # and patches the cache. It starts as "ra == this ret's pc", true to itself.
+            hit = exit_to(("goto", pc), True)
+            miss = exit_to(("ret", pc, word, hit), True)
+            return [SAVE_T6] + li(T6, pc) + [("b", "bne", T6, RA, miss), ("j", hit)]
         return [("j", exit_to((kind, pc, word)))]       # "jalr" or "emulate"
 
     def _install(self, tc, words):
@@ -516,7 +526,6 @@ class BtEngine(TrapEngine):
         self.callouts.clear()
         self.restoring.clear()
         self.tc_next = TC_VA
-        self._clear_return_cache()         # its TC addresses are gone
         self.stats["tc_invalidations"] += 1
 
     def statistics(self):
@@ -641,37 +650,14 @@ def _drop_reloads(code, origins):
     return out_code, out_origins
 
 
-def _push_return(return_pc, pad):
-    """After `jal ra`/`call`: remember that returning to `return_pc` goes on at stub `pad`
-    (which restores t6 and continues, chained, at return_pc's translation)."""
-    slot = return_pc & RC_INDEX
-    return [op("sw", t=RA, s=0, q=RC_KEYS + slot), op("sw", t=T6, s=0, q=SPILL),
-            ("hi", T6, pad), ("lo", T6, pad), op("sw", t=T6, s=0, q=RC_VALUES + slot),
-            op("lw", d=T6, s=0, o=SPILL)]
-
-
-def _lookup_return(miss):
-    """`ret`: if the return cache holds ra, jump to its stub; else call out at stub `miss`."""
-    return [op("sw", t=T6, s=0, q=SPILL), op("andi", d=T6, s=RA, j=RC_INDEX),
-            op("lw", d=T6, s=T6, o=RC_KEYS), ("b", "bne", T6, RA, miss),
-            op("andi", d=T6, s=RA, j=RC_INDEX), op("lw", d=T6, s=T6, o=RC_VALUES),
-            op("jalr", d=0, s=T6, o=0)]
-
-
-def _resolve(item, index, tc, stub_of):
-    """One host word from a code item: a word as it is, or a jump to / address of a stub."""
+def _resolve(item, index, stub_of):
+    """One host word from a code item: a word as it is, or a jump to a stub."""
     if isinstance(item, int):
         return item
     stub = stub_of[item[-1]]
     if item[0] == "j":
         return op("jal", d=0, a=4 * (stub - index))
-    if item[0] == "b":
-        return op(item[1], s=item[2], t=item[3], p=4 * (stub - index))
-    address = tc + 4 * stub
-    low = ((address & 0xFFF) ^ 0x800) - 0x800
-    if item[0] == "hi":
-        return op("lui", d=item[1], u=((address - low) >> 12) & 0xFFFFF)
-    return op("addi", d=item[1], s=item[1], j=low)
+    return op(item[1], s=item[2], t=item[3], p=4 * (stub - index))
 
 
 def _signed(value):
