@@ -541,3 +541,65 @@ def test_a_vmm_write_spanning_two_pages_invalidates_code_on_both(engine):
     assert vm.write_guest(f, patch)
     assert vm.run(2_000).reason == "budget"
     assert vm.engine.guest_state()["x"][8:10] == (3, 4)
+
+
+# --- 2. the VMM's accounting is out of the guest's reach -----------------------------------------
+
+# The guest kernel stores a value to what is bt's BUDGET word (x0 - 2040 = 0xFFFFF808), in a
+# loop: x0-relative as translated code does it, or through a register. No RAM is there, so on
+# the hardware each store is a store access fault, which the handler steps over.
+BUDGET_STORE = """
+_start: la t0, handler
+        csrw stvec, t0
+        li t1, {value}
+        li t2, 0xFFFFF808
+1:      {store}
+        addi s2, s2, 1
+        j 1b
+handler:
+        csrr s4, scause
+        csrr s5, stval
+        addi s3, s3, 1
+        csrr t0, sepc
+        addi t0, t0, 4
+        csrw sepc, t0
+        sret
+"""
+STATIC_STORE, DYNAMIC_STORE = "sw t1, -2040(zero)", "sw t1, 0(t2)"
+
+
+def run_within(vm, budget, seconds=20):
+    """vm.run(budget), failing (not hanging) if it takes longer than `seconds`."""
+    import signal
+
+    def expired(*_):
+        raise TimeoutError(f"vm.run({budget}) took more than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        return vm.run(budget)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("store", [STATIC_STORE, DYNAMIC_STORE])
+@pytest.mark.parametrize("value", [0x7FFFFFFF, 0x80000000, 1000, 0])
+def test_a_guest_writing_the_budget_word_cannot_move_the_count(engine, store, value):
+    # Before: 0x7FFFFFFF made bt's vm.run(1000) run for ever; 0x80000000 made a few
+    # instructions report 2^31.
+    vm = guest(BUDGET_STORE.format(value=value, store=store), engine)
+    stop = run_within(vm, 1000)
+    assert stop.reason == "budget", stop
+    assert vm.counters.guest_instructions == 1000
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_guest_store_to_the_vcpu_page_is_a_store_access_fault(engine):
+    # x0-relative, as translated code writes the page: the translator sees the address.
+    vm = guest(BUDGET_STORE.format(value=0x7FFFFFFF, store=STATIC_STORE), engine)
+    assert run_within(vm, 1000).reason == "budget"
+    x = vm.engine.guest_state()["x"]
+    assert (x[20], x[21]) == (STORE_ACCESS_FAULT, 0xFFFFF808)
+    assert x[19] > 0 and x[18] > 0         # faults taken, and the loop goes on

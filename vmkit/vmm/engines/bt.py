@@ -53,6 +53,7 @@ from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
 from vmkit.isa import BY_NAME, decode, encode
 
+from ..io import LOADS, STORES
 from ..vm import GUEST_RAM, VmExit
 from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp, pages
 from .trap import SHADOW_ROOT, S, U, TrapEngine
@@ -66,6 +67,10 @@ CSR_COPIES = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}
 SEPC = 0x141
 RA = 1
 LEAF_TABLE = 0x8080_2000                   # shadow leaf table for the top 4 MiB
+USER_ROOT = 0x8080_3000                    # the shadow table for virtual U: no TC, no vCPU page
+SATP_S = 1 << 31 | 1 << 22 | SHADOW_ROOT >> 12     # Sv32, ASID 1
+SATP_U = 1 << 31 | 2 << 22 | USER_ROOT >> 12       # Sv32, ASID 2
+HOST_PER_GUEST = 64                        # host instructions a guest one translates to, at most
 TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
 MAX_BLOCK = 16                             # guest instructions per block at most
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
@@ -114,7 +119,10 @@ class BtEngine(TrapEngine):
     def setup(self, entry):
         super().setup(entry)
         hart, bus = self.hart, self.machine.bus
-        # Map the TC (user, read + execute) and the vCPU page (user, read + write) at the top.
+        # Guest user code gets a shadow table of its own: guest RAM only (ASID 2).
+        bus.write_bytes(USER_ROOT, bus.read_bytes(SHADOW_ROOT, 4096))
+        # Virtual S maps the TC (user, read + execute) and the vCPU page (user, read + write)
+        # at the top (ASID 1).
         bus.store(SHADOW_ROOT + 4 * 0x3FF, 4, (LEAF_TABLE >> 12) << 10 | PTE_V)
         for page in range(TC_SIZE >> 12):
             bus.store(LEAF_TABLE + 4 * (((TC_VA >> 12) & 0x3FF) + page), 4,
@@ -133,11 +141,16 @@ class BtEngine(TrapEngine):
                       "translated_instructions": 0, "tc_host_instructions": 0,
                       "tc_guest_instructions": 0}
         self.after_callout = False         # the last exit from the TC was a callout
+        self.resume_tc = None              # where the VMM left the hart in the TC, if it did
+        self.slice = 0                     # guest instructions the last TC run counted
         self._write_vcpu(VIF, 0)
         hart.scounteren = 0                # counters are guest state: reads trap, we emulate
         hart.translation_changed()
 
     def _privilege_changed(self):
+        # Only virtual S sees the TC and the vCPU page: guest user code touching them gets
+        # the fault it gets under trap/hw (the VMM switches shadow tables, as VMware's did).
+        self.hart.satp = SATP_S if self.vcpu.priv == S else SATP_U
         self.hart.scounteren = 0
         self.hart.translation_changed()
 
@@ -170,26 +183,29 @@ class BtEngine(TrapEngine):
     def enter(self, budget):
         # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
         after_callout, self.after_callout = self.after_callout, False
+        resume, self.resume_tc = self.resume_tc, None
         if self._inject_interrupt():
             return VmExit("interrupt")
         hart = self.hart
-        if self.vcpu.priv == S and not self.in_tc(hart.pc):
+        if self.vcpu.priv != S:                # guest user code runs directly, as under trap
+            return super(TrapEngine, self).enter(budget)
+        if hart.pc != resume:
             # Kernel code always runs translated; a budget smaller than a block gets a block
             # cut to fit it (as QEMU's icount mode retranslates), so guest time stays exact.
             # Going on after a callout is the callout's work (its price includes the lookup).
+            # A guest pc in the TC is no exception: the TC is not guest memory, so jumping
+            # there is a fetch fault, as on the other engines.
             translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK),
                                         priced=not after_callout)
             if translated is None:
                 return VmExit("exception")
             hart.pc = translated
-        if not self.in_tc(hart.pc):            # guest user code runs directly, as under trap
-            return super(TrapEngine, self).enter(budget)
         self._sync_out()
         self._write_vcpu(BUDGET, budget)
         direct = self.vm.counters.direct_instructions
-        exit = hart.run(64 * budget + 256)
+        exit = hart.run(HOST_PER_GUEST * budget + 256)
         self.stats["tc_host_instructions"] += exit.instructions
-        self._account(budget)
+        self._account(budget, exit.instructions)
         self._sync_in()
         vm_exit = self._leave_tc(exit)
         self.after_callout = vm_exit.callout
@@ -200,24 +216,36 @@ class BtEngine(TrapEngine):
         return vm_exit
 
     def _leave_tc(self, exit):
-        if exit.reason == "budget":
+        if exit.reason == "budget":            # the host-instruction bound: go on from here
+            self.resume_tc = self.hart.pc
             return VmExit("budget")
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self._tc_exit(exit)
         return VmExit("error", message=f"host machine stopped: {exit.describe()}")
 
-    def _account(self, budget):
-        """Guest instructions the translated code ran: what it charged to BUDGET."""
-        self.vm.counters.direct(budget - _signed(self._read_vcpu(BUDGET)))
+    def _account(self, budget, host_instructions):
+        """Guest instructions the translated code ran: what it charged to BUDGET. The guest
+        kernel can store to that word too, so the VMM believes it only within what it knows:
+        no more than the budget, no fewer than the host instructions run could stand for
+        (each guest instruction is fewer than HOST_PER_GUEST of them). So a slice always
+        ends (hart.run is bounded) and counts at least its share of the host's work."""
+        charged = budget - _signed(self._read_vcpu(BUDGET))
+        self.slice = min(budget, max(charged, host_instructions // HOST_PER_GUEST))
+        self.vm.counters.direct(self.slice)
 
     def _refund(self, count):
-        """Guest instructions a block charged but did not run (it stopped at a callout/fault)."""
+        """Guest instructions a block charged but did not run (it stopped at a callout/fault);
+        never more than the slice counted."""
+        count = min(count, self.slice)
+        self.slice -= count
         self.vm.counters.direct_instructions -= count
         self.vm.counters.guest_instructions -= count
 
     def _tc_exit(self, exit):
         hart = self.hart
+        if self.vcpu.priv != S:                # cannot happen: virtual U has no TC mapped
+            return VmExit("error", message="translated kernel code ran in virtual U-mode")
         if exit.cause == ECALL_FROM_U and hart.pc in self.callouts:
             self.stats["tc_callouts"] += 1
             return self._callout(self.callouts[hart.pc])
@@ -252,7 +280,7 @@ class BtEngine(TrapEngine):
             if target is not None:
                 if generation == self.generation:      # the stub still exists: chain it
                     self._chain(hart.pc, gpc, target)
-                hart.pc = target
+                hart.pc = self.resume_tc = target
             return VmExit("callout")
         if kind == "budget":                   # the block does not fit in the budget left
             hart.pc = gpc
@@ -267,6 +295,10 @@ class BtEngine(TrapEngine):
         word = action[2]
         if kind == "jalr":
             return self._jalr(word)
+        if kind == "vcpu_page":                # no RAM there: the access goes to no device
+            _, ops = decode(word, aliases=False)
+            self.last_tval = ops.get("o", ops.get("q")) & 0xFFFFFFFF
+            return VmExit("mmio", gpa=self.last_tval, word=word)
         if kind == "ret":
             return self._ret_missed(word, action[3], action[4])
         if self._counter_read(word):
@@ -585,6 +617,9 @@ def _classify(word):
         return "ret"
     if name in BRANCHES:
         return "branch"
+    if (name in LOADS and ops["s"] == 0 and ops["o"] < 0
+            or name in STORES and ops["s"] == 0 and ops["q"] < 0):
+        return "vcpu_page"                # x0 - 2048..: the guest's own access, not ours
     if name == "fence.i":                 # code may have changed: translate what follows anew
         return "fence.i"
     if name in ("jal", "jalr", "auipc"):
