@@ -603,3 +603,94 @@ def test_a_guest_store_to_the_vcpu_page_is_a_store_access_fault(engine):
     x = vm.engine.guest_state()["x"]
     assert (x[20], x[21]) == (STORE_ACCESS_FAULT, 0xFFFFF808)
     assert x[19] > 0 and x[18] > 0         # faults taken, and the loop goes on
+
+
+# Guest code touching where bt keeps the TC (0xFFE00000..) and the vCPU page, from user
+# mode (after an sret to U) or from the kernel: the fault a board with no memory there gives.
+TOUCH_THE_VMM = """
+_start: la t0, handler
+        csrw stvec, t0
+        {enter_user}
+        {action}
+        j .
+handler:
+        csrr s4, scause
+        csrr s5, stval
+        csrr s6, sstatus
+        li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+"""
+ENTER_USER = """la t0, user
+        csrw sepc, t0
+        li t1, 0x100
+        csrc sstatus, t1         # SPP = 0: sret goes to user mode
+        sret
+user:"""
+SPP = 0x100
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("user", [True, False])
+@pytest.mark.parametrize("action, cause, address", [
+    ("li t0, 0xFFE00000\n jr t0", INSTRUCTION_ACCESS_FAULT, 0xFFE00000),    # a translation
+    ("li t0, 0xFFE00040\n jr t0", INSTRUCTION_ACCESS_FAULT, 0xFFE00040),    # inside one
+    ("li t1, 5\n sw t1, -2040(zero)", STORE_ACCESS_FAULT, 0xFFFFF808),      # BUDGET
+    ("lw t1, -2048(zero)", LOAD_ACCESS_FAULT, 0xFFFFF800),                  # VIF
+])
+def test_guest_code_cannot_reach_the_translation_cache(engine, user, action, cause, address):
+    # Before: under bt, user code jumping to 0xFFE00000 ran the kernel's translated code with
+    # the vCPU's kernel privilege, and a kernel jump there ran it from the middle.
+    source = TOUCH_THE_VMM.format(enter_user=ENTER_USER if user else "", action=action)
+    vm = guest(source, engine)
+    stop = run_within(vm, 10_000)
+    assert stop.reason == "shutdown", stop
+    x = vm.engine.guest_state()["x"]
+    assert (x[20], x[21]) == (cause, address)
+    assert bool(x[22] & SPP) == (not user)      # the trap came from the mode that did it
+
+
+# Return-cache poisoning: bt's translated `ret` used to look ra up in a table on the vCPU page
+# (keys at 0xFFFFFC00.., TC addresses at 0xFFFFFE00.., slot = ra & 0x1FC), which the guest
+# kernel could fill itself to make the ret jump anywhere. Each `ret` now caches its return pc
+# in its own code; whatever the guest stores there, a ret returns to ra.
+POISON_THE_RETURN_CACHE = """
+_start: la t0, handler
+        csrw stvec, t0
+        li s2, 3
+1:      call leaf                # warm up: the translated rets learn their return pcs
+        call poison
+        addi s8, s8, 1
+        addi s2, s2, -1
+        bnez s2, 1b
+        li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+leaf:   ret
+poison: andi t0, ra, 0x1FC
+        li t1, 0xFFFFFC00
+        add t1, t1, t0
+        sw ra, 0(t1)             # the key: "ra is cached"
+        li t1, 0xFFFFFE00
+        add t1, t1, t0
+        la t2, {target}
+        sw t2, 0(t1)             # the value: where to go
+        ret
+pwned:  addi s7, s7, 1
+        j pwned
+handler:
+        csrr t0, sepc
+        addi t0, t0, 4
+        csrw sepc, t0
+        sret
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("target", ["pwned", "0xFFE00000", "0xFFE00040"])
+def test_a_guest_cannot_poison_a_translated_return(engine, target):
+    vm = guest(POISON_THE_RETURN_CACHE.format(target=target), engine)
+    stop = run_within(vm, 10_000)
+    assert stop.reason == "shutdown", stop
+    x = vm.engine.guest_state()["x"]
+    assert (x[24], x[23]) == (3, 0)       # every ret came back; pwned never ran
