@@ -22,30 +22,50 @@ the translation:
   *chaining*, so hot loops run from the TC without the VMM. Direct jumps and calls (`jal`,
   `call` = auipc + jalr, whose target is known when translating) do not end a block: it goes
   on at their target, within the same guest page (a superblock);
-* returns (`ret`) use an inline *return cache* instead of a callout per indirect jump (binary
+* returns (`ret`) use an *inline cache* instead of a callout per indirect jump (binary
   translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
-  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores
-  (return pc, TC address of a stub that goes on there) in the slot of its return pc on the
-  vCPU page; a translated `ret` finds ra's slot, and if the pc stored there is ra it jumps
-  straight to that stub, else it calls out. Other indirect jumps (`jalr`) always call out;
+  cycles under BT against 11 native, not a VMM entry per ret): each translated `ret` holds
+  one return pc in its own code (`li t6, pc; bne t6, ra, miss`) and, when ra is that pc,
+  goes on at its translation through a chained exit; a miss calls out, and the VMM emulates
+  the ret and repoints the cache at the new ra. The cache is code, not data on the vCPU
+  page, so the guest cannot steer a ret. Other indirect jumps (`jalr`) always call out;
 * `fence.i` ends a block, so code the guest just wrote is translated anew.
 
-Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
-block starts by charging its guest-instruction count to a budget word on the vCPU page and
-calls out before starting if the budget cannot pay for all of it; the VMM then translates a
-block cut to the budget left (as QEMU's icount mode does), so the timer interrupt lands on the
-same guest instruction as under every other engine. Counters (rdtime, rdinstret) are guest
-state and are emulated. A store into a guest page that has translations drops the blocks it
-touches (the hart reports stores to watched pages, as write protection would).
+Guest user code (virtual U-mode) runs directly, as under `trap`, with a shadow table of its
+own that maps guest RAM only: the TC and the vCPU page exist for virtual S alone (the VMM
+switches tables, and ASIDs, on every change of virtual privilege), so user code touching
+them faults as on the other engines. The TC is entered only where the VMM left the hart: a
+guest pc there (a kernel jump, an sret, a trap vector) is a fetch from no memory.
+
+Guest time stays exact: each block starts by charging its guest-instruction count to a
+budget word on the vCPU page and calls out before starting if the budget cannot pay for all
+of it; the VMM then translates a block cut to the budget left (as QEMU's icount mode does), so
+the timer interrupt lands on the same guest instruction as under every other engine. The
+word only tells the VMM what it cannot see; it is not in charge: hart.run is bounded by 64
+host instructions per guest instruction of the budget, and the count the VMM takes from the
+word is clamped between the budget and what the host instructions run stand for.
+
+Counters (rdtime, rdinstret) are guest state and are emulated. A store into a guest page that
+has translations drops the blocks it touches (the hart reports stores to watched pages, as
+write protection would); so does a VMM write into guest memory (guest_memory_written).
 
 Cost: translated code is priced by the host instructions the hart retires in the TC
 (`tc_host_instructions`, see costs.py), not as the guest instructions it stands for.
 
-Known gap: the TC and the vCPU page live in the guest's address space (at 0xFFE00000 and
-0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's: a guest touching those
-addresses sees them instead of an access fault. (A guest that could write the return cache
-could make a translated `ret` jump anywhere it may already run, in U-mode: the same page must
-become unwritable to guest code to close both.)
+What holds: guest user code cannot reach the TC or the vCPU page; no guest code enters the
+TC except where the VMM put it; every callout is made in virtual S; a ret goes where ra says;
+a slice ends within its budget and counts between 0 and it; a kernel load or store the
+translator sees go x0-relative to the vCPU page is an access fault, as on the hardware.
+
+Known gap: for the guest kernel, the TC and the vCPU page still live in its address space (at
+0xFFE00000 and 0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's (which
+segment limits kept the guest out of; RISC-V has no segments): a kernel load or store through
+a register to those addresses sees them instead of an access fault. What it can do there is
+bounded: VIF, SPILL and the CSR copies are its own state; a false PENDING costs a callout or
+delays its own interrupt to the slice's end; a false BUDGET moves its own instruction count
+within [0, budget] for that slice (it may burn its budget, never exceed it or run unbounded).
+Closing it needs every translated load and store checked, or hardware help (the H
+extension's two-stage translation).
 """
 
 from vmkit.hw import csr as C
