@@ -559,11 +559,12 @@ class BtEngine(TrapEngine):
 
     def _drop_blocks(self, gpa, length):
         """Drop the blocks translated from any guest word in [gpa, gpa + length)."""
-        start, end = gpa & ~3, gpa + length
         for page in pages(gpa, length):
+            # Every guest store to a code page comes here: one word, a set lookup.
+            words = range(max(gpa & ~3, page), min(gpa + length, page + 4096), 4)
             for key in list(self.page_blocks.get(page >> 12, ())):
                 block = self.blocks.get(key)
-                if block is not None and any(start <= pc < end for pc in block.pcs):
+                if block is not None and not block.pcs.isdisjoint(words):
                     del self.blocks[key]
                     self.page_blocks[page >> 12].discard(key)
                     for at, word in block.incoming:    # unchain: back to calling out
