@@ -694,3 +694,73 @@ def test_a_guest_cannot_poison_a_translated_return(engine, target):
     assert stop.reason == "shutdown", stop
     x = vm.engine.guest_state()["x"]
     assert (x[24], x[23]) == (3, 0)       # every ret came back; pwned never ran
+
+
+# Random stores through a register to where bt keeps its state: whatever the guest kernel
+# writes, the run stops cleanly within its budget and in a moment.
+RANDOM_VMM_STORES = """
+_start: la t0, handler
+        csrw stvec, t0
+        li s2, {count}
+1:      la t0, targets
+        la t1, values
+        li t2, {count}
+2:      lw t3, 0(t0)
+        lw t4, 0(t1)
+        sw t4, 0(t3)
+        csrci sstatus, 2
+        call leaf
+        csrsi sstatus, 2
+        addi t0, t0, 4
+        addi t1, t1, 4
+        addi t2, t2, -1
+        bnez t2, 2b
+        j 1b
+leaf:   ret
+handler:
+        csrr t5, sepc
+        addi t5, t5, 4
+        csrw sepc, t5
+        sret
+        .balign 4
+targets: .word {targets}
+values:  .word {values}
+"""
+
+
+# bt's vCPU words (VIF, PENDING, BUDGET, SPILL, the CSR copies), anywhere on its page, in the TC.
+VCPU_WORDS = st.one_of(st.integers(0xFFFFF800, 0xFFFFF81C).map(lambda a: a & ~3),
+                       st.integers(0xFFFFF000, 0xFFFFFFFC).map(lambda a: a & ~3),
+                       st.integers(0xFFE00000, 0xFFE00400).map(lambda a: a & ~3))
+EXTREMES = st.one_of(st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]),
+                     st.integers(0, 0xFFFFFFFF))
+
+
+@settings(max_examples=40, deadline=None)
+@given(stores=st.lists(st.tuples(VCPU_WORDS, EXTREMES), min_size=1, max_size=8),
+       engine=st.sampled_from(ENGINE_NAMES), budget=st.integers(1, 5_000))
+def test_random_stores_to_vmm_state_stop_cleanly_within_the_budget(stores, engine, budget):
+    source = RANDOM_VMM_STORES.format(
+        count=len(stores), targets=", ".join(str(address) for address, _ in stores),
+        values=", ".join(str(value) for _, value in stores))
+    stops_cleanly(guest(source, engine), budget)
+
+
+def stops_cleanly(vm, budget):
+    stop = run_within(vm, budget)
+    assert stop.reason in ("budget", "error"), stop
+    assert 0 <= vm.counters.guest_instructions <= budget
+    if stop.reason == "budget":
+        assert vm.counters.guest_instructions == budget
+    else:
+        assert "internal error" not in stop.message, stop
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("address", range(0xFFFFF800, 0xFFFFF820, 4))
+def test_extreme_stores_to_each_vcpu_word_stop_cleanly_within_the_budget(engine, address):
+    values = [0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1]
+    source = RANDOM_VMM_STORES.format(count=len(values), targets=", ".join([str(address)] * 4),
+                                      values=", ".join(map(str, values)))
+    for budget in (1000, 4321):
+        stops_cleanly(guest(source, engine), budget)
