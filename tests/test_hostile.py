@@ -764,3 +764,27 @@ def test_extreme_stores_to_each_vcpu_word_stop_cleanly_within_the_budget(engine,
                                       values=", ".join(map(str, values)))
     for budget in (1000, 4321):
         stops_cleanly(guest(source, engine), budget)
+
+
+# The guest reads new code from the console (an SBI debug-console read: the VMM writes guest
+# RAM) over f and g, across their page boundary, runs fence.i and calls them again.
+CONSOLE_READ_CODE = TWO_PAGE_CODE.replace("""_start:
+1:      call f""", """_start: call f
+        mv s2, a0
+        la a1, f
+        li a0, 16
+        li a2, 0
+        sbi SBI_DBCN, 1          # console_read(16 bytes, f)
+        mv s3, a1                # bytes read
+        fence.i
+1:      call f""")
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_code_read_from_the_console_across_two_pages_runs(engine):
+    program = assemble(SBI_MACROS + CONSOLE_READ_CODE, "guest.s")
+    vm = VirtualMachine(program, engine=engine)
+    vm.console_input += assemble("li a0, 3\nret\nli a0, 4\nret\n", "patch.s").image()[0][1]
+    assert vm.run(2_000).reason == "budget"
+    x = vm.engine.guest_state()["x"]
+    assert (x[18], x[19], x[8], x[9]) == (1, 16, 3, 4)
