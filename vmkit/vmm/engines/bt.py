@@ -478,9 +478,10 @@ class BtEngine(TrapEngine):
 
     def _rewrite(self, pc, word, kind, exit_to, after, target=None, followed=False):
         """The host instructions for one guest instruction. Items that are not words jump
-        to an exit stub: ("j", stub), ("b", branch, rs1, rs2, stub). `after` = guest instructions of the block after this
-        one (a callout here must refund them); `target`: where a direct call goes;
-        `followed`: a direct jump whose target the block goes on with (no jump needed)."""
+        to an exit stub: ("j", stub), ("b", branch, rs1, rs2, stub). `after` = guest
+        instructions of the block after this one (a callout here must refund them);
+        `target`: where a direct call goes; `followed`: a direct jump whose target the block
+        goes on with (no jump needed)."""
         if kind == "copy":
             return [word]
         row, ops = decode(word, aliases=False)
