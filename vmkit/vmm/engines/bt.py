@@ -25,10 +25,11 @@ the translation:
 * returns (`ret`) use an *inline cache* instead of a callout per indirect jump (binary
   translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
   cycles under BT against 11 native, not a VMM entry per ret): each translated `ret` holds
-  one return pc in its own code (`li t6, pc; bne t6, ra, miss`) and, when ra is that pc,
-  goes on at its translation through a chained exit; a miss calls out, and the VMM emulates
-  the ret and repoints the cache at the new ra. The cache is code, not data on the vCPU
-  page, so the guest cannot steer a ret. Other indirect jumps (`jalr`) always call out;
+  four return pcs in its own code (`li t6, pc; beq t6, ra, hit`, four times) and, when ra
+  is one of them, goes on at its translation through a chained exit; a miss calls out, and
+  the VMM emulates the ret and repoints one way of the cache (in turn) at the new ra. The
+  cache is code, not data on the vCPU page, so the guest cannot steer a ret. Other
+  indirect jumps (`jalr`) always call out;
 * `fence.i` ends a block, so code the guest just wrote is translated anew.
 
 Guest user code (virtual U-mode) runs directly, as under `trap`, with a shadow table of its
@@ -93,6 +94,7 @@ SATP_U = 1 << 31 | 2 << 22 | USER_ROOT >> 12       # Sv32, ASID 2
 HOST_PER_GUEST = 64                        # host instructions a guest one translates to, at most
 TC_VA, TC_PA, TC_SIZE = 0xFFE0_0000, 0x80A0_0000, 1 << 20
 MAX_BLOCK = 16                             # guest instructions per block at most
+RET_WAYS = 4                               # return pcs a translated ret caches
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 PMP_RX = PMP_R | 4                         # R X, NAPOT
 
@@ -163,6 +165,7 @@ class BtEngine(TrapEngine):
         self.after_callout = False         # the last exit from the TC was a callout
         self.resume_tc = None              # where the VMM left the hart in the TC, if it did
         self.slice = 0                     # guest instructions the last TC run counted
+        self.ret_victims = {}              # a ret's cache ways -> the way its next miss fills
         self._write_vcpu(VIF, 0)
         hart.scounteren = 0                # counters are guest state: reads trap, we emulate
         hart.translation_changed()
@@ -320,7 +323,7 @@ class BtEngine(TrapEngine):
             self.last_tval = ops.get("o", ops.get("q")) & 0xFFFFFFFF
             return VmExit("mmio", gpa=self.last_tval, word=word)
         if kind == "ret":
-            return self._ret_missed(word, action[3], action[4])
+            return self._ret_missed(word, action[3])
         if self._counter_read(word):
             return VmExit("illegal_instruction")
         row, _ = decode(word, aliases=False)
@@ -346,13 +349,17 @@ class BtEngine(TrapEngine):
         hart.pc = target
         return VmExit("callout")
 
-    def _ret_missed(self, word, cache, hit):
-        """A translated `ret` found another return pc in its inline cache: emulate it, then
-        make the cache (the `li t6` at `cache`) expect this ra, its hit exit (the ecall at
-        `hit`) go on where this ra returns to, unchained from the old target."""
+    def _ret_missed(self, word, ways):
+        """A translated `ret` found neither of its inline cache's return pcs: emulate it,
+        then make one way (in turn) of the cache expect this ra: its `li t6` (at `cache`)
+        and its hit exit (the ecall at `hit`), which goes on where ra returns to,
+        unchained from the old target."""
         ra = self.hart.x[RA]
         exit = self._jalr(word)
         if exit.kind == "callout":
+            way = self.ret_victims.get(ways, 0)
+            self.ret_victims[ways] = (way + 1) % RET_WAYS
+            cache, hit = ways[way]
             self.callouts[hit] = ("goto", self.hart.pc)
             self._install(cache, li(T6, ra))
             self._install(hit - 4, [RELOAD_T6])
@@ -439,9 +446,11 @@ class BtEngine(TrapEngine):
         words = [_resolve(item, index, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
         for index, number, action, restore in callouts:
-            if action[0] == "ret":             # where its inline cache and hit exit are
-                cache = code.index(("b", "bne", T6, RA, number)) - len(li(T6, 0))
-                action = action[:3] + (tc + 4 * cache, tc + 4 * (stub_of[action[3]] + 1))
+            if action[0] == "ret":             # where its cache's ways and hit exits are
+                last = code.index(("b", "bne", T6, RA, number)) - 2
+                ways = tuple((tc + 4 * (last - 3 * (RET_WAYS - 1 - way)),
+                              tc + 4 * (stub_of[hit] + 1)) for way, hit in enumerate(action[3]))
+                action = action[:3] + (ways,)
             self.callouts[tc + 4 * index] = action
             if restore:
                 self.restoring.add(tc + 4 * index)
@@ -515,12 +524,15 @@ class BtEngine(TrapEngine):
             link = li(ops["d"], pc + 4) if ops["d"] else []
             return link if followed else link + [("j", exit_to(("goto", target)))]
         if kind == "ret":
-            # An inline cache of one return pc, in code the guest cannot write: ra == the
-            # cached pc goes on at its translation (chained), else the VMM emulates the ret
-            # and patches the cache. It starts as "ra == this ret's pc", true to itself.
-            hit = exit_to(("goto", pc), True)
-            miss = exit_to(("ret", pc, word, hit), True)
-            return [SAVE_T6] + li(T6, pc) + [("b", "bne", T6, RA, miss), ("j", hit)]
+            # An inline cache of RET_WAYS return pcs, in code the guest cannot write: ra ==
+            # a cached pc goes on at its translation (chained), else the VMM emulates the
+            # ret and patches a way. Each starts as "ra == this ret's pc", true to itself.
+            hits = tuple(exit_to(("goto", pc), True) for _ in range(RET_WAYS))
+            miss = exit_to(("ret", pc, word, hits), True)
+            code = [SAVE_T6]
+            for hit in hits[:-1]:
+                code += li(T6, pc) + [("b", "beq", T6, RA, hit)]
+            return code + li(T6, pc) + [("b", "bne", T6, RA, miss), ("j", hits[-1])]
         return [("j", exit_to((kind, pc, word)))]       # "jalr" or "emulate"
 
     def _install(self, tc, words):
@@ -579,6 +591,7 @@ class BtEngine(TrapEngine):
         self.by_tc.clear()
         self.callouts.clear()
         self.restoring.clear()
+        self.ret_victims.clear()
         self.tc_next = TC_VA
         self.stats["tc_invalidations"] += 1
 
