@@ -8,7 +8,7 @@ from vmkit.hw.pmp import A_SHIFT, NAPOT, R, W, X
 
 from ..exits import STORM, ExitReason, VmExit
 from ..layout import GUEST_RAM
-from .engine import Engine
+from .engine import Engine, pages
 
 
 def napot(base, size):
@@ -51,8 +51,14 @@ class HartEngine(Engine):
         if address is None:
             return False
         self.machine.bus.write_bytes(address, data)
-        self.hart.invalidate_code(address)            # the guest may run what we wrote
+        self.guest_memory_written(gpa, len(data))
         return True
+
+    def guest_memory_written(self, gpa, length):
+        """The VMM wrote guest RAM (a load, an SBI console read, DMA, a restore): the guest
+        may run what we wrote, so forget the code compiled from every page it touched."""
+        for page in pages(gpa, length):
+            self.hart.invalidate_code(self.host_address(page))
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:

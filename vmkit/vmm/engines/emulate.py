@@ -21,7 +21,7 @@ from vmkit.hw.trap import ECALL_FROM_S
 from ..exits import STORM, ExitReason, VmExit
 from ..io import CountedDevice
 from ..layout import GUEST_RAM
-from .engine import Engine
+from .engine import Engine, pages
 from .native import DELEGATED
 
 
@@ -54,8 +54,13 @@ class EmulateEngine(Engine):
         if not self.bus.is_ram(gpa, max(len(data), 1)):
             return False
         self.bus.write_bytes(gpa, data)
-        self.vcpu.invalidate_code(gpa)
+        self.guest_memory_written(gpa, len(data))
         return True
+
+    def guest_memory_written(self, gpa, length):
+        """As HartEngine's: every page the VMM wrote loses its compiled code."""
+        for page in pages(gpa, length):
+            self.vcpu.invalidate_code(page)
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:

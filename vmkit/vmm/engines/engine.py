@@ -100,3 +100,8 @@ class Engine(ABC):
 
 def guest_state(x, pc, read_csr):
     return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
+
+
+def pages(gpa, length):
+    """The page-aligned addresses of the pages [gpa, gpa + length) touches."""
+    return range(gpa & ~0xFFF, gpa + length, 4096) if length > 0 else range(0)
