@@ -102,6 +102,20 @@ def test_no_module_outside_the_engines_branches_on_an_engine_name():
     assert len(files) > 20 and offenders == []
 
 
+def test_no_module_outside_the_engines_reads_an_engines_private_state():
+    """Outside vmm/engines/, an engine is reached through the Engine interface only: no
+    `engine._x`, and none of bt's translation-cache bookkeeping (blocks, by_tc)."""
+    pattern = re.compile(r"engine\.(_[a-z]\w*|blocks|by_tc|callouts)\b|"
+                         r"[\"'](_emulate|_hypercall|_serve_callout)[\"']")
+    files = [p for p in ROOT.rglob("*.py") if "engines" not in p.parts]
+    files += list((ROOT.parent / "widgets").rglob("*.py"))
+    files += list((ROOT.parent / "notebooks").rglob("*.ipynb"))
+    offenders = [f"{p}:{n}" for p in files
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if pattern.search(line)]
+    assert len(files) > 20 and offenders == []
+
+
 def _imports(path):
     """The absolute names of the modules `path` imports (relative ones resolved)."""
     package = ["vmkit", "vmm", "engines"]

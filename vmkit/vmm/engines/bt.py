@@ -206,6 +206,20 @@ class BtEngine(TrapEngine):
     def in_tc(self, address):
         return TC_VA <= address < TC_VA + TC_SIZE
 
+    def translation_at(self, host_pc):
+        """(guest pc of the block, guest pc of the instruction) translated at `host_pc` in the
+        TC (either None where unknown: a stub, a dropped block); None outside the TC."""
+        if not self.in_tc(host_pc):
+            return None
+        block = next((b for b in self.blocks.values()
+                      if b.tc <= host_pc < b.tc + 4 * b.length), None)
+        origin = self.by_tc.get(host_pc)
+        if origin is not None:
+            instruction = origin[0]
+        else:
+            instruction = block.gpc if block is not None and block.tc == host_pc else None
+        return (None if block is None else block.gpc), instruction
+
     def enter(self, budget):
         # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
         after_callout, self.after_callout = self.after_callout, False
@@ -294,11 +308,11 @@ class BtEngine(TrapEngine):
     def _callout(self, action):
         """The translated code called the VMM (x86 BT: a call into the VMM's own code, no
         trap): counted in tc_callouts, priced by the cost model as a callout, not an exit."""
-        exit = self._serve_callout(action)
+        exit = self.serve_callout(action)
         exit.callout = True
         return exit
 
-    def _serve_callout(self, action):
+    def serve_callout(self, action):
         kind, gpc = action[0], action[1]
         hart = self.hart
         if kind == "goto":
@@ -337,7 +351,7 @@ class BtEngine(TrapEngine):
         if name == "ebreak":
             self.reflect(BREAKPOINT, 0)
             return VmExit(ExitReason.EXCEPTION)
-        return self._emulate(word)
+        return self.emulate_privileged(word)
 
     def _jalr(self, word):
         hart = self.hart

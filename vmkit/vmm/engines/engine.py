@@ -92,6 +92,12 @@ class Engine(ABC):
         """A supervisor CSR as the guest kernel would read it."""
         return self.cpu.csrs.read(number)
 
+    def translation_at(self, host_pc):
+        """Binary translation: (guest pc of the block, guest pc of the instruction) whose
+        translation holds host address `host_pc`; None where code runs as it is (every engine
+        but bt). A widget uses it to show the guest pc while the hart runs translated code."""
+        return None
+
     def guest_state(self):
         """Everything the guest can observe of its CPU: registers, pc and supervisor CSRs.
         Equal under every engine for the same guest: the transparency the lecture asks for."""

@@ -116,7 +116,7 @@ class TrapEngine(HartEngine):
             self.reflect(ECALL_FROM_U, 0)           # the guest's own syscall
             return VmExit(ExitReason.ECALL)
         if cause == ILLEGAL_INSTRUCTION and vcpu.priv == S:
-            return self._emulate(tval)
+            return self.emulate_privileged(tval)
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
             return VmExit(ExitReason.MMIO, gpa=tval, word=self.instruction_at_pc())
@@ -128,7 +128,7 @@ class TrapEngine(HartEngine):
         return VmExit(ExitReason.EXCEPTION)
 
     # -- trap-and-emulate of the privileged instructions ------------------------------------------
-    def _emulate(self, word):
+    def emulate_privileged(self, word):
         row, ops = decode(word, aliases=False)
         name = row.name if row is not None else ""
         if name.startswith("csrr"):
