@@ -204,3 +204,19 @@ def test_keyboard_interrupt_is_never_caught(engine):
     vm.uart.write = interrupted
     with pytest.raises(KeyboardInterrupt):
         vm.run()
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_failure_inside_the_simulated_cpu_keeps_its_traceback(engine, monkeypatch):
+    """A bug in the hart itself (not a device, not the VMM): the VM stops with the
+    traceback on its stop record; VMKIT_DEBUG=1 raises it."""
+    vm = tinyos(engine)
+    vm.engine.cpu.pending_interrupt = broken
+    stop = vm.run()
+    assert stop.reason == "error" and "vmkit internal error" in stop.message
+    assert "Traceback" in stop.traceback and "the model fell over" in stop.traceback
+    monkeypatch.setenv("VMKIT_DEBUG", "1")
+    vm = tinyos(engine)
+    vm.engine.cpu.pending_interrupt = broken
+    with pytest.raises(Broken, match="the model fell over"):
+        vm.run()

@@ -97,7 +97,8 @@ class HartEngine(Engine):
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self.trap_exit(exit)
-        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}",
+                      traceback=exit.traceback)
 
     def trap_exit(self, exit):
         raise NotImplementedError

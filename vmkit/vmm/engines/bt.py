@@ -262,7 +262,8 @@ class BtEngine(TrapEngine):
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self._tc_exit(exit)
-        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}",
+                      traceback=exit.traceback)
 
     def _account(self, budget, host_instructions):
         """Guest instructions the translated code ran: what it charged to BUDGET. The guest

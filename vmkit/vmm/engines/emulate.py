@@ -100,7 +100,8 @@ class EmulateEngine(Engine):
                 return VmExit(ExitReason.IDLE)
             else:
                 return VmExit(ExitReason.ERROR,
-                              message=f"emulated CPU stopped: {exit.describe()}")
+                              message=f"emulated CPU stopped: {exit.describe()}",
+                              traceback=exit.traceback)
         return VmExit(ExitReason.BUDGET)
 
     def pass_time(self, ticks):
