@@ -408,10 +408,11 @@ def _float_from(low, high):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the rule for every vmkit error), exit 2."""
+    """argparse, but a usage error is its one error line (the rule for every vmkit error)
+    without the usage summary above it; exit status 2 as before."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 # One line per technique for the help texts; the names come from the engine registry.
