@@ -71,6 +71,17 @@ def test_ordinary_nesting_still_assembles():
     assert program.section(".text").data[4:8] == (0x8000_0008 + 50).to_bytes(4, "little")
 
 
+def test_numbers_too_long_for_int_are_an_asm_error():
+    refused("li a0, " + "9" * 5000, r"t\.s:1:8: number 9{20}\.\.\. does not fit in 64 bits")
+    assert assemble("li a0, 0x" + "0" * 100 + "7").section(".text").data[:4] == \
+        assemble("li a0, 7").section(".text").data[:4]
+
+
+def test_a_huge_word_gives_a_short_message():
+    error = refused("x" * (4 << 20), r"t\.s:1:1: unknown instruction 'xxx")
+    assert len(str(error)) < 400 and str(error).endswith("...")
+
+
 # ---- the assembler: .set chains ---------------------------------------------------------
 
 def test_long_set_chain_is_an_error_not_a_recursion_error():

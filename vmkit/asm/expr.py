@@ -128,6 +128,11 @@ class _Parser:
 
 
 def _number(text, col):
+    # No 64-bit number has more than 64 digits; refusing longer ones first also keeps int()
+    # from raising ValueError past 4300 decimal digits (CPython's int_max_str_digits).
+    digits = text[2:] if text[:2].lower() in ("0x", "0b") else text
+    if len(digits.lstrip("0")) > 64:
+        raise LineError(col, f"number {text[:20]}... does not fit in 64 bits")
     if text[:2] in ("0x", "0X"):
         value = int(text[2:], 16)
     elif text[:2] in ("0b", "0B"):
