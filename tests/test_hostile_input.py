@@ -77,6 +77,13 @@ def test_numbers_too_long_for_int_are_an_asm_error():
         assemble("li a0, 7").section(".text").data[:4]
 
 
+def test_numeric_labels_of_any_length():
+    long = "9" * 5000
+    program = assemble(f"{long}: nop\nj {long}b\nj 007f\n7: nop")
+    assert program.section(".text").data[4:8] == bytes.fromhex("6ff0dfff")    # j -4
+    assert program.section(".text").data[8:12] == bytes.fromhex("6f004000")   # j +4
+
+
 def test_a_huge_word_gives_a_short_message():
     error = refused("x" * (4 << 20), r"t\.s:1:1: unknown instruction 'xxx")
     assert len(str(error)) < 400 and str(error).endswith("...")

@@ -77,7 +77,7 @@ class Assembler:
         self.labels = {}            # name -> (chunk, offset, (file, line))
         self.equs = {}              # name -> int | Rel | unevaluated node
         self.globals = set()
-        self.local_counts = {}      # numeric label n -> definitions so far
+        self.local_counts = {}      # numeric label "n" -> definitions so far
         self.macros = {}
         self.cond = []              # [active, taken, parent_active, else_seen, where]
         self.collect = None
@@ -286,7 +286,8 @@ class Assembler:
     def here(self):
         return ("loc", self.chunk, len(self.chunk.data))
 
-    def local_ref(self, n, direction, col):
+    def local_ref(self, digits, direction, col):
+        n = _local_number(digits)
         count = self.local_counts.get(n, 0)
         if direction == "b":
             if count == 0:
@@ -340,8 +341,8 @@ class Assembler:
         return self.final[name]
 
     def define_label(self, name, col):
-        if name.isdigit():
-            n = int(name)
+        if name.isascii() and name.isdigit():
+            n = _local_number(name)
             self.local_counts[n] = count = self.local_counts.get(n, 0) + 1
             name = f"{n}\x02{count}"
         elif name in self.labels or name in self.equs:
@@ -571,6 +572,11 @@ class Assembler:
         return Program(sections, bss, symbols, set(self.globals), line_map, placed, self.base,
                        constants, program_attributes(self.rows_used, self.arch_h,
                                                      self.explicit_attributes))
+
+
+def _local_number(digits: str) -> str:
+    """The numeric label "007" is "7": compared as text, since int() refuses 5000 digits."""
+    return digits.lstrip("0") or "0"
 
 
 def _store(data, offset, size, value, col):

@@ -108,7 +108,7 @@ class _Parser:
         if kind == "num":
             return _number(value, col)
         if kind == "local":
-            return ("sym", self.env.local_ref(int(value[:-1]), value[-1], col), col, value)
+            return ("sym", self.env.local_ref(value[:-1], value[-1], col), col, value)
         if kind == "char":
             return _char(value, col)
         if kind == "sym":
