@@ -218,10 +218,10 @@ def test_fifo_include_does_not_block(tmp_path):
 
 # ---- the ELF loader ---------------------------------------------------------------------
 
-def patched_elf(*changes):
-    """A small valid executable (4.5 KB, two PT_LOAD segments) with program header fields
-    changed: each change is (segment index, field index in Elf32_Phdr, value)."""
-    data = bytearray(assemble("_start: j _start\n.data\n.word 1\n").to_elf())
+def patched_elf(*changes, source="_start: j _start\n.data\n.word 1\n"):
+    """A small valid executable (4.5 KB; two PT_LOAD segments, code and data) with program
+    header fields changed: each change is (segment index, field index in Elf32_Phdr, value)."""
+    data = bytearray(assemble(source).to_elf())
     phoff, = struct.unpack_from("<I", data, 28)
     for segment, field, value in changes:
         struct.pack_into("<I", data, phoff + 32 * segment + 4 * field, value)
@@ -259,7 +259,7 @@ def test_segment_data_outside_the_file_is_refused():
 @pytest.mark.parametrize("command", [["run"], ["run", "--guest"], ["disasm"]])
 def test_huge_segment_is_refused_before_allocation(tmp_path, command):
     elf = tmp_path / "huge.elf"
-    elf.write_bytes(patched_elf((0, P_MEMSZ, 0x3FFF_0000)))
+    elf.write_bytes(patched_elf((0, P_MEMSZ, 0x3FFF_0000), source="_start: j _start\n"))
     (result, stderr), growth = fresh_python(f"""
         import contextlib, io
         from vmkit.cli import main

@@ -119,12 +119,15 @@ def cmd_run(args):
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
+    # The file is read and checked before the machine (and its 128 MiB of RAM) exists.
+    source = args.program.endswith((".s", ".S", ".asm"))
+    program = _assemble_file(args.program) if source else _load_elf_file(args.program)
     machine = Machine(output=console, fast=not args.reference)
     try:
-        if args.program.endswith((".s", ".S", ".asm")):
-            machine.load_program(_assemble_file(args.program))
+        if source:
+            machine.load_program(program)
         else:
-            machine.load_elf(_load_elf_file(args.program))
+            machine.load_elf(program)
     except ValueError as error:
         raise UsageError(f"{args.program}: {error}") from None
 
