@@ -252,7 +252,8 @@ class Host:
                 self.frames.free(pa)
         engine = self.world.current
         if engine is not None and engine.vm.name == name:
-            for ids, attribute in ((self.vmids, "vmid"), (self.asids, "asid")):
+            for ids, attribute in ((self.vmids, "vmid"), (self.asids, "asid"),
+                                   (self.asids, "user_asid")):
                 if getattr(engine, attribute, None) is not None:
                     ids.free(getattr(engine, attribute))
             self.world.forget(engine)
