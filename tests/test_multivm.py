@@ -201,3 +201,25 @@ def test_a_vm_that_fails_to_start_leaves_nothing_behind():
                                                                                asids)
     assert host.run(100_000)["vms"][0]["stop"] == "shutdown" and "big" not in host.vms
     assert bytes(first.console).startswith(b"tinyos: booting")
+
+
+def test_the_native_kernels_own_asids_do_not_reach_other_vms():
+    # The native kernel picks its satp.ASID itself (here 1, the ASID the host then gives the
+    # trap VM) and maps its RAM at 0x8000_0000 for S-mode only: without a flush on the switch
+    # away from it, the trap VM's fetches there (in U-mode, ASID 1) would hit those entries
+    # and fault.
+    source = (HERE / "programs/guests/vs_paging.s").read_text()
+    for old, new in (("    li t1, SATP_SV32\n", "    li t1, SATP_SV32 | (1 << 22)\n"),
+                     (".equ PAGE_OFFSET, 0xC0000000", ".equ PAGE_OFFSET, 0x80000000")):
+        assert old in source
+        source = source.replace(old, new)
+    paging = assemble(source, "vs_paging.s")
+    want = {"native": alone(paging, "native"), "trap": alone(TINYOS, "trap")}
+    host = Host(ram_size=64 << 20, slice=200)
+    native = host.create_vm(paging, engine="native", name="native")
+    trap = host.create_vm(TINYOS, engine="trap", name="trap")
+    assert trap.engine.asid == 1
+    report = host.run(1_000_000)
+    assert [vm["stop"] for vm in report["vms"]] == ["shutdown", "shutdown"]
+    assert (outcome(native), outcome(trap)) == (want["native"][1], want["trap"][1])
+    assert report["tlb_flushes"] >= 1
