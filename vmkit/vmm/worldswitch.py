@@ -16,8 +16,9 @@ reloading CR3).
 Time: the hart's CLINT counts retired instructions, and all of a VM's own instructions retire
 on it, so while a VM is on the hart mtime is that VM's guest time. The switch saves mtime with
 the context and writes the incoming VM's back (M-mode firmware may write mtime): each guest
-sees exactly the time it would see alone. (The H extension's own tool for this, htimedelta, is
-not needed: hw guests and the native one then keep time the same way.)
+sees exactly the time it would see alone. (The H extension's own tool, htimedelta, shifts only
+what VS-mode reads, so it could not serve native or the trap family; vmkit's hart does not
+apply it to `time` yet, where QEMU does.)
 """
 
 from vmkit.hw.context import load_context, save_context
