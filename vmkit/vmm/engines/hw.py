@@ -15,8 +15,9 @@ Source: RISC-V privileged spec 20211203, chapter 8.
 """
 
 from vmkit.hw import csr as C
-from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT,
-                           STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION, Trap)
+from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT,
+                           LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION,
+                           Trap)
 
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32X4
 
