@@ -95,6 +95,11 @@ class VirtualMachine:
                              f"({GUEST_RAM:#010x}, {ram_size} bytes)")
         if entry & 3:
             raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
+        segments = _segments(program)
+        for gpa, data, memsize in segments:      # checked before anything is allocated
+            if not GUEST_RAM <= gpa <= gpa + max(memsize, len(data)) <= GUEST_RAM + ram_size:
+                raise ValueError(f"guest segment at {gpa:#010x} ({memsize} bytes) is outside "
+                                 f"guest RAM ({GUEST_RAM:#010x}, {ram_size} bytes)")
         self.ram_size = ram_size
         self.fast = fast
         self.console = ConsoleLog()         # the last CONSOLE_LIMIT bytes the guest printed
@@ -111,7 +116,7 @@ class VirtualMachine:
         self.storm = StormWatch()          # traps since the guest last retired an instruction
         self.engine = engine_type(self)
         self.engine.cpu.quirks = frozenset(quirks)
-        self.engine.load(_segments(program), entry)
+        self.engine.load(segments, entry)
 
     # -- the run loop -------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000):
