@@ -228,3 +228,43 @@ def test_guest_stores_to_vmm_pages_move_nothing(engine, stores, budget):
     vm = guest(storing_guest(stores), engine, ram_size=RAM_SIZE)
     stop = run_hostile(vm, budget)
     assert stop.reason in ("budget", "error"), stop       # it loops: only the budget ends it
+
+
+# --- 4. SBI calls and hypercalls with random arguments -------------------------------------------
+
+EIDS = st.one_of(st.sampled_from(sorted(sbi.EXTENSIONS) + [pv.EID_PV]), st.integers(0, 0xFFFFFFFF))
+FIDS = st.one_of(st.integers(0, 8), st.integers(0, 0xFFFFFFFF))
+# a0..a5, a6 (FID), a7 (EID)
+CALLS = st.tuples(st.lists(VALUES, min_size=6, max_size=6), FIDS, EIDS)
+
+
+def calling_guest(calls):
+    """A guest kernel making `calls`, each answer's a0 kept in `answers`, then a marker."""
+    lines = []
+    for k, (args, fid, eid) in enumerate(calls):
+        lines += [f"        li a{n}, {value:#x}\n" for n, value in enumerate(args)]
+        lines.append(f"        li a6, {fid:#x}\n        li a7, {eid:#x}\n        ecall\n"
+                     f"        la t0, answers\n        sw a0, {4 * k}(t0)\n")
+    return ("_start:\n" + "".join(lines) + "        la t0, done\n        li t1, 1\n"
+            "        sw t1, 0(t0)\n1:      j 1b\n        .data\ndone:   .word 0\n"
+            f"answers: .space {4 * len(calls)}\n"
+            "        .bss\n        .balign 4096\npage:   .space 4096\n")
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@QUICK
+@given(calls=st.lists(CALLS, min_size=1, max_size=6))
+def test_sbi_and_hypercall_arguments_get_clean_answers(engine, calls):
+    program = assemble(calling_guest(calls), "guest.s")
+    vm = VirtualMachine(program, engine=engine, ram_size=RAM_SIZE)
+    budget = 100 * len(calls) + 100
+    run_hostile(vm, budget)
+    # A guest that got through all its calls (none of them a shutdown, a trap return or an idle
+    # that jumped elsewhere) has an SBI error code (or a legacy call's 0 / -1) for each.
+    done, answers = program.symbols["done"], program.symbols["answers"]
+    if vm.read_guest(done, 4) == (1).to_bytes(4, "little"):
+        words = vm.read_guest(answers, 4 * len(calls))
+        for k in range(len(calls)):
+            error = int.from_bytes(words[4 * k:4 * k + 4], "little", signed=True)
+            if calls[k][2] != pv.EID_PV:       # TRAP_RETURN gives back the guest's own a0
+                assert error in SBI_ERRORS, (calls[k], error)
