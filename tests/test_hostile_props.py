@@ -26,6 +26,7 @@ from vmkit.asm import AsmError, assemble
 from vmkit.elf import ElfError, read_elf
 from vmkit.hw.devices.console import CONSOLE_LIMIT
 from vmkit.hw.machine import STORM_TRAPS
+from vmkit.hw.trap import INSTRUCTION_ACCESS_FAULT
 from vmkit.isa import BASE
 from vmkit.vmm import sbi
 from vmkit.vmm.engines import bt, pv
@@ -187,6 +188,38 @@ REGISTERS = st.dictionaries(st.integers(1, 31), VALUES, max_size=12)
 def test_random_guests_cannot_escape(engine, registers, words, budget):
     vm = guest(random_guest(registers, words), engine, ram_size=RAM_SIZE)
     run_hostile(vm, budget)
+
+
+
+# A jump to any address outside guest RAM is an instruction access fault (paging off), wherever
+# the VMM keeps its own code: the handler records scause and stval.
+JUMP_OUT = """
+_start: la t0, handler
+        csrw stvec, t0
+        li t0, {target:#x}
+        li s1, 0x7777
+        jr t0
+handler: csrr s1, scause
+        csrr s2, stval
+1:      j 1b
+"""
+BT_INTO_TC = pytest.mark.xfail(
+    reason="issue 12 item 2: under bt a guest kernel's jump into the translation cache runs "
+           "the translation found there instead of faulting (bt-guard)", strict=True)
+OUTSIDE_RAM = ADDRESSES.map(lambda a: a & ~3).filter(
+    lambda a: not GUEST_RAM <= a < GUEST_RAM + RAM_SIZE)
+
+
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=BT_INTO_TC) if e == "bt" else e
+                                    for e in ENGINE_NAMES])
+@QUICK
+@given(target=OUTSIDE_RAM)
+@example(target=bt.TC_VA + 16)
+def test_a_jump_outside_guest_ram_is_an_access_fault(engine, target):
+    vm = guest(JUMP_OUT.format(target=target), engine, ram_size=RAM_SIZE)
+    run_hostile(vm, 300)
+    x = vm.engine.guest_state()["x"]
+    assert (x[9], x[18]) == (INSTRUCTION_ACCESS_FAULT, target), (hex(x[9]), hex(x[18]))
 
 
 # --- 2. random guest stores to every page the VMM shows a guest -----------------------------------
