@@ -190,6 +190,16 @@ def test_random_guests_cannot_escape(engine, registers, words, budget):
     run_hostile(vm, budget)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@settings(QUICK, max_examples=400)
+@given(registers=REGISTERS, words=st.lists(WORDS, min_size=1, max_size=64),
+       budget=st.integers(1, 20_000))
+def test_many_random_guests_cannot_escape(engine, registers, words, budget):
+    """The same property, longer guests and runs, many more of them (minutes)."""
+    test_random_guests_cannot_escape.hypothesis.inner_test(engine, registers, words, budget)
+
+
 
 # A jump to any address outside guest RAM is an instruction access fault (paging off), wherever
 # the VMM keeps its own code: the handler records scause and stval.
