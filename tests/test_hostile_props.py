@@ -251,8 +251,12 @@ def storing_guest(stores):
         offset &= ~({"sb": 0, "sh": 1, "sw": 3}[width])      # aligned: the page, not alignment
         lines.append(f"        li s0, {page + 0x800:#x}\n        li t1, {value:#x}\n"
                      f"        {width} t1, {offset - 0x800}(s0)\n")
-    return ("_start: la t0, handler\n        csrw stvec, t0\nloop:\n" + "".join(lines)
-            + "        j loop\n" + HANDLER)
+    # Under pv the guest first registers its vCPU page, so 0xFFFFF000 is the shared page
+    # (the other engines answer the hypercall NOT_SUPPORTED).
+    return (f"_start: la t0, handler\n        csrw stvec, t0\n        la a0, page\n"
+            f"        li a6, {pv.REGISTER_VCPU_PAGE}\n        li a7, {pv.EID_PV:#x}\n"
+            "        ecall\nloop:\n" + "".join(lines) + "        j loop\n" + HANDLER
+            + "        .bss\n        .balign 4096\npage:   .space 4096\n")
 
 
 # Under bt the budget word and VIF live on the vCPU page the guest can write (issue 12 item 2):
