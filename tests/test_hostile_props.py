@@ -193,6 +193,7 @@ def test_random_guests_cannot_escape(engine, registers, words, budget):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(IN_PYODIDE, reason="minutes on CPython: too long for the Pyodide run")
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 @settings(QUICK, max_examples=400)
 @given(registers=REGISTERS, words=st.lists(WORDS, min_size=1, max_size=64),
