@@ -97,6 +97,11 @@ class VirtualMachine:
                              f"({GUEST_RAM:#010x}, {ram_size} bytes)")
         if entry & 3:
             raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
+        segments = _segments(program)
+        for gpa, data, memsize in segments:      # checked before anything is allocated
+            if not GUEST_RAM <= gpa <= gpa + max(memsize, len(data)) <= GUEST_RAM + ram_size:
+                raise ValueError(f"guest segment at {gpa:#010x} ({memsize} bytes) is outside "
+                                 f"guest RAM ({GUEST_RAM:#010x}, {ram_size} bytes)")
         self.ram_size = ram_size
         self.fast = fast
         self.name = engine if name is None else name
@@ -117,7 +122,7 @@ class VirtualMachine:
         self.failure = None                # the exception that stopped the VMM, if any
         self.storm = StormWatch()          # traps since the guest last retired an instruction
         self.engine = engine_type(self, host)
-        self.engine.load(_segments(program), entry)
+        self.engine.load(segments, entry)
         self.engine.cpu.quirks = frozenset(quirks)      # (after load: the VM is on the hart)
 
     # -- the run loop -------------------------------------------------------------------------
