@@ -271,6 +271,4 @@ def _is_load(word):
 
 def _segments(program):
     """[(guest-physical address, bytes, memsize)] of an assembled Program or an ElfImage."""
-    if hasattr(program, "segments"):
-        return [(s.paddr, s.data, s.memsize) for s in program.segments]
-    return [(address, data, len(data)) for address, data in program.image()]
+    return [(s.paddr, s.data, s.memsize) for s in program.segments]
