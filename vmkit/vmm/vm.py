@@ -27,7 +27,7 @@ business.
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vmkit.hw.devices import Uart16550
+from vmkit.hw.devices import UART0_IRQ, Uart16550
 from vmkit.hw.devices.console import ConsoleLog
 from vmkit.hw.machine import StormWatch
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT, Trap
@@ -36,7 +36,8 @@ from vmkit.isa import decode
 from .engines import engine_class
 from .exits import NOT_EXITS, STORM, ExitReason, VmStop, debugging, vmm_failure
 from .io import LOADS, GuestDevices, emulate_access
-from .layout import GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
+from .irq import GuestPlic
+from .layout import GUEST_PLIC, GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
 from .sbi import Sbi
 
 @dataclass
@@ -104,6 +105,8 @@ class VirtualMachine:
         self.sbi = Sbi(self)
         self.devices = GuestDevices()
         self.uart = self.devices.attach(GUEST_UART, Uart16550(output=self.console_write))
+        self.plic = self.devices.attach(GUEST_PLIC, GuestPlic(self))
+        self.uart.irq = lambda level: self.plic.set_level(UART0_IRQ, level)
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None
@@ -217,12 +220,23 @@ class VirtualMachine:
     def _idle(self):
         """wfi with nothing pending: skip guest time to the timer, or the guest sleeps forever."""
         if self.timer_deadline is None or not self.engine.timer_enabled():
+            # Input comes only between runs (irq.py): a rising interrupt line resumes it.
             self.stop = VmStop("wfi", message="the guest waits (wfi) for an interrupt that "
                                               "can never come")
             return
         skip = max(0, self.timer_deadline - self.guest_time)
         self.counters.idle += skip
         self.engine.pass_time(skip)
+
+    # -- guest interrupts (irq.py) --------------------------------------------------------------
+    def raise_irq(self, source):
+        """Signal guest PLIC source `source` (1..95) high: it becomes pending (QEMU 7.2's
+        PLIC latches it); the guest takes it when it has enabled it. Call between runs."""
+        self.plic.set_level(source, True)
+
+    def lower_irq(self, source):
+        """Signal source `source` low (QEMU 7.2: a latched pending bit stays until claimed)."""
+        self.plic.set_level(source, False)
 
     # -- services for sbi.py ------------------------------------------------------------------
     def set_timer(self, deadline):
