@@ -34,7 +34,24 @@ class GuestPlic(Plic):
     def __init__(self, vm):
         super().__init__()
         self.vm = vm
-        self.line = False             # the guest's mip.SEIP, as the engine was last told
+        # Both contexts' outputs, recomputed after every change (`update`): a CPU that reads
+        # the PLIC at each interrupt check (native, emulate) then costs no scan of the sources.
+        self.lines = [False, False]
+
+    @property
+    def line(self):
+        """The guest's external interrupt line, mip.SEIP."""
+        return self.lines[S_CONTEXT]
+
+    def pending_context(self, ctx):
+        return self.lines[ctx]
+
+    def input(self, source):
+        """The callable a device model drives its interrupt line with (its `irq`)."""
+        def irq(level):
+            if level:                 # a low signal changes nothing (QEMU 7.2): skip it
+                self.set_level(source, True)
+        return irq
 
     def set_level(self, source, level):
         super().set_level(source, level)
@@ -51,10 +68,13 @@ class GuestPlic(Plic):
         self.update()
 
     def update(self):
-        line = self.pending_context(S_CONTEXT)
-        if line == self.line:
+        """Recompute both outputs; tell the engine when the guest's line moved. (State changed
+        other than by an access or a signal, say by a snapshot restore, must call this.)"""
+        was = self.line
+        self.lines = [Plic.pending_context(self, ctx) for ctx in range(len(self.lines))]
+        line = self.line
+        if line == was:
             return
-        self.line = line
         vm = self.vm
         if line:
             vm.counters.interrupts_injected += 1

@@ -106,7 +106,7 @@ class VirtualMachine:
         self.devices = GuestDevices()
         self.uart = self.devices.attach(GUEST_UART, Uart16550(output=self.console_write))
         self.plic = self.devices.attach(GUEST_PLIC, GuestPlic(self))
-        self.uart.irq = lambda level: self.plic.set_level(UART0_IRQ, level)
+        self.uart.irq = self.plic.input(UART0_IRQ)
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None
