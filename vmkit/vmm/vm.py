@@ -6,7 +6,8 @@
         MMIO    -> emulate the device access (io.py), or give the guest an access fault
         VIRTUAL_INSTRUCTION -> the guest used a hypervisor-only instruction: illegal for it
         FAULT   -> give the guest the exception the engine chose
-        WFI     -> nothing to do: let guest time pass to the timer, or stop
+        WFI     -> nothing to do: let guest time pass to the timer, or stop until a device
+                   interrupt (irq.py) raises the guest's line between two runs
                    (IDLE is the same without an exit: the CPU itself slept in wfi)
         ERROR   -> stop the VM
         BUDGET, CALLOUT and the kinds the engine handled itself -> nothing
@@ -20,8 +21,8 @@ stops exactly when its timer is due.
 A Python exception inside the VMM (a device model, the SBI, an engine) stops only this VM:
 VmStop("error") names the component and keeps the traceback; with VMKIT_DEBUG=1 it is raised.
 
-Guest-physical memory: layout.py. Where the RAM sits in host-physical memory is the engine's
-business.
+Guest interrupts (the guest's PLIC, vm.raise_irq): irq.py. Guest-physical memory: layout.py.
+Where the RAM sits in host-physical memory is the engine's business.
 """
 
 from collections import Counter
@@ -218,11 +219,12 @@ class VirtualMachine:
         return min(budget, due)
 
     def _idle(self):
-        """wfi with nothing pending: skip guest time to the timer, or the guest sleeps forever."""
+        """wfi with nothing pending: skip guest time to the timer, or the guest sleeps until a
+        device interrupt (vm.raise_irq, UART input) raises its line between two runs."""
         if self.timer_deadline is None or not self.engine.timer_enabled():
             # Input comes only between runs (irq.py): a rising interrupt line resumes it.
-            self.stop = VmStop("wfi", message="the guest waits (wfi) for an interrupt that "
-                                              "can never come")
+            self.stop = VmStop("wfi", message="the guest waits (wfi) for an interrupt and no "
+                                              "timer is armed: only a device can wake it")
             return
         skip = max(0, self.timer_deadline - self.guest_time)
         self.counters.idle += skip
