@@ -15,7 +15,7 @@ What must hold whatever the input (the lecture's isolation property, made execut
 test_hostile.py holds the hand-written reproducers; this file tries what nobody wrote down.
 Every VM run is bounded three times: by its instruction budget, by a count of the run loop's
 entries into the guest, and by a wall-clock watchdog; the last two fail the test (`Runaway`)
-instead of hanging it. Known bugs other branches fix are strict xfails naming the issue item.
+instead of hanging it. Each known bug it found (issue 12) is an explicit example or a test of its own.
 """
 
 import contextlib
@@ -216,15 +216,11 @@ handler: csrr s1, scause
         csrr s2, stval
 1:      j 1b
 """
-BT_INTO_TC = pytest.mark.xfail(
-    reason="issue 12 item 2: under bt a guest kernel's jump into the translation cache runs "
-           "the translation found there instead of faulting (bt-guard)", strict=True)
 OUTSIDE_RAM = ADDRESSES.map(lambda a: a & ~3).filter(
     lambda a: not GUEST_RAM <= a < GUEST_RAM + RAM_SIZE)
 
 
-@pytest.mark.parametrize("engine", [pytest.param(e, marks=BT_INTO_TC) if e == "bt" else e
-                                    for e in ENGINE_NAMES])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 @QUICK
 @given(target=OUTSIDE_RAM)
 @example(target=bt.TC_VA + 16)
@@ -260,17 +256,13 @@ def storing_guest(stores):
             + "        .bss\n        .balign 4096\npage:   .space 4096\n")
 
 
-# Under bt the budget word and VIF live on the vCPU page the guest can write (issue 12 item 2):
-# the explicit example writes the budget word with -2^31, and 1000 instructions are counted as
-# 2^31 + 1000 (a positive word such as 100000 makes the run never end: the watchdog's Runaway).
+# Under bt the budget word and VIF live on the vCPU page the guest kernel can write (issue 12
+# item 2): the explicit example writes the budget word with -2^31, which once made 1000
+# instructions count as 2^31 + 1000 (and a positive word such as 100000 a run without end).
 BT_BUDGET_WRITE = [(bt.VCPU_PAGE_VA, "sw", 0x800 + 8, 0x80000000)]
-BT_VCPU_PAGE = pytest.mark.xfail(
-    reason="issue 12 item 2: under bt a guest store to the vCPU page's budget word moves the "
-           "VMM's accounting (bt-guard)", strict=True)
 
 
-@pytest.mark.parametrize("engine", [pytest.param(e, marks=BT_VCPU_PAGE) if e == "bt" else e
-                                    for e in ENGINE_NAMES])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 @QUICK
 @given(stores=st.lists(STORES, min_size=1, max_size=8), budget=st.integers(1, 5000))
 @example(stores=BT_BUDGET_WRITE, budget=1000)
@@ -361,7 +353,7 @@ def mutated(draw, seed, alphabet=None):
     return bytes(data)
 
 
-# At most this much guest RAM is handed to the VM loader (see the strict xfail below).
+# At most this much guest RAM is handed to the VM loader (bigger ones: the test after it).
 LOADED_MEMSIZE = 4 << 20
 
 
@@ -383,16 +375,15 @@ def test_mutated_elf_files_give_an_elf_error_or_a_loadable_image(data):
     run_hostile(vm, 500)
 
 
-@pytest.mark.xfail(reason="issue 12 item 6: the VM loader allocates a segment's memory size "
-                          "before checking it against guest RAM (input-bounds)", strict=True)
 def test_an_elf_segment_larger_than_guest_ram_is_refused_before_allocating():
     import tracemalloc
     program = assemble(SEED_SOURCE + "        .bss\nhuge:   .space 48 << 20\n", "big.s")
-    image = read_elf(program.to_elf(), "big.elf")
+    with pytest.raises(ElfError, match="over the 16 MiB of guest RAM"):
+        read_elf(program.to_elf(), "big.elf")         # the ELF loader refuses it first
     tracemalloc.start()
-    try:
+    try:                                              # and so does the VM, given the program
         with pytest.raises(ValueError, match="guest RAM"):
-            VirtualMachine(image, engine="hw", ram_size=RAM_SIZE)
+            VirtualMachine(program, engine="hw", ram_size=RAM_SIZE)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -430,9 +421,6 @@ def test_mutated_assembly_gives_an_asm_error_or_a_program(source):
         assert all(line.startswith("mutated.s:") for line in error.diagnostics), error
 
 
-@pytest.mark.xfail(reason="issue 12 item 6: deep parentheses reach Python's recursion limit in "
-                          "the expression parser (input-bounds)", raises=RecursionError,
-                   strict=True)
 def test_deeply_nested_parentheses_give_an_asm_error():
     with pytest.raises(AsmError):
         assemble(nested(2000), "nested.s")

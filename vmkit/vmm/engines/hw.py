@@ -88,3 +88,10 @@ class HwEngine(HartEngine):
 
     def timer_enabled(self):
         return bool(self.hart.mie & C.VSTIP)
+
+    def set_external_pending(self, pending):
+        # ... and its external interrupt through hvip.VSEIP (x86: event injection of a vector).
+        # A device may raise it between runs, while another VM is on the hart: ours first.
+        self.activate()
+        hart = self.hart
+        hart.hvip = hart.hvip | C.VSEIP if pending else hart.hvip & ~C.VSEIP
