@@ -91,12 +91,15 @@ def watchdog(seconds=WATCHDOG_SECONDS):
 
 def vmm_owned_pages(vm):
     """[(start, end)] of host RAM the VMM rewrites on the guest's behalf (excluded from the
-    unchanged check): bt's translation cache and vCPU page, pv's alias entry for the page."""
-    name = vm.engine.name
-    if name == "bt":
-        return [(bt.TC_PA, bt.TC_PA + bt.TC_SIZE), (bt.VCPU_PAGE_PA, bt.VCPU_PAGE_PA + 4096)]
-    if name == "pv":
-        return [(pv.ALIAS_LEAF + 4 * 1023, pv.ALIAS_LEAF + 4096)]
+    unchanged check): bt's translation cache and vCPU page, pv's shadow tables (where it maps
+    the alias of the page)."""
+    engine = vm.engine
+    if engine.name == "bt":
+        return [(engine.tc_pa, engine.tc_pa + bt.TC_SIZE),
+                (engine.vcpu_pa, engine.vcpu_pa + 4096)]
+    if engine.name == "pv":
+        tables = engine.memory.tables
+        return [(tables.base, tables.base + 4096 * tables.total)]
     return []
 
 
@@ -104,10 +107,7 @@ def outside_guest(vm):
     """The host machine's RAM outside the guest's RAM (and outside `vmm_owned_pages`)."""
     engine = vm.engine
     bus = engine.machine.bus
-    if engine.name == "emulate":
-        start = bus.ram_base + engine.guest_offset
-    else:
-        start = engine.guest_base
+    start = engine.memory.region("ram").frames[0]        # host frames, one contiguous run
     holes = sorted([(start, start + vm.ram_size)] + vmm_owned_pages(vm))
     ram, base, pieces, at = memoryview(bus.ram), bus.ram_base, [], bus.ram_base
     for low, high in holes:
@@ -144,9 +144,11 @@ def run_hostile(vm, budget):
 # Addresses a hostile guest would try: its own RAM and just past it, the UART, the pages the
 # VMM maps at the top (bt: TC and vCPU page; pv: the vCPU page alias), host-physical addresses
 # of the VMM's tables (which must mean nothing to a guest), and the ends of the address space.
+_BT = VirtualMachine(assemble("_start: j _start\n"), engine="bt", ram_size=RAM_SIZE).engine
 LANDMARKS = (0, GUEST_RAM, GUEST_RAM + RAM_SIZE, GUEST_RAM + RAM_SIZE - 4, GUEST_UART,
-             0x0200_0000, bt.TC_VA, bt.VCPU_PAGE_VA, bt.VCPU_PAGE_VA + 0x800, bt.TC_PA,
-             bt.VCPU_PAGE_PA, 0x8080_0000, 0x8100_0000, 0xFFFF_FFFC)
+             0x0200_0000, bt.TC_VA, bt.VCPU_PAGE_VA, bt.VCPU_PAGE_VA + 0x800, _BT.tc_pa,
+             _BT.vcpu_pa, _BT.ram_base, _BT.memory.tables.base, 0x8080_0000, 0x8100_0000,
+             0xFFFF_FFFC)
 ADDRESSES = st.one_of(
     st.integers(0, 0xFFFFFFFF),
     st.tuples(st.sampled_from(LANDMARKS), st.integers(-256, 256)).map(
