@@ -223,3 +223,31 @@ def test_the_native_kernels_own_asids_do_not_reach_other_vms():
     assert [vm["stop"] for vm in report["vms"]] == ["shutdown", "shutdown"]
     assert (outcome(native), outcome(trap)) == (want["native"][1], want["trap"][1])
     assert report["tlb_flushes"] >= 1
+
+
+def test_an_interrupt_line_raised_between_runs_reaches_only_its_vm():
+    # A device may raise a VM's line while another VM is on the hart: hw injects it through
+    # hvip.VSEIP, which must be that VM's, not the one whose context the hart holds.
+    from vmkit.hw import csr as C
+    host = Host(ram_size=64 << 20)
+    other = host.create_vm(hostile("spin"), engine="hw", name="other")
+    target = host.create_vm(hostile("spin"), engine="hw", name="target")
+    other.run(100)                                   # the hart now holds `other`
+    target.engine.set_external_pending(True)
+    other.run(100)
+    assert not host.hart.hvip & C.VSEIP              # `other` was not given it
+    target.run(100)
+    assert host.hart.hvip & C.VSEIP                  # `target` was
+
+
+def test_the_native_vms_plic_is_wired_to_the_hart_only_while_it_runs():
+    host = Host(ram_size=64 << 20)
+    native = host.create_vm(hostile("spin"), engine="native", name="native")
+    assert host.hart.plic is native.plic             # its S context drives mip.SEIP
+    hw = host.create_vm(hostile("spin"), engine="hw", name="hw")
+    assert host.hart.plic is host.machine.plic       # not another VM's device
+    host.run(5000)
+    native.run(10)
+    assert host.hart.plic is native.plic
+    hw.run(10)
+    assert host.hart.plic is host.machine.plic
