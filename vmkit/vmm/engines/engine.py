@@ -12,6 +12,7 @@ engine's name. The defaults below fit a guest kernel that really runs in S-mode 
 from abc import ABC, abstractmethod
 
 from vmkit.hw import csr as C
+from vmkit.hw.context import check_context, load_context, save_context
 
 # sstatus sie stvec scounteren sscratch sepc scause stval sip satp
 SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144, 0x180)
@@ -51,6 +52,24 @@ class Engine(ABC):
     @abstractmethod
     def pass_time(self, ticks):
         """Guest time skipped while it waits in wfi."""
+
+    # -- snapshots (vmm/snapshot.py) ------------------------------------------------------------
+    def save_state(self):
+        """The guest state the engine holds, as plain data (JSON-ready): the guest's CPU (its
+        architectural context, hw/context.py) and the timer it reads time from. Caches
+        (decoded code, compiled blocks, TLB) are not state: they are rebuilt. An engine that
+        keeps more of the guest (a vCPU record) adds it. Guest RAM is the caller's."""
+        return {"cpu": save_context(self.cpu), "clint": self.cpu.clint.save_state()}
+
+    def load_state(self, state):
+        """Make `save_state()`'s data the engine's state; ValueError when it does not fit
+        (the caller, snapshot.py, then loads the state it saved before)."""
+        if not isinstance(state, dict) or not {"cpu", "clint"} <= set(state):
+            raise ValueError(f"engine {self.name}: the state lacks cpu or clint")
+        check_context(state["cpu"])
+        self.cpu.clint.load_state(state["clint"])
+        load_context(self.cpu, state["cpu"])
+        self.cpu.mmu.tlb.flush_all()     # the guest's page tables may differ in restored RAM
 
     def statistics(self):
         """The engine's own counters for the cost model (bt: its translation cache)."""

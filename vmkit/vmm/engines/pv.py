@@ -93,6 +93,25 @@ class PvEngine(TrapEngine):
     def _word(self, offset):
         return int.from_bytes(self.read_guest(self.area + offset, 4), "little")
 
+    # -- snapshots: which page is shared, and the scratch words a nested trap keeps ----------------
+    def save_state(self):
+        return super().save_state() | {"area": self.area, "scratch": self.interrupted_scratch}
+
+    def load_state(self, state):
+        area, scratch = state.get("area"), state.get("scratch")
+        if area is not None and (not isinstance(area, int) or area & 0xFFF != AREA_OFFSET
+                                 or self.host_address(area - AREA_OFFSET, 4096) is None):
+            raise ValueError(f"engine pv: the shared page {area!r} is not a page of guest RAM")
+        if scratch is not None and (not isinstance(scratch, list) or len(scratch) != 8 or not
+                                    all(isinstance(w, int) and 0 <= w < 1 << 32 for w in scratch)):
+            raise ValueError("engine pv: the saved scratch words must be 8 words or null")
+        super().load_state(state)
+        self.area, self.interrupted_scratch = area, scratch
+        page = 0 if area is None else (self.host_address(area) >> 12) << 10 | PTE_SHARED
+        self.machine.bus.store(ALIAS_LEAF + 4 * 1023, 4, page)     # as _register maps it
+        self.hart.mmu.tlb.flush_all()
+        self.hart.translation_changed()
+
     # -- hypercalls -------------------------------------------------------------------------------
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:

@@ -17,6 +17,7 @@ With the guest's own paging off this table is the whole shadow page table.
 
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
+from vmkit.hw.state import load_plain_state, plain_state
 from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
                            INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
                            STORE_PAGE_FAULT)
@@ -214,6 +215,14 @@ class TrapEngine(HartEngine):
                 self.reflect(code, 0, interrupt=True)
                 return True
         return False
+
+    # -- snapshots: the vCPU record is guest state ------------------------------------------------
+    def save_state(self):
+        return super().save_state() | {"vcpu": plain_state(self.vcpu)}
+
+    def load_state(self, state):
+        super().load_state(state)
+        load_plain_state(self.vcpu, state.get("vcpu"), f"engine {self.name}: vcpu")
 
     def read_supervisor_csr(self, number):
         return self.csrs.read(number)

@@ -1,0 +1,70 @@
+"""A device's state as plain data: what a snapshot saves of a device model (x86/KVM: the
+device state QEMU's vmstate descriptions migrate, KVM_GET_LAPIC, KVM_GET_PIT2 ...).
+
+A device model's state is its attributes that hold plain data: numbers, strings, None, and
+sequences of numbers (a FIFO is a deque of bytes). Callables (the output line, the interrupt
+line) are wiring, not state, and are left alone; so is anything else that is not plain data.
+So a new device model is saved and restored without a line of snapshot code, as long as it
+keeps its state in such attributes; one that does not overrides `Device.save_state` /
+`load_state`.
+
+    state = plain_state(uart)            # {"ier": 1, "rx_fifo": [104, 105], ...}
+    load_plain_state(uart, state, "uart0")    # ValueError, and nothing changed, if it does
+                                              # not fit the device's attributes
+"""
+
+from collections import deque
+
+SCALARS = (int, str, float, type(None))
+SEQUENCES = (list, tuple, deque, bytes, bytearray)
+
+
+def plain_state(obj) -> dict:
+    """The attributes of `obj` that hold plain data, JSON-ready (sequences become lists)."""
+    state = {}
+    for name, value in vars(obj).items():
+        if isinstance(value, SCALARS):
+            state[name] = value
+        elif isinstance(value, SEQUENCES) and all(_number(v) for v in value):
+            state[name] = list(value)
+    return state
+
+
+def load_plain_state(obj, state, what) -> None:
+    """Set `obj`'s plain-data attributes from `state` (from `plain_state` of the same kind of
+    object); ValueError naming `what`, and nothing changed, when it does not fit."""
+    current = plain_state(obj)
+    if not isinstance(state, dict) or set(state) != set(current):
+        raise ValueError(f"{what}: the saved state names other attributes than "
+                         f"{sorted(current)}")
+    for name, value in state.items():
+        if not _fits(getattr(obj, name), value):
+            raise ValueError(f"{what}: {name} = {value!r} does not fit "
+                             f"{type(getattr(obj, name)).__name__}")
+    for name, value in state.items():
+        old = getattr(obj, name)
+        if isinstance(old, SEQUENCES):
+            value = type(old)(value)            # a deque stays a deque, bytes stay bytes
+            if isinstance(old, (list, bytearray)):
+                old[:] = value                  # in place: others may hold this very list
+                continue
+        setattr(obj, name, value)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fits(old, new):
+    """May `new` (from a file) replace `old`? Same kind; None and a number stand for each
+    other (a deadline that is not set)."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool)
+    if isinstance(old, SEQUENCES):
+        if not isinstance(new, list) or not all(_number(v) for v in new):
+            return False
+        return not isinstance(old, (bytes, bytearray)) or all(
+            isinstance(v, int) and 0 <= v < 256 for v in new)
+    if old is None or _number(old):
+        return new is None or _number(new)
+    return type(old) is type(new)
