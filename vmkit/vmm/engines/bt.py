@@ -627,7 +627,8 @@ class BtEngine(TrapEngine):
             "tc": _b64(bus.read_bytes(TC_PA, used)), "tc_next": self.tc_next,
             "blocks": [[key, b.gpc, sorted(b.pcs), b.tc, b.length, b.incoming]
                        for key, b in self.blocks.items()],
-            "page_blocks": [[page, list(keys)] for page, keys in self.page_blocks.items()],
+            "page_blocks": [[page, sorted(keys, key=lambda k: (isinstance(k, tuple), k))]
+                            for page, keys in self.page_blocks.items()],
             "by_tc": [[tc, gpc, refund] for tc, (gpc, refund) in self.by_tc.items()],
             "callouts": [[tc, list(action)] for tc, action in self.callouts.items()],
             "restoring": sorted(self.restoring), "generation": self.generation,
