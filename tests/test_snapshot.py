@@ -10,6 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from conftest import no_pyodide
+from test_cli import no_traceback, vmkit
 from vmkit.asm import assemble_file
 from vmkit.lab import load_program
 from vmkit.vmm.engines import ENGINES
@@ -246,3 +248,36 @@ def test_another_engine_or_ram_size_is_refused(saved):
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(SnapshotError, match="No such file"):
         VirtualMachine.restore(tmp_path / "nothing.vmsnap")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+@no_pyodide
+def test_cli_snapshot_then_restore_prints_the_rest_of_the_console(tmp_path):
+    whole = vmkit("run", "--guest", "tinyos", "--engine", "trap")
+    path = tmp_path / "t.vmsnap"
+    first = vmkit("snapshot", "tinyos", "--engine", "trap", "--after", 20_000, "-o", path)
+    assert first.returncode == 0, first.stderr
+    assert f"saved {path}: tinyos under trap after 20000 guest instructions" in first.stderr
+    rest = vmkit("restore", path)
+    assert rest.returncode == whole.returncode == 0, rest.stderr
+    assert first.stdout + rest.stdout == whole.stdout
+    budget = vmkit("restore", path, "--max-instructions", 100)
+    assert budget.returncode == 124 and "budget" in budget.stderr
+
+
+@no_pyodide
+def test_cli_bad_snapshots_are_one_line_and_exit_2(tmp_path):
+    good = tmp_path / "s.vmsnap"
+    assert vmkit("snapshot", "syscall", "--after", 300, "-o", good).returncode == 0
+    cut = tmp_path / "cut.vmsnap"
+    cut.write_bytes(good.read_bytes()[:200])
+    for path, message in ((cut, "truncated"), (tmp_path / "none", "No such file"),
+                          (HERE / "data/guest/hello_timer.s", "not a vmkit snapshot")):
+        result = vmkit("restore", path)
+        no_traceback(result)
+        assert result.returncode == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    result = vmkit("snapshot", "syscall", "--after", 5, "-o", tmp_path / "no/dir/x")
+    no_traceback(result)
+    assert result.returncode == 2 and "cannot write" in result.stderr

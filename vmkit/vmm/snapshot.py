@@ -129,8 +129,11 @@ class Snapshot:
             with open(path, "rb") as f:
                 data = f.read(HEADER_LIMIT + PREFIX.size + MAX_GUEST_RAM + STATE_LIMIT)
         except OSError as error:
-            raise SnapshotError(f"snapshot {path}: {error.strerror}") from None
-        return cls.from_bytes(data)
+            raise SnapshotError(f"{path}: {error.strerror}") from None
+        try:
+            return cls.from_bytes(data)
+        except SnapshotError as error:
+            raise SnapshotError(f"{path}: {error}") from None
 
 
 # -- taking and loading ---------------------------------------------------------------------------
