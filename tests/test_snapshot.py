@@ -234,6 +234,30 @@ def test_inconsistent_state_is_refused_and_changes_nothing(saved, what, edit, ma
     refused(edited(saved, edit), match)
 
 
+def cpu_edit(**fields):
+    return lambda s: s["engine"]["cpu"].update(fields)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("what, edit", [
+    ("M-mode", cpu_edit(priv=3, virt=False)),              # guest code in M: host memory
+    ("no intercept", cpu_edit(intercept=[])),                # its traps to M-mode, unseen
+    ("PMP opened", cpu_edit(pmpaddr=[0xFFFFFFFF] * 16)),
+    ("delegation", lambda s: s["engine"]["cpu"]["csrs"].update(medeleg=0xFFFF)),
+])
+def test_a_snapshot_cannot_change_what_the_vmm_set_up(engine, what, edit):
+    """A crafted snapshot (right checksum) is input: it must not let the guest escape."""
+    vm = VirtualMachine(program("tinyos", engine), engine=engine)
+    vm.run(4_000)
+    data = edited(vm.snapshot(), edit)
+    before = whole_state(vm)
+    with pytest.raises(SnapshotError, match="VMM sets up|cannot run in privilege"):
+        vm.load_snapshot(data)
+    assert whole_state(vm) == before
+    with pytest.raises(SnapshotError):
+        VirtualMachine.from_snapshot(data)
+
+
 def test_another_engine_or_ram_size_is_refused(saved):
     vm = VirtualMachine(program("tinyos", "trap"), engine="trap")
     before = whole_state(vm)

@@ -30,6 +30,11 @@ class Engine(ABC):
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the
     #                                                         guest kernel (lab's timeline)
     cpu = None                 # the hart (or software CPU) that runs guest code
+    # What the VMM sets up on `cpu` for its guest and the guest cannot change: a snapshot
+    # (input, perhaps crafted) must leave it as it is, or the guest would escape (intercepts,
+    # PMP, delegation, the VMM's page tables). And the modes guest code runs in: (priv, virt).
+    vmm_owned = ("intercept", "pmpcfg", "pmpaddr", "medeleg", "mideleg", "mcounteren")
+    guest_modes = frozenset({(1, False), (0, False)})
 
     # -- guest memory and boot ----------------------------------------------------------------
     @abstractmethod
@@ -67,9 +72,21 @@ class Engine(ABC):
         if not isinstance(state, dict) or not {"cpu", "clint"} <= set(state):
             raise ValueError(f"engine {self.name}: the state lacks cpu or clint")
         check_context(state["cpu"])
+        self._check_vmm_owned(state["cpu"])
         self.cpu.clint.load_state(state["clint"])
         load_context(self.cpu, state["cpu"])
         self.cpu.mmu.tlb.flush_all()     # the guest's page tables may differ in restored RAM
+
+    def _check_vmm_owned(self, context):
+        mine = save_context(self.cpu)
+        for name in self.vmm_owned:
+            ours = mine[name] if name in mine else mine["csrs"][name]
+            if ours != (context[name] if name in context else context["csrs"][name]):
+                raise ValueError(f"engine {self.name}: the state changes {name}, which the "
+                                 "VMM sets up and the guest cannot change")
+        if (context["priv"], context["virt"]) not in self.guest_modes:
+            raise ValueError(f"engine {self.name}: the guest cannot run in privilege "
+                             f"{context['priv']} (virt={context['virt']})")
 
     def statistics(self):
         """The engine's own counters for the cost model (bt: its translation cache)."""

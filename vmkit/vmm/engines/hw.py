@@ -38,6 +38,8 @@ class HwEngine(HartEngine):
     name = "hw"
     title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
     has_vm_exits = True
+    vmm_owned = HartEngine.vmm_owned + ("hedeleg", "hideleg", "hcounteren", "hgatp")
+    guest_modes = frozenset({(1, True), (0, True)})        # VS and VU
     guest_base = 0x8100_0000          # guest RAM lives 16 MiB into host RAM
 
     def setup(self, entry):

@@ -69,6 +69,8 @@ class TrapEngine(HartEngine):
     name = "trap"
     title = "trap-and-emulate: the kernel in U-mode, privileged instructions trap"
     deprivileged = True
+    vmm_owned = HartEngine.vmm_owned + ("satp",)          # the shadow page table
+    guest_modes = frozenset({(U, False)})                  # virtual S and U both run in U
     guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
     guest_base = 0x8100_0000
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
