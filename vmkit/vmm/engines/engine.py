@@ -30,9 +30,11 @@ class Engine(ABC):
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the
     #                                                         guest kernel (lab's timeline)
     cpu = None                 # the hart (or software CPU) that runs guest code
-    # What the VMM sets up on `cpu` for its guest and the guest cannot change: a snapshot
-    # (input, perhaps crafted) must leave it as it is, or the guest would escape (intercepts,
-    # PMP, delegation, the VMM's page tables). And the modes guest code runs in: (priv, virt).
+    # What the VMM sets up on `cpu` for its guest and the guest cannot change (intercepts, PMP,
+    # delegation, the VMM's page tables): not guest state, so a snapshot loads the guest's
+    # state under the loading VMM's own values (x86: the VMCS controls and host state are not
+    # in a migration stream) and a crafted file cannot let the guest escape. And the modes
+    # guest code runs in, (priv, virt): a state in any other is refused.
     vmm_owned = ("intercept", "pmpcfg", "pmpaddr", "medeleg", "mideleg", "mcounteren")
     guest_modes = frozenset({(1, False), (0, False)})
 
@@ -71,22 +73,27 @@ class Engine(ABC):
         (the caller, snapshot.py, then loads the state it saved before)."""
         if not isinstance(state, dict) or not {"cpu", "clint"} <= set(state):
             raise ValueError(f"engine {self.name}: the state lacks cpu or clint")
-        check_context(state["cpu"])
-        self._check_vmm_owned(state["cpu"])
-        self.cpu.clint.load_state(state["clint"])
-        load_context(self.cpu, state["cpu"])
-        self.cpu.mmu.tlb.flush_all()     # the guest's page tables may differ in restored RAM
-
-    def _check_vmm_owned(self, context):
-        mine = save_context(self.cpu)
-        for name in self.vmm_owned:
-            ours = mine[name] if name in mine else mine["csrs"][name]
-            if ours != (context[name] if name in context else context["csrs"][name]):
-                raise ValueError(f"engine {self.name}: the state changes {name}, which the "
-                                 "VMM sets up and the guest cannot change")
+        context = self._under_our_settings(state["cpu"])
+        check_context(context)
         if (context["priv"], context["virt"]) not in self.guest_modes:
             raise ValueError(f"engine {self.name}: the guest cannot run in privilege "
                              f"{context['priv']} (virt={context['virt']})")
+        self.cpu.clint.load_state(state["clint"])
+        load_context(self.cpu, context)
+        self.cpu.mmu.tlb.flush_all()     # the guest's page tables may differ in restored RAM
+
+    def _under_our_settings(self, context):
+        """`context` with what the VMM owns (`vmm_owned`) replaced by this VMM's values."""
+        if not isinstance(context, dict) or not isinstance(context.get("csrs"), dict):
+            return context                          # check_context says what is wrong
+        ours = save_context(self.cpu)
+        context = dict(context, csrs=dict(context["csrs"]))
+        for name in self.vmm_owned:
+            if name in ours:
+                context[name] = ours[name]
+            else:
+                context["csrs"][name] = ours["csrs"][name]
+        return context
 
     def statistics(self):
         """The engine's own counters for the cost model (bt: its translation cache)."""
