@@ -224,6 +224,8 @@ def edited(snap, edit):
     ("bt page", lambda s: s["engine"]["bt"]["page_blocks"].append([1, []]), "outside guest"),
     ("uart", lambda s: s["devices"][0][2].update(ier="on"), "uart0"),
     ("uart fields", lambda s: s["devices"][0][2].pop("lcr"), "uart0"),
+    ("uart fifo", lambda s: s["devices"][0][2].update(rx_fifo=[-1]), "uart0"),
+    ("clint", lambda s: s["engine"]["clint"].update(mtimecmp=1 << 70), "clint"),
     ("devices", lambda s: s["devices"].clear(), "devices differ"),
     ("counters", lambda s: s["vm"]["counters"].update(idle=None, bogus=1), "counters"),
     ("exits", lambda s: s["vm"]["exits"].append(["teleport", 1]), "exits"),

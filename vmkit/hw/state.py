@@ -55,9 +55,17 @@ def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _sane(value):
+    """No register, counter or deadline of a device is negative or wider than 64 bits: a
+    file that says so is not a saved state (and a huge number would slow every access)."""
+    return not isinstance(value, int) or isinstance(value, bool) or 0 <= value < 1 << 64
+
+
 def _fits(old, new):
     """May `new` (from a file) replace `old`? Same kind; None and a number stand for each
     other (a deadline that is not set)."""
+    if not all(_sane(v) for v in (new if isinstance(new, list) else [new])):
+        return False
     if isinstance(old, bool) or isinstance(new, bool):
         return isinstance(old, bool) and isinstance(new, bool)
     if isinstance(old, SEQUENCES):
