@@ -220,8 +220,14 @@ def edited(snap, edit):
 @pytest.mark.parametrize("what, edit, match", [
     ("pc", lambda s: s["engine"]["cpu"].update(pc=0x80000002), "aligned"),
     ("vcpu", lambda s: s["engine"]["vcpu"].update(priv="S"), "vcpu"),
-    ("tc", lambda s: s["engine"]["bt"].update(tc_next=5), "translation cache"),
-    ("bt page", lambda s: s["engine"]["bt"]["page_blocks"].append([1, []]), "outside guest"),
+    ("tc", lambda s: s["engine"]["bt"]["tables"].update(tc_next=5), "translation cache"),
+    ("bt page", lambda s: s["engine"]["bt"]["tables"]["page_blocks"]["dict"].append(
+        [1, {"set": []}]), "outside guest"),
+    ("bt table", lambda s: s["engine"]["bt"]["tables"].pop("generation"), "tables differ"),
+    ("bt record", lambda s: s["engine"]["bt"]["tables"]["blocks"]["dict"][0][1].update(
+        record="VirtualMachine"), "malformed"),
+    ("bt stub", lambda s: s["engine"]["bt"]["tables"]["callouts"]["dict"][0].__setitem__(
+        0, 0x80000000), "inconsistent"),
     ("uart", lambda s: s["devices"][0][2].update(ier="on"), "uart0"),
     ("uart fields", lambda s: s["devices"][0][2].pop("lcr"), "uart0"),
     ("uart fifo", lambda s: s["devices"][0][2].update(rx_fifo=[-1]), "uart0"),

@@ -76,3 +76,60 @@ def _fits(old, new):
     if old is None or _number(old):
         return new is None or _number(new)
     return type(old) is type(new)
+
+
+# -- tables: an engine's dicts, sets and records ------------------------------------------------
+# An engine's private tables (bt's blocks by guest pc, its sets of TC addresses) have tuple
+# keys, sets and small records: JSON has none of these, so each is tagged. `from_plain`
+# makes only the record classes it is given, never anything a file names.
+
+def to_plain(value):
+    """`value` (numbers, strings, None, lists, tuples, sets, dicts with any keys, records of
+    such attributes) as JSON-ready data that `from_plain` turns back into the same."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    for kind in (list, tuple, frozenset, set):
+        if type(value) is kind:
+            items = [to_plain(v) for v in value]
+            if kind in (set, frozenset):
+                items.sort(key=repr)                 # the same set, the same text
+            return {kind.__name__: items}
+    if type(value) is dict:
+        return {"dict": [[to_plain(k), to_plain(v)] for k, v in value.items()]}
+    return {"record": type(value).__name__, "vars": to_plain(vars(value))}
+
+
+def from_plain(data, records=()):
+    """The value `to_plain` made `data` from; records only of the classes in `records`.
+    ValueError when `data` is not such data."""
+    try:
+        return _from_plain(data, records)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ValueError(f"not a saved value: {error}") from None
+
+
+def _from_plain(data, records):
+    kinds = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    if not isinstance(data, dict) or len(data) not in (1, 2):
+        raise ValueError(str(data)[:60])
+    (tag, items), = list(data.items())[:1]
+    if tag in kinds and isinstance(items, list) and len(data) == 1:
+        return kinds[tag](_from_plain(v, records) for v in items)
+    if tag == "dict" and isinstance(items, list) and len(data) == 1:
+        return {_key(_from_plain(k, records)): _from_plain(v, records) for k, v in items}
+    classes = {cls.__name__: cls for cls in records}
+    if tag == "record" and items in classes and set(data) == {"record", "vars"}:
+        fields = _from_plain(data["vars"], records)
+        if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+            raise ValueError(f"a {items} record needs named fields")
+        record = object.__new__(classes[items])
+        record.__dict__.update(fields)
+        return record
+    raise ValueError(str(data)[:60])
+
+
+def _key(value):
+    hash(value)                         # TypeError for a list or set as a key
+    return value

@@ -118,7 +118,7 @@ class Snapshot:
         plain = _inflate(body, ram_bytes + state_bytes)
         try:
             state = json.loads(plain[ram_bytes:])
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             _bad(f"the state is not JSON: {error}")
         return cls(header["engine"], header["ram_size"], tuple(header["quirks"]),
                    header["fast"], plain[:ram_bytes], state)

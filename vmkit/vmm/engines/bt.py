@@ -74,6 +74,7 @@ import base64
 from vmkit.hw import csr as C
 from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
+from vmkit.hw.state import from_plain, to_plain
 from vmkit.isa import BY_NAME, decode, encode
 
 from ..exits import ExitReason, VmExit
@@ -616,31 +617,30 @@ class BtEngine(TrapEngine):
         self.tc_next = TC_VA
         self.stats["tc_invalidations"] += 1
 
-    # -- snapshots: the vCPU page and the translation cache ----------------------------------------
-    # Saved whole, not dropped and rebuilt: the guest's pc may be inside the TC (after a
-    # chained callout), and a warm return cache or a chained exit decides whether an
-    # instruction is counted as run direct or emulated; a restored VM must count the same.
+    # -- snapshots: the vCPU page, the translation cache and its tables -----------------------------
+    # Saved, not dropped and rebuilt: the guest's pc may be inside the TC, and a warm return
+    # cache or a chained exit decides whether an instruction is counted as run direct or
+    # emulated; a restored VM must count the same. The tables are every attribute of the
+    # engine but the objects it works with (NOT_STATE), so a table added later is saved too.
+    NOT_STATE = frozenset({"vm", "machine", "hart", "cpu", "vcpu", "csrs", "last_tval"})
+
+    def _tables(self):
+        return {name: value for name, value in vars(self).items()
+                if name not in self.NOT_STATE and not callable(value)}
+
     def save_state(self):
-        bus, used = self.machine.bus, self.tc_next - TC_VA
+        bus = self.machine.bus
         return super().save_state() | {"bt": {
             "vcpu_page": _b64(bus.read_bytes(VCPU_PAGE_PA, 4096)),
-            "tc": _b64(bus.read_bytes(TC_PA, used)), "tc_next": self.tc_next,
-            "blocks": [[key, b.gpc, sorted(b.pcs), b.tc, b.length, b.incoming]
-                       for key, b in self.blocks.items()],
-            "page_blocks": [[page, sorted(keys, key=lambda k: (isinstance(k, tuple), k))]
-                            for page, keys in self.page_blocks.items()],
-            "by_tc": [[tc, gpc, refund] for tc, (gpc, refund) in self.by_tc.items()],
-            "callouts": [[tc, list(action)] for tc, action in self.callouts.items()],
-            "restoring": sorted(self.restoring), "generation": self.generation,
-            "stats": dict(self.stats), "after_callout": self.after_callout}}
+            "tc": _b64(bus.read_bytes(TC_PA, self.tc_next - TC_VA)),
+            "tables": {name: to_plain(value) for name, value in self._tables().items()}}}
 
     def load_state(self, state):
-        parsed = _parse_tc_state(state.get("bt") if isinstance(state, dict) else None)
-        if not all(self.host_address(page << 12, 4096) is not None for page in parsed[4]):
-            raise ValueError("engine bt: translated code on a page outside guest RAM")
+        page, tc, tables = self._parse_state(state.get("bt") if isinstance(state, dict)
+                                             else None)
         super().load_state(state)
-        (page, tc, self.tc_next, self.blocks, self.page_blocks, self.by_tc, self.callouts,
-         self.restoring, self.generation, self.stats, self.after_callout) = parsed
+        for name, value in tables.items():
+            setattr(self, name, value)
         bus = self.machine.bus
         bus.write_bytes(VCPU_PAGE_PA, page)
         tc += bytes(TC_SIZE - len(tc))
@@ -649,8 +649,38 @@ class BtEngine(TrapEngine):
             if bus.read_bytes(TC_PA + offset, 4096) != chunk:
                 bus.write_bytes(TC_PA + offset, chunk)
                 self.hart.invalidate_code(TC_PA + offset)
-        for page in self.page_blocks:
-            self.hart.watch_page(self.host_address(page << 12) >> 12, self._guest_code_written)
+        for number in self.page_blocks:
+            self.hart.watch_page(self.host_address(number << 12) >> 12, self._guest_code_written)
+
+    def _parse_state(self, saved):
+        """bt's saved state as (vCPU page, TC bytes, tables); ValueError when it is not one:
+        the same tables as this engine's, of the same types, with TC addresses in the TC."""
+        try:
+            page = base64.b64decode(saved["vcpu_page"], validate=True)
+            tc = base64.b64decode(saved["tc"], validate=True)
+            tables = {name: from_plain(value, (Block,))
+                      for name, value in saved["tables"].items()}
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"engine bt: the translation cache state is malformed ({error})") \
+                from None
+        ours = self._tables()
+        if set(tables) != set(ours) or not all(
+                type(tables[n]) is type(ours[n]) or None in (tables[n], ours[n]) for n in ours):
+            raise ValueError("engine bt: the saved tables differ from this engine's")
+        try:
+            consistent = (len(page) == 4096 and len(tc) == tables["tc_next"] - TC_VA
+                          and set(tables["stats"]) == set(self.stats)
+                          and all(type(b) is Block for b in tables["blocks"].values())
+                          and all(_in_tc(a) for a in _tc_addresses(tables)))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"engine bt: the translation cache state is malformed ({error})") \
+                from None
+        if not consistent:
+            raise ValueError("engine bt: the translation cache state is inconsistent")
+        if not all(isinstance(n, int) and self.host_address(n << 12, 4096) is not None
+                   for n in tables["page_blocks"]):
+            raise ValueError("engine bt: translated code on a page outside guest RAM")
+        return page, tc, tables
 
     def statistics(self):
         """Translation-cache counters for the cost model (fills, hits, callouts, ...)."""
@@ -693,38 +723,21 @@ def _b64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-def _parse_tc_state(saved):
-    """bt's saved state as the engine's own structures; ValueError when it is not one."""
-    try:
-        page = base64.b64decode(saved["vcpu_page"], validate=True)
-        tc = base64.b64decode(saved["tc"], validate=True)
-        tc_next = saved["tc_next"]
-        blocks = {}
-        for key, gpc, pcs, at, length, incoming in saved["blocks"]:
-            block = Block(gpc, pcs, at, length)
-            block.incoming = [(a, w) for a, w in incoming]
-            blocks[key if isinstance(key, int) else tuple(key)] = block
-        pages = {page_number: {k if isinstance(k, int) else tuple(k) for k in keys}
-                 for page_number, keys in saved["page_blocks"]}
-        by_tc = {at: (gpc, refund) for at, gpc, refund in saved["by_tc"]}
-        callouts = {at: tuple(action) for at, action in saved["callouts"]}
-        parsed = (page, tc, tc_next, blocks, pages, by_tc, callouts, set(saved["restoring"]),
-                  saved["generation"], dict(saved["stats"]), saved["after_callout"])
-        addresses = [tc_next, *by_tc, *callouts, *parsed[7], *(b.tc for b in blocks.values()),
-                     *(a for b in blocks.values() for a, _ in b.incoming)]
-        ok = (len(page) == 4096 and len(tc) == tc_next - TC_VA
-              and all(isinstance(a, int) and TC_VA <= a <= TC_VA + TC_SIZE for a in addresses)
-              and set(parsed[9]) == {"tc_fills", "tc_hits", "tc_callouts", "tc_invalidations",
-                                     "translated_instructions", "tc_host_instructions",
-                                     "tc_guest_instructions"}
-              and all(isinstance(p, int) for p in pages)
-              and isinstance(parsed[10], bool))
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"engine bt: the translation cache state is malformed ({error})") \
-            from None
-    if not ok:
-        raise ValueError("engine bt: the translation cache state is inconsistent")
-    return parsed
+def _tc_addresses(tables):
+    """Every TC address in bt's tables: where the VMM will write or send the hart."""
+    yield tables["tc_next"]
+    yield from tables["by_tc"]
+    yield from tables["callouts"]
+    yield from tables["restoring"]
+    for block in tables["blocks"].values():
+        yield block.tc
+        yield from (at for at, _ in block.incoming)
+    if tables.get("resume_tc") is not None:
+        yield tables["resume_tc"]
+
+
+def _in_tc(address):
+    return isinstance(address, int) and TC_VA <= address <= TC_VA + TC_SIZE
 
 
 def _classify(word):
