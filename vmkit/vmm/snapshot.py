@@ -177,16 +177,19 @@ def load(vm, snapshot) -> None:
     vm_state = _check_vm(vm, state["vm"])
     devices = _check_devices(vm, state["devices"])
     before = vm.engine.save_state(), [device.save_state() for device in devices]
+    # RAM first: writing it drops what the engine derived from the old contents (decoded
+    # code, bt's translations); then the engine's state, which is the snapshot's own.
+    overwritten = _write_pages(vm, snap.ram)
     try:
         vm.engine.load_state(state["engine"])
         for device, (_, _, saved) in zip(devices, state["devices"]):
             device.load_state(saved)
     except (ValueError, TypeError, KeyError) as error:
-        vm.engine.load_state(before[0])      # our own state of a moment ago: it loads
+        _write_pages(vm, overwritten)           # all back as it was: RAM, then the engine's
+        vm.engine.load_state(before[0])         # own state of a moment ago (it loads)
         for device, saved in zip(devices, before[1]):
             device.load_state(saved)
         _bad(str(error))
-    _load_ram(vm, snap.ram)
     _load_vm(vm, *vm_state)
     vm.fast = snap.fast
 
@@ -292,12 +295,18 @@ def _check_devices(vm, saved):
     return [device for _, _, device in regions]
 
 
-def _load_ram(vm, ram):
-    """Write only the pages that differ: code compiled from the others stays valid."""
-    for offset in range(0, vm.ram_size, PAGE):
-        page = ram[offset:offset + PAGE]
-        if vm.read_guest(GUEST_RAM + offset, PAGE) != page:
-            vm.write_guest(GUEST_RAM + offset, page)
+def _write_pages(vm, ram):
+    """Make guest RAM `ram` (its bytes, or [(gpa, page)]), writing only the pages that differ:
+    code compiled from the others stays valid. Returns [(gpa, page)] of what was there."""
+    pages = ram if isinstance(ram, list) else [
+        (GUEST_RAM + offset, ram[offset:offset + PAGE]) for offset in range(0, len(ram), PAGE)]
+    overwritten = []
+    for gpa, page in pages:
+        old = vm.read_guest(gpa, PAGE)
+        if old != page:
+            overwritten.append((gpa, old))
+            vm.write_guest(gpa, page)
+    return overwritten
 
 
 def _copy(obj):
