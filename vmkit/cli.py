@@ -220,7 +220,7 @@ def cmd_snapshot(args):
                    quirks=_quirks(args), fast=not args.reference)
     stop = vm.run(args.after)
     try:
-        vm.save(args.output)
+        vm.save(_writable(args.output))
     except OSError as error:
         raise SnapshotFileError(f"vmkit: {args.output}: cannot write: {error.strerror}") \
             from None
@@ -613,13 +613,13 @@ def build_parser():
                 "(CPU, RAM, devices, guest time) to FILE; `vmkit restore FILE` goes on from "
                 "there. Exit status 2 when FILE cannot be written.")
     p.add_argument("guest", metavar="WORKLOAD|FILE")
-    p.add_argument("--after", type=_positive_int, required=True, metavar="N",
+    p.add_argument("--after", type=_int_from(1, MAX_BUDGET), required=True, metavar="N",
                    help="guest instructions to run before saving")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="the snapshot file to write")
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"the technique, one of {', '.join(engines)} (default hw)")
-    p.add_argument("--iterations", type=_positive_int,
+    p.add_argument("--iterations", type=_int_from(1),
                    help="loop count of a built-in workload")
     p.add_argument("--quirk", metavar="pushf,popf",
                    help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
@@ -639,7 +639,7 @@ def build_parser():
                 "corrupted, another program's, a newer format).")
     p.add_argument("snapshot", metavar="FILE")
     p.add_argument("--max-insns", "--max-instructions", dest="max_insns",
-                   type=_positive_int, default=100_000_000, metavar="M",
+                   type=_int_from(1, MAX_BUDGET), default=100_000_000, metavar="M",
                    help="guest instruction budget (default 100000000)")
     p.set_defaults(func=cmd_restore)
 

@@ -43,6 +43,8 @@ compiled from them), so compiled blocks of the pages that did not change stay va
 import base64
 import hashlib
 import json
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -126,6 +128,8 @@ class Snapshot:
     @classmethod
     def read(cls, path) -> "Snapshot":
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):    # a FIFO would block the read
+                raise SnapshotError(f"{path}: not a regular file")
             with open(path, "rb") as f:
                 data = f.read(HEADER_LIMIT + PREFIX.size + MAX_GUEST_RAM + STATE_LIMIT)
         except OSError as error:

@@ -69,7 +69,7 @@ class TrapEngine(HartEngine):
     name = "trap"
     title = "trap-and-emulate: the kernel in U-mode, privileged instructions trap"
     deprivileged = True
-    vmm_owned = HartEngine.vmm_owned + ("satp",)          # the shadow page table
+    vmm_owned = HartEngine.vmm_owned + ("satp",)          # shadow table (set on load, too)
     guest_modes = frozenset({(U, False)})                  # virtual S and U both run in U
     guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
     guest_base = 0x8100_0000
@@ -225,6 +225,7 @@ class TrapEngine(HartEngine):
     def load_state(self, state):
         super().load_state(state)
         load_plain_state(self.vcpu, state.get("vcpu"), f"engine {self.name}: vcpu")
+        self._privilege_changed()      # what the hart gets for the virtual privilege (bt: satp)
 
     def read_supervisor_csr(self, number):
         return self.csrs.read(number)
