@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import no_pyodide
 from test_cli import no_traceback, vmkit
+from test_irq import EVERYWHERE, ONE_LINE, UART_ECHO, kernel
 from vmkit.asm import assemble_file
 from vmkit.hw.context import save_context
 from vmkit.lab import load_program
@@ -42,7 +43,8 @@ def observed(vm, stop=None):
             "pc": cpu.pc, "x": list(cpu.x), "priv": cpu.priv,
             "ram": vm.read_guest(GUEST_RAM, vm.ram_size), "console": bytes(vm.console),
             "dropped": vm.console_dropped, "timer": (vm.timer_deadline, vm.timer_raised),
-            "uart": vm.uart.save_state(), "sbi": dict(vm.sbi.calls)}
+            "uart": vm.uart.save_state(), "plic": vm.plic.save_state(),
+            "sbi": dict(vm.sbi.calls)}
 
 
 def whole_state(vm):
@@ -85,6 +87,33 @@ def test_timer_interrupt_and_syscalls_cross_the_snapshot_point(engine):
     assert restored.counters.interrupts_injected > injected      # timer ticks after restore
     assert restored.counters.guest_instructions == 42_812 or engine == "pv"
     assert bytes(restored.console).startswith(console) and len(restored.console) > len(console)
+
+
+def feed_uart(vm):
+    vm.uart.feed(b"hi there, q")        # RBR holds one byte, the rest waits in host_input
+
+
+def raise_two(vm):
+    vm.raise_irq(7)
+    vm.raise_irq(5)
+
+
+@pytest.mark.parametrize("guest, stimulus", [(UART_ECHO, feed_uart), (ONE_LINE, raise_two)],
+                         ids=["uart input", "raised lines"])
+@pytest.mark.parametrize("engine, fast", EVERYWHERE)
+def test_pending_device_interrupts_cross_the_snapshot_point(engine, fast, guest, stimulus):
+    """Saved between the input and the run that takes it: the PLIC's latched sources and
+    line, the UART's receiver and queued input, the engine's pending external interrupt."""
+    vm = kernel(engine, guest, expected=2 if guest is ONE_LINE else 1000, fast=fast)
+    assert vm.run(100_000).reason == "wfi"
+    stimulus(vm)
+    snap = vm.snapshot()
+    expected = observed(vm, vm.run(100_000))
+    assert expected["stop"] == ("shutdown", 0, ""), expected["stop"]
+    fresh = VirtualMachine.from_snapshot(snap)
+    assert observed(fresh, fresh.run(100_000)) == expected
+    vm.load_snapshot(snap)
+    assert observed(vm, vm.run(100_000)) == expected
 
 
 def test_save_and_restore_through_a_file(tmp_path):

@@ -1,12 +1,13 @@
 """A device's state as plain data: what a snapshot saves of a device model (x86/KVM: the
 device state QEMU's vmstate descriptions migrate, KVM_GET_LAPIC, KVM_GET_PIT2 ...).
 
-A device model's state is its attributes that hold plain data: numbers, strings, None, and
-sequences of numbers (a FIFO is a deque of bytes). Callables (the output line, the interrupt
-line) are wiring, not state, and are left alone; so is anything else that is not plain data.
-So a new device model is saved and restored without a line of snapshot code, as long as it
-keeps its state in such attributes; one that does not overrides `Device.save_state` /
-`load_state`.
+A device model's state is its attributes that hold plain data: numbers, booleans, strings,
+None, and sequences of those (nested too). A list is a table and keeps its length (the PLIC's
+priorities, a context's enable words); a deque is a queue and may hold any number of items (a
+UART FIFO). Callables (the output line, the interrupt line) and references to other objects
+are wiring, not state, and are left alone. So a new device model is saved and restored
+without a line of snapshot code, as long as it keeps its state in such attributes; one that
+does not overrides `Device.save_state` / `load_state`.
 
     state = plain_state(uart)            # {"ier": 1, "rx_fifo": [104, 105], ...}
     load_plain_state(uart, state, "uart0")    # ValueError, and nothing changed, if it does
@@ -15,19 +16,13 @@ keeps its state in such attributes; one that does not overrides `Device.save_sta
 
 from collections import deque
 
-SCALARS = (int, str, float, type(None))
+SCALARS = (bool, int, str, float, type(None))
 SEQUENCES = (list, tuple, deque, bytes, bytearray)
 
 
 def plain_state(obj) -> dict:
     """The attributes of `obj` that hold plain data, JSON-ready (sequences become lists)."""
-    state = {}
-    for name, value in vars(obj).items():
-        if isinstance(value, SCALARS):
-            state[name] = value
-        elif isinstance(value, SEQUENCES) and all(_number(v) for v in value):
-            state[name] = list(value)
-    return state
+    return {name: _plain(value) for name, value in vars(obj).items() if _is_plain(value)}
 
 
 def load_plain_state(obj, state, what) -> None:
@@ -39,7 +34,7 @@ def load_plain_state(obj, state, what) -> None:
                          f"{sorted(current)}")
     for name, value in state.items():
         if not _fits(getattr(obj, name), value):
-            raise ValueError(f"{what}: {name} = {value!r} does not fit "
+            raise ValueError(f"{what}: {name} = {str(value)[:60]} does not fit its "
                              f"{type(getattr(obj, name)).__name__}")
     for name, value in state.items():
         old = getattr(obj, name)
@@ -51,30 +46,34 @@ def load_plain_state(obj, state, what) -> None:
         setattr(obj, name, value)
 
 
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _is_plain(value):
+    if isinstance(value, SCALARS):
+        return True
+    return isinstance(value, SEQUENCES) and all(_is_plain(v) for v in value)
 
 
-def _sane(value):
-    """No register, counter or deadline of a device is negative or wider than 64 bits: a
-    file that says so is not a saved state (and a huge number would slow every access)."""
-    return not isinstance(value, int) or isinstance(value, bool) or 0 <= value < 1 << 64
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, SEQUENCES) else value
 
 
 def _fits(old, new):
-    """May `new` (from a file) replace `old`? Same kind; None and a number stand for each
-    other (a deadline that is not set)."""
-    if not all(_sane(v) for v in (new if isinstance(new, list) else [new])):
-        return False
+    """May `new` (from a file) replace `old`? The same kind of value, a table of the same
+    length whose items fit, a queue of numbers. No number is negative or wider than 64 bits:
+    a file that says so is not a saved state (and a huge number would slow every access)."""
+    if isinstance(old, SEQUENCES):
+        if not isinstance(new, list) or isinstance(old, list) and len(new) != len(old):
+            return False
+        if isinstance(old, (bytes, bytearray)):
+            return all(type(v) is int and 0 <= v < 256 for v in new)
+        if len(old) == 0:
+            return all(type(v) is int and 0 <= v < 1 << 64 for v in new)
+        return all(_fits(old[0], v) for v in new)      # tables and queues are of one kind
     if isinstance(old, bool) or isinstance(new, bool):
         return isinstance(old, bool) and isinstance(new, bool)
-    if isinstance(old, SEQUENCES):
-        if not isinstance(new, list) or not all(_number(v) for v in new):
-            return False
-        return not isinstance(old, (bytes, bytearray)) or all(
-            isinstance(v, int) and 0 <= v < 256 for v in new)
-    if old is None or _number(old):
-        return new is None or _number(new)
+    if isinstance(new, int) and not 0 <= new < 1 << 64:
+        return False
+    if old is None or isinstance(old, (int, float)):
+        return new is None or isinstance(new, (int, float))
     return type(old) is type(new)
 
 

@@ -15,8 +15,10 @@ What is saved, everything the guest can observe or that decides what it does nex
   bt), the shared page's address (pv), the vCPU page and the translation cache (bt: saved,
   not rebuilt, since the guest pc may point into it and a warm cache decides which
   instructions are counted as run direct);
-* every guest device (`Device.save_state`, hw/state.py: registers and FIFOs), so a device
-  added to the VM (a guest PLIC) is covered without a change here;
+* every guest device (`Device.save_state`, hw/state.py: registers, FIFOs, input not yet
+  received; the guest PLIC's priorities, latched sources, enables and output lines), so a
+  device added to the VM is covered without a change here; the engine's copy of the
+  interrupt lines (hvip, the vCPU record's pending bits) is in its state above;
 * the VMM's part: counters, the timer deadline and whether its interrupt was raised, the
   storm watch, the console log and its dropped count, console input not yet read, the SBI's
   call counts, and the stop record of a VM that has stopped.
