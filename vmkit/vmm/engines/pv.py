@@ -109,8 +109,6 @@ class PvEngine(TrapEngine):
         self.area, self.interrupted_scratch = area, scratch
         page = 0 if area is None else (self.host_address(area) >> 12) << 10 | PTE_SHARED
         self.machine.bus.store(ALIAS_LEAF + 4 * 1023, 4, page)     # as _register maps it
-        self.hart.mmu.tlb.flush_all()
-        self.hart.translation_changed()
 
     # -- hypercalls -------------------------------------------------------------------------------
     def trap_exit(self, exit):
