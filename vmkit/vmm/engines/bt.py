@@ -617,7 +617,7 @@ class BtEngine(TrapEngine):
         self.tc_next = TC_VA
         self.stats["tc_invalidations"] += 1
 
-    # -- snapshots: the vCPU page, the translation cache and its tables -----------------------------
+    # -- snapshots: the vCPU page, the translation cache and its tables ----------------------------
     # Saved, not dropped and rebuilt: the guest's pc may be inside the TC, and a warm return
     # cache or a chained exit decides whether an instruction is counted as run direct or
     # emulated; a restored VM must count the same. The tables are every attribute of the
