@@ -251,3 +251,29 @@ def test_the_native_vms_plic_is_wired_to_the_hart_only_while_it_runs():
     assert host.hart.plic is native.plic
     hw.run(10)
     assert host.hart.plic is host.machine.plic
+
+
+# -- snapshots move a VM between hosts (its placement there is the new host's) -----------------
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_vm_snapshotted_on_a_shared_host_goes_on_on_another(engine):
+    tinyos = build("tinyos", pv=ENGINES[engine].needs_pv_build)
+    want = alone(tinyos, engine)
+    busy = other_engine(engine)
+
+    def host_with(name):
+        host = Host(ram_size=64 << 20, slice=500)
+        vm = host.create_vm(tinyos, engine=engine, name=name)     # native: created first
+        host.create_vm(hostile("spin"), engine=busy, name="busy")
+        return host, vm
+
+    host, vm = host_with("first")
+    host.run(30_000)
+    assert vm.stop is None and 0 < vm.counters.guest_instructions < 30_000
+    snap = vm.snapshot()
+    alone_after = VirtualMachine.from_snapshot(snap)               # a private host
+    assert alone_after.run(2_000_000).reason == "shutdown"
+    assert outcome(alone_after) == want[1]
+    other, moved = host_with("second")                             # another shared host
+    moved.load_snapshot(snap)
+    report = other.run(200_000)
+    assert report["vms"][0]["stop"] == "shutdown" and outcome(moved) == want[1]
