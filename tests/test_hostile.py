@@ -188,6 +188,31 @@ def test_code_cache_is_freed_with_its_vm():
     assert after - before < rounds * DECODE_BYTES_PER_WORD / 2, (before, after, rounds)
 
 
+@pytest.mark.parametrize("engine", ["native", "bt"])
+def test_dropped_vms_do_not_pile_up_ram(engine):
+    """A VM refers to itself through its engine and hart, so only the cycle collector frees
+    it; a loop that makes VMs must not hold the RAM of dozens of dead ones (in Pyodide the
+    heap never shrinks). With automatic collection off, the RAM counted alive stays within
+    the collection mark plus two machines' worth."""
+    from vmkit.hw import bus
+    program = assemble(SBI_MACROS + "_start:\n        shutdown 0\n")
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        peak = 0
+        for _ in range(24):                   # 24 x 32 MiB of host RAM: 768 MiB if none freed
+            vm = VirtualMachine(program, engine=engine)
+            assert vm.run().reason == "shutdown"
+            del vm
+            peak = max(peak, sum(len(b.ram) for b in gc.get_objects()   # freed or not yet
+                                 if isinstance(b, bus.Bus) and isinstance(b.ram, bytearray)))
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert peak <= bus.RAM_COLLECT_MARK + (64 << 20), peak >> 20
+
+
 # --- 3. trap storms are stopped within a bounded number of traps ------------------------------------
 
 # The reproducer: a trap vector that cannot be fetched, and a guest that traps at once.
