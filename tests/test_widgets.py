@@ -608,6 +608,24 @@ def test_comparison_rejects_bad_input(rows):
         TechniqueComparison(rows, preset="pentium-pro")
 
 
+# -- consolidation plot ------------------------------------------------------------------------
+def test_utilization_plot_draws_the_measured_rows():
+    from vmkit.vmm.consolidation import sweep
+    from vmkit_widgets import UtilizationPlot
+    rows = sweep((1, 3), engine="trap", periods=3)
+    plot = UtilizationPlot(rows)
+    data = plot.source.data
+    assert data["guests"] == [1, 3]
+    assert data["alone"] == [row["alone"]["utilization"] for row in rows]
+    assert data["consolidated"] == [row["consolidated"]["utilization"] for row in rows]
+    assert data["consolidated"][1] > 2 * data["alone"][1]       # three guests share one host
+    assert "trap" in plot.figure.title.text and type(plot.widget).__name__ == "BokehModel"
+    with pytest.raises(ValueError, match="nothing to plot"):
+        UtilizationPlot([])
+    with pytest.raises(ValueError, match="one row per guest count"):
+        UtilizationPlot([rows[0], rows[0]])
+
+
 # -- progress bar ------------------------------------------------------------------------------
 def test_progress_bar_appears_only_for_long_runs(loop):
     for after_s, shown in ((0.0, True), (3600.0, False)):
@@ -645,6 +663,8 @@ def test_bokeh_is_imported_only_for_a_comparison():
             "from vmkit_widgets import TechniqueComparison\n"
             "print(before, 'bokeh' in sys.modules, TechniqueComparison.__name__)")
     assert fresh_python(code).split() == ["False", "True", "TechniqueComparison"]
+    code = code.replace("TechniqueComparison", "UtilizationPlot")
+    assert fresh_python(code).split() == ["False", "True", "UtilizationPlot"]
 
 
 def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
