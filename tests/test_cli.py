@@ -266,6 +266,10 @@ def test_bench_json_rows():
     compare = [row for row in rows if row["workload"] == "compare-tinyos"]
     assert [r["path"] for r in compare] == ["reference", "fast"]
     assert compare[0]["instructions"] == compare[1]["instructions"] > 6 * 40_000
+    consolidate = [row for row in rows if row["workload"] == "consolidate-8"]
+    assert [r["path"] for r in consolidate] == ["reference", "fast"]
+    alone, together = consolidate[0]["utilization"]
+    assert consolidate[1]["utilization"] == [alone, together] and together > 6 * alone
     host = rows[0]
     assert host["workload"] == "host" and host["mips"] is None
     assert host["python"] == f"{platform.python_implementation()} {platform.python_version()}"

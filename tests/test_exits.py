@@ -102,6 +102,20 @@ def test_no_module_outside_the_engines_branches_on_an_engine_name():
     assert len(files) > 20 and offenders == []
 
 
+def test_no_module_outside_the_engines_reads_an_engines_private_state():
+    """Outside vmm/engines/, an engine is reached through the Engine interface only: no
+    `engine._x`, and none of bt's translation-cache bookkeeping (blocks, by_tc)."""
+    pattern = re.compile(r"engine\.(_[a-z]\w*|blocks|by_tc|callouts)\b|"
+                         r"[\"'](_emulate|_hypercall|_serve_callout)[\"']")
+    files = [p for p in ROOT.rglob("*.py") if "engines" not in p.parts]
+    files += list((ROOT.parent / "widgets").rglob("*.py"))
+    files += list((ROOT.parent / "notebooks").rglob("*.ipynb"))
+    offenders = [f"{p}:{n}" for p in files
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if pattern.search(line)]
+    assert len(files) > 20 and offenders == []
+
+
 def _imports(path):
     """The absolute names of the modules `path` imports (relative ones resolved)."""
     package = ["vmkit", "vmm", "engines"]
@@ -189,4 +203,20 @@ def test_keyboard_interrupt_is_never_caught(engine):
         raise KeyboardInterrupt
     vm.uart.write = interrupted
     with pytest.raises(KeyboardInterrupt):
+        vm.run()
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_failure_inside_the_simulated_cpu_keeps_its_traceback(engine, monkeypatch):
+    """A bug in the hart itself (not a device, not the VMM): the VM stops with the
+    traceback on its stop record; VMKIT_DEBUG=1 raises it."""
+    vm = tinyos(engine)
+    vm.engine.cpu.pending_interrupt = broken
+    stop = vm.run()
+    assert stop.reason == "error" and "vmkit internal error" in stop.message
+    assert "Traceback" in stop.traceback and "the model fell over" in stop.traceback
+    monkeypatch.setenv("VMKIT_DEBUG", "1")
+    vm = tinyos(engine)
+    vm.engine.cpu.pending_interrupt = broken
+    with pytest.raises(Broken, match="the model fell over"):
         vm.run()

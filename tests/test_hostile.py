@@ -508,3 +508,283 @@ _start: li t0, 0x10000000
     vm = guest(source, engine)
     assert vm.run(100).reason == "shutdown"
     assert vm.engine.guest_state()["x"][6] == value
+
+
+# --- 4. a VMM write into guest memory leaves no stale code ---------------------------------------
+
+# f ends one page, g starts the next: one vm.write_guest spans both.
+TWO_PAGE_CODE = """
+_start:
+1:      call f
+        mv s0, a0
+        call g
+        mv s1, a0
+        j 1b
+        .align 12
+        .space 4088
+f:      li a0, 1
+        ret
+g:      li a0, 2
+        ret
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_vmm_write_spanning_two_pages_invalidates_code_on_both(engine):
+    program = assemble(SBI_MACROS + TWO_PAGE_CODE, "guest.s")
+    f, g = program.symbols["f"], program.symbols["g"]
+    assert f >> 12 != g >> 12 and g == f + 8
+    vm = VirtualMachine(program, engine=engine)
+    assert vm.run(2_000).reason == "budget"
+    assert vm.engine.guest_state()["x"][8:10] == (1, 2)
+    patch = assemble("li a0, 3\nret\nli a0, 4\nret\n", "patch.s").image()[0][1]
+    assert vm.write_guest(f, patch)
+    assert vm.run(2_000).reason == "budget"
+    assert vm.engine.guest_state()["x"][8:10] == (3, 4)
+
+
+# --- 2. the VMM's accounting is out of the guest's reach -----------------------------------------
+
+# The guest kernel stores a value to what is bt's BUDGET word (x0 - 2040 = 0xFFFFF808), in a
+# loop: x0-relative as translated code does it, or through a register. No RAM is there, so on
+# the hardware each store is a store access fault, which the handler steps over.
+BUDGET_STORE = """
+_start: la t0, handler
+        csrw stvec, t0
+        li t1, {value}
+        li t2, 0xFFFFF808
+1:      {store}
+        addi s2, s2, 1
+        j 1b
+handler:
+        csrr s4, scause
+        csrr s5, stval
+        addi s3, s3, 1
+        csrr t0, sepc
+        addi t0, t0, 4
+        csrw sepc, t0
+        sret
+"""
+STATIC_STORE, DYNAMIC_STORE = "sw t1, -2040(zero)", "sw t1, 0(t2)"
+
+
+def run_within(vm, budget, seconds=20):
+    """vm.run(budget), failing (not hanging) if it takes longer than `seconds`."""
+    import signal
+
+    def expired(*_):
+        raise TimeoutError(f"vm.run({budget}) took more than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        return vm.run(budget)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("store", [STATIC_STORE, DYNAMIC_STORE])
+@pytest.mark.parametrize("value", [0x7FFFFFFF, 0x80000000, 1000, 0])
+def test_a_guest_writing_the_budget_word_cannot_move_the_count(engine, store, value):
+    # Before: 0x7FFFFFFF made bt's vm.run(1000) run for ever; 0x80000000 made a few
+    # instructions report 2^31.
+    vm = guest(BUDGET_STORE.format(value=value, store=store), engine)
+    stop = run_within(vm, 1000)
+    assert stop.reason == "budget", stop
+    assert vm.counters.guest_instructions == 1000
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_guest_store_to_the_vcpu_page_is_a_store_access_fault(engine):
+    # x0-relative, as translated code writes the page: the translator sees the address.
+    vm = guest(BUDGET_STORE.format(value=0x7FFFFFFF, store=STATIC_STORE), engine)
+    assert run_within(vm, 1000).reason == "budget"
+    x = vm.engine.guest_state()["x"]
+    assert (x[20], x[21]) == (STORE_ACCESS_FAULT, 0xFFFFF808)
+    assert x[19] > 0 and x[18] > 0         # faults taken, and the loop goes on
+
+
+# Guest code touching where bt keeps the TC (0xFFE00000..) and the vCPU page, from user
+# mode (after an sret to U) or from the kernel: the fault a board with no memory there gives.
+TOUCH_THE_VMM = """
+_start: la t0, handler
+        csrw stvec, t0
+        {enter_user}
+        {action}
+        j .
+handler:
+        csrr s4, scause
+        csrr s5, stval
+        csrr s6, sstatus
+        li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+"""
+ENTER_USER = """la t0, user
+        csrw sepc, t0
+        li t1, 0x100
+        csrc sstatus, t1         # SPP = 0: sret goes to user mode
+        sret
+user:"""
+SPP = 0x100
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("user", [True, False])
+@pytest.mark.parametrize("action, cause, address", [
+    ("li t0, 0xFFE00000\n jr t0", INSTRUCTION_ACCESS_FAULT, 0xFFE00000),    # a translation
+    ("li t0, 0xFFE00040\n jr t0", INSTRUCTION_ACCESS_FAULT, 0xFFE00040),    # inside one
+    ("li t1, 5\n sw t1, -2040(zero)", STORE_ACCESS_FAULT, 0xFFFFF808),      # BUDGET
+    ("lw t1, -2048(zero)", LOAD_ACCESS_FAULT, 0xFFFFF800),                  # VIF
+])
+def test_guest_code_cannot_reach_the_translation_cache(engine, user, action, cause, address):
+    # Before: under bt, user code jumping to 0xFFE00000 ran the kernel's translated code with
+    # the vCPU's kernel privilege, and a kernel jump there ran it from the middle.
+    source = TOUCH_THE_VMM.format(enter_user=ENTER_USER if user else "", action=action)
+    vm = guest(source, engine)
+    stop = run_within(vm, 10_000)
+    assert stop.reason == "shutdown", stop
+    x = vm.engine.guest_state()["x"]
+    assert (x[20], x[21]) == (cause, address)
+    assert bool(x[22] & SPP) == (not user)      # the trap came from the mode that did it
+
+
+# Return-cache poisoning: bt's translated `ret` used to look ra up in a table on the vCPU page
+# (keys at 0xFFFFFC00.., TC addresses at 0xFFFFFE00.., slot = ra & 0x1FC), which the guest
+# kernel could fill itself to make the ret jump anywhere. Each `ret` now caches its return pc
+# in its own code; whatever the guest stores there, a ret returns to ra.
+POISON_THE_RETURN_CACHE = """
+_start: la t0, handler
+        csrw stvec, t0
+        li s2, 3
+1:      call leaf                # warm up: the translated rets learn their return pcs
+        call poison
+        addi s8, s8, 1
+        addi s2, s2, -1
+        bnez s2, 1b
+        li a0, 0
+        li a1, 0
+        sbi SBI_SRST, 0
+leaf:   ret
+poison: andi t0, ra, 0x1FC
+        li t1, 0xFFFFFC00
+        add t1, t1, t0
+        sw ra, 0(t1)             # the key: "ra is cached"
+        li t1, 0xFFFFFE00
+        add t1, t1, t0
+        la t2, {target}
+        sw t2, 0(t1)             # the value: where to go
+        ret
+pwned:  addi s7, s7, 1
+        j pwned
+handler:
+        csrr t0, sepc
+        addi t0, t0, 4
+        csrw sepc, t0
+        sret
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("target", ["pwned", "0xFFE00000", "0xFFE00040"])
+def test_a_guest_cannot_poison_a_translated_return(engine, target):
+    vm = guest(POISON_THE_RETURN_CACHE.format(target=target), engine)
+    stop = run_within(vm, 10_000)
+    assert stop.reason == "shutdown", stop
+    x = vm.engine.guest_state()["x"]
+    assert (x[24], x[23]) == (3, 0)       # every ret came back; pwned never ran
+
+
+# Random stores through a register to where bt keeps its state: whatever the guest kernel
+# writes, the run stops cleanly within its budget and in a moment.
+RANDOM_VMM_STORES = """
+_start: la t0, handler
+        csrw stvec, t0
+        li s2, {count}
+1:      la t0, targets
+        la t1, values
+        li t2, {count}
+2:      lw t3, 0(t0)
+        lw t4, 0(t1)
+        sw t4, 0(t3)
+        csrci sstatus, 2
+        call leaf
+        csrsi sstatus, 2
+        addi t0, t0, 4
+        addi t1, t1, 4
+        addi t2, t2, -1
+        bnez t2, 2b
+        j 1b
+leaf:   ret
+handler:
+        csrr t5, sepc
+        addi t5, t5, 4
+        csrw sepc, t5
+        sret
+        .balign 4
+targets: .word {targets}
+values:  .word {values}
+"""
+
+
+# bt's vCPU words (VIF, PENDING, BUDGET, SPILL, the CSR copies), anywhere on its page, in the TC.
+VCPU_WORDS = st.one_of(st.integers(0xFFFFF800, 0xFFFFF81C).map(lambda a: a & ~3),
+                       st.integers(0xFFFFF000, 0xFFFFFFFC).map(lambda a: a & ~3),
+                       st.integers(0xFFE00000, 0xFFE00400).map(lambda a: a & ~3))
+EXTREMES = st.one_of(st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]),
+                     st.integers(0, 0xFFFFFFFF))
+
+
+@settings(max_examples=40, deadline=None)
+@given(stores=st.lists(st.tuples(VCPU_WORDS, EXTREMES), min_size=1, max_size=8),
+       engine=st.sampled_from(ENGINE_NAMES), budget=st.integers(1, 5_000))
+def test_random_stores_to_vmm_state_stop_cleanly_within_the_budget(stores, engine, budget):
+    source = RANDOM_VMM_STORES.format(
+        count=len(stores), targets=", ".join(str(address) for address, _ in stores),
+        values=", ".join(str(value) for _, value in stores))
+    stops_cleanly(guest(source, engine), budget)
+
+
+def stops_cleanly(vm, budget):
+    stop = run_within(vm, budget)
+    assert stop.reason in ("budget", "error"), stop
+    assert 0 <= vm.counters.guest_instructions <= budget
+    if stop.reason == "budget":
+        assert vm.counters.guest_instructions == budget
+    else:
+        assert "internal error" not in stop.message, stop
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("address", range(0xFFFFF800, 0xFFFFF820, 4))
+def test_extreme_stores_to_each_vcpu_word_stop_cleanly_within_the_budget(engine, address):
+    values = [0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1]
+    source = RANDOM_VMM_STORES.format(count=len(values), targets=", ".join([str(address)] * 4),
+                                      values=", ".join(map(str, values)))
+    for budget in (1000, 4321):
+        stops_cleanly(guest(source, engine), budget)
+
+
+# The guest reads new code from the console (an SBI debug-console read: the VMM writes guest
+# RAM) over f and g, across their page boundary, runs fence.i and calls them again.
+CONSOLE_READ_CODE = TWO_PAGE_CODE.replace("""_start:
+1:      call f""", """_start: call f
+        mv s2, a0
+        la a1, f
+        li a0, 16
+        li a2, 0
+        sbi SBI_DBCN, 1          # console_read(16 bytes, f)
+        mv s3, a1                # bytes read
+        fence.i
+1:      call f""")
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_code_read_from_the_console_across_two_pages_runs(engine):
+    program = assemble(SBI_MACROS + CONSOLE_READ_CODE, "guest.s")
+    vm = VirtualMachine(program, engine=engine)
+    vm.console_input += assemble("li a0, 3\nret\nli a0, 4\nret\n", "patch.s").image()[0][1]
+    assert vm.run(2_000).reason == "budget"
+    x = vm.engine.guest_state()["x"]
+    assert (x[18], x[19], x[8], x[9]) == (1, 16, 3, 4)

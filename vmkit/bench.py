@@ -87,6 +87,27 @@ def measure_compare(repeat=3, workload="tinyos"):
             for path in PATHS]
 
 
+def measure_consolidation(repeat=3, guests=8):
+    """Seconds to run `guests` idle guests (hw) on one host, per path, and the host
+    utilization one host each vs all on one (vmkit/vmm/consolidation.py)."""
+    from .vmm import consolidation
+    program = consolidation.idle_guest()
+    times = {path: [] for path in PATHS}
+    for _ in range(repeat):
+        for path, fast in PATHS.items():
+            start = time.perf_counter()
+            report = consolidation.run_host(guests, program, fast=fast)
+            times[path].append(time.perf_counter() - start)
+    alone = consolidation.run_host(1, program)["utilization"]
+    reference = statistics.median(times["reference"])
+    return [{"path": path, "workload": f"consolidate-{guests}", "paging": "-", "mips": None,
+             "seconds": round(statistics.median(times[path]), 3),
+             "runs": [round(t, 3) for t in times[path]], "instructions": report["busy"],
+             "utilization": [round(alone, 3), round(report["utilization"], 3)],
+             "ratio": round(reference / statistics.median(times[path]), 2)}
+            for path in PATHS]
+
+
 def measure_memory(ram_size=64 << 20):
     """Host bytes allocated by building (and briefly running) a machine with `ram_size`."""
     import tracemalloc                 # imported here: not every Python build (Pyodide) has it
@@ -113,6 +134,7 @@ def run(repeat=5, scale=1.0):
     rows = [host()]
     rows += [row for w in WORKLOADS for p in PAGING for row in measure(w, p, repeat, scale)]
     rows += measure_compare(max(1, min(repeat, 3)))
+    rows += measure_consolidation(max(1, min(repeat, 3)))
     rows.append(measure_memory())
     return rows
 
@@ -130,6 +152,12 @@ def table(rows):
             lines.append(f"{head} {'':>7} {'':>6}   host memory "
                          f"{row['host_bytes'] / 2**20:.1f} MiB for "
                          f"{row['guest_ram_bytes'] / 2**20:.0f} MiB guest RAM (x{row['ratio']})")
+        elif "utilization" in row:
+            runs = ", ".join(f"{r:.2f}" for r in row["runs"])
+            alone, together = row["utilization"]
+            lines.append(f"{head} {'':>7} {row['ratio']:>6.2f}   {row['seconds']:.2f} s "
+                         f"(median of [{runs}]); host utilization {alone:.0%} one host each, "
+                         f"{together:.0%} on one")
         elif "seconds" in row:
             runs = ", ".join(f"{r:.2f}" for r in row["runs"])
             lines.append(f"{head} {'':>7} {row['ratio']:>6.2f}   {row['seconds']:.2f} s "

@@ -17,7 +17,9 @@ Python traceback for it.
 
 import argparse
 import json
+import math
 import os
+import stat
 import sys
 import textwrap
 
@@ -26,19 +28,42 @@ STATUS_BUDGET = 124        # like timeout(1): the instruction budget ran out
 STATUS_WAITING = 125       # wfi with nothing that can ever wake the hart
 STATUS_ERROR = 70          # vmkit's own failure (EX_SOFTWARE)
 
+# Upper bounds of numeric options, so that a typo is an error rather than a day-long run.
+MAX_BUDGET = 10 ** 12      # --max-insns: about a day of simulation
+MAX_REPEAT = 100           # bench --repeat: runs per row
+MAX_SCALE = 100            # bench --scale: 100x still fits bench's 100 M instruction budget
+
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 1."""
 
 
 class OptionError(UsageError):
-    """Options that do not go together; exit status 2, as argparse's own usage errors."""
+    """Options that do not go together, or a path that names no regular file; exit status 2,
+    as argparse's own usage errors."""
 
 
 def _existing(path):
-    """`path`, or one clear line when there is nothing there (before anything else is done)."""
-    if not os.path.exists(path):
-        raise UsageError(f"vmkit: no such file: {path}")
+    """`path`, or one clear line when there is nothing there (before anything else is done).
+
+    Only a regular file: a FIFO would block the open, /dev/zero would never end; stat tells
+    before anything is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise UsageError(f"vmkit: no such file: {path}") from None
+    if not stat.S_ISREG(mode):
+        raise OptionError(f"vmkit: {path} is not a regular file")
+    return path
+
+
+def _writable(path):
+    """`path` for an output file, unless opening it would block (a FIFO with no reader)."""
+    try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            raise OptionError(f"vmkit: {path} is a FIFO; give a file to write")
+    except OSError:
+        pass                                    # not there yet: open creates it
     return path
 
 
@@ -68,7 +93,7 @@ def _load_elf_file(path):
 def cmd_asm(args):
     _existing(args.source)
     program = _assemble_file(args.source)
-    output = args.output or _replace_suffix(args.source, ".elf")
+    output = _writable(args.output or _replace_suffix(args.source, ".elf"))
     try:
         with open(output, "wb") as f:
             f.write(program.to_elf())
@@ -95,19 +120,22 @@ def cmd_run(args):
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
+    # The file is read and checked before the machine (and its 128 MiB of RAM) exists.
+    source = args.program.endswith((".s", ".S", ".asm"))
+    program = _assemble_file(args.program) if source else _load_elf_file(args.program)
     machine = Machine(output=console, fast=not args.reference)
     try:
-        if args.program.endswith((".s", ".S", ".asm")):
-            machine.load_program(_assemble_file(args.program))
+        if source:
+            machine.load_program(program)
         else:
-            machine.load_elf(_load_elf_file(args.program))
+            machine.load_elf(program)
     except ValueError as error:
         raise UsageError(f"{args.program}: {error}") from None
 
     trace_file = None
     if args.trace:
         try:
-            trace_file = open(args.trace, "w")
+            trace_file = open(_writable(args.trace), "w")
         except OSError as error:
             raise UsageError(f"{args.trace}: cannot write: {error.strerror}") from None
         machine.hart.trace = lambda line: trace_file.write(line + "\n")
@@ -429,24 +457,45 @@ def _replace_suffix(path, suffix):
     return stem + suffix
 
 
-def _positive_int(text):
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+def _int_from(low, high=None):
+    """An argparse type: an integer (0x.. too) from `low` to `high` (None: any above)."""
+    def parse(text):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0 < low:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if not low <= value <= (value if high is None else high):
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text}")
+        return value
+    return parse
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+def _float_from(low, high):
+    """An argparse type: a finite number greater than `low`, at most `high` (no nan, inf)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+        if value <= 0 <= low:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if not low < value <= high:
+            raise argparse.ArgumentTypeError(f"must be over {low} and at most {high}, "
+                                             f"not {text}")
+        return value
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is its one error line (the rule for every vmkit error)
+    without the usage summary above it; exit status 2 as before."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _engines():
@@ -513,7 +562,7 @@ def _parser(sub, name, help, epilog=None, description=None):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="vmkit", description="A simulated RISC-V machine "
+    parser = _Parser(prog="vmkit", description="A simulated RISC-V machine "
                                      "with the hypervisor extension, and a hypervisor with "
                                      "six virtualization techniques, in Python.",
                                      epilog=EXAMPLES,
@@ -546,7 +595,7 @@ def build_parser():
                 f"SBI system reset); {STATUS_BUDGET} if --max-insns ran out; {STATUS_WAITING} "
                 f"if it waits forever in wfi; {STATUS_ERROR} on an internal error.")
     p.add_argument("program", nargs="?", metavar="PROG")
-    p.add_argument("--max-insns", type=_positive_int, default=100_000_000,
+    p.add_argument("--max-insns", type=_int_from(1, MAX_BUDGET), default=100_000_000,
                    help="instruction budget (default 100000000)")
     p.add_argument("--trace", metavar="FILE",
                    help="bare-metal: write a commit log (Spike --log-commits format) to FILE")
@@ -558,7 +607,7 @@ def build_parser():
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"with --guest: the technique, one of {', '.join(engines)} "
                    "(default hw), for each guest that names none")
-    p.add_argument("--iterations", type=_positive_int,
+    p.add_argument("--iterations", type=_int_from(1),
                    help="with --guest: loop count of a built-in workload")
     p.add_argument("--model", choices=models, metavar="MODEL",
                    help=f"with --guest and --stats or --json: the cost model, one of "
@@ -578,11 +627,11 @@ def build_parser():
     p.add_argument("workload", metavar="WORKLOAD|FILE")
     p.add_argument("--engines", metavar="E1,E2,...",
                    help=f"comma-separated engines (default: all: {','.join(engines)})")
-    p.add_argument("--iterations", type=_positive_int,
+    p.add_argument("--iterations", type=_int_from(1),
                    help="loop count of a built-in workload")
     p.add_argument("--model", choices=models, default="modern", metavar="MODEL",
                    help=f"cost model, one of {', '.join(models)} (default modern)")
-    p.add_argument("--max-insns", type=_positive_int, default=50_000_000,
+    p.add_argument("--max-insns", type=_int_from(1, MAX_BUDGET), default=50_000_000,
                    help="instruction budget per engine")
     p.add_argument("--quirk", metavar="pushf,popf",
                    help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
@@ -595,9 +644,9 @@ def build_parser():
     p = _parser(sub, "bench", "measure the simulator's speed (guest MIPS) and memory",
                 "examples:\n  vmkit bench\n  vmkit bench --repeat 1 --scale 0.1 --json\n")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
-    p.add_argument("--repeat", type=_positive_int, default=5,
+    p.add_argument("--repeat", type=_int_from(1, MAX_REPEAT), default=5,
                    help="runs per row; the median is reported (default 5)")
-    p.add_argument("--scale", type=_positive_float, default=1.0,
+    p.add_argument("--scale", type=_float_from(0, MAX_SCALE), default=1.0,
                    help="multiply every workload's length (default 1.0)")
     p.set_defaults(func=cmd_bench)
 

@@ -23,6 +23,8 @@ Source: System V ABI, "Object Files" chapter (gABI 4.1, 2001 update); RISC-V ELF
 import struct
 from dataclasses import dataclass, field
 
+from vmkit.files import InputFileError, read_input
+
 # e_ident, e_type, e_machine (gABI figure 4-3..4-5; psABI: EM_RISCV = 243).
 MAGIC = b"\x7fELF"
 ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EV_CURRENT = 1, 2, 1, 2, 1
@@ -58,7 +60,9 @@ TAG_PRIV_SPEC, TAG_PRIV_SPEC_MINOR, TAG_PRIV_SPEC_REVISION = 8, 10, 12
 ATTRIBUTES = ".riscv.attributes"
 
 PAGE = 0x1000           # p_align of every PT_LOAD, as GNU ld uses: file offset = vaddr mod page
-MAX_MEMSZ = 1 << 30     # no vmkit guest is larger; anything bigger is a broken or hostile file
+# The largest ELF file read: its segments fit the 16 MiB of guest RAM; symbols and debug
+# sections of course programs are smaller than their code.
+MAX_FILE = 64 << 20
 
 
 class ElfError(ValueError):
@@ -361,14 +365,22 @@ def _check_ident(r: _Reader):
 
 
 def _read_segments(r: _Reader, phdrs):
-    segments = []
+    """The PT_LOAD segments; their memory sizes together fit a guest's RAM (loaders allocate
+    p_memsz bytes, so a 4 KB file could otherwise ask for gigabytes)."""
+    from vmkit.vmm.vm import MAX_GUEST_RAM as ram     # here: the VMM imports much else
+    segments, total = [], 0
     for p_type, offset, vaddr, paddr, filesz, memsz, flags, _align_ in phdrs:
         if p_type != PT_LOAD:
             continue
         if filesz > memsz:
             r.fail(f"segment at 0x{vaddr:08x}: file size {filesz} > memory size {memsz}")
-        if memsz > MAX_MEMSZ:
-            r.fail(f"segment at 0x{vaddr:08x}: memory size {memsz} is over 1 GiB")
+        total += memsz                          # checked before anything is allocated
+        if memsz > ram:
+            r.fail(f"segment at 0x{vaddr:08x}: memory size {memsz} is over the "
+                   f"{ram >> 20} MiB of guest RAM")
+        if total > ram:
+            r.fail(f"the segments need {total} bytes together, over the {ram >> 20} MiB "
+                   "of guest RAM")
         if vaddr + memsz > 1 << 32 or paddr + memsz > 1 << 32:
             r.fail(f"segment at 0x{vaddr:08x}+{memsz} wraps past 4 GiB")
         data = r.span(f"segment at 0x{vaddr:08x}", offset, filesz)
@@ -529,12 +541,9 @@ def read_elf(data: bytes, name: str = "<elf>") -> ElfImage:
 
 
 def load_elf_file(path) -> ElfImage:
-    """read_elf on a file; an unreadable file is an ElfError too."""
+    """read_elf on a file; an unreadable file (a FIFO, a device, too big) is an ElfError too."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_MEMSZ + 1)
-    except OSError as e:
-        raise ElfError(f"{path}: cannot read: {e.strerror or e}") from None
-    if len(data) > MAX_MEMSZ:
-        raise ElfError(f"{path}: file is over 1 GiB")
+        data = read_input(path, MAX_FILE)
+    except InputFileError as e:
+        raise ElfError(f"{path}: {e}") from None
     return read_elf(data, str(path))

@@ -265,7 +265,7 @@ def _record(vm, events, call):
             events.append(("vmm", name, args))
             return method(*args, **kwargs)
         setattr(owner, name, wrapper)
-    for name in ("reflect", "_emulate", "_hypercall", "_serve_callout"):
+    for name in ("reflect", "emulate_privileged", "hypercall", "serve_callout"):
         report(engine, name)
     report(vm.sbi, "handle")
 
@@ -365,12 +365,10 @@ def _steps(events, vm, names):
 
 def _translation_of(engine, pc, names):
     """bt: the guest block whose translation holds host address `pc`, as `symbol+offset`."""
-    if not (hasattr(engine, "in_tc") and engine.in_tc(pc)):
+    translation = engine.translation_at(pc)
+    if translation is None:
         return None
-    for block in getattr(engine, "blocks", {}).values():
-        if block.tc <= pc < block.tc + 4 * block.length:
-            return _symbol(block.gpc, names)
-    return "a block"
+    return "a block" if translation[0] is None else _symbol(translation[0], names)
 
 
 def _symbol(address, names):
@@ -387,11 +385,11 @@ def _vmm_text(engine, name, args):
         where = engine.reflection
         return (f"reflects the {cause_name(cause | (INTERRUPT_BIT if interrupt else 0))} into "
                 f"the guest kernel: {where}, pc = the guest's stvec")
-    if name == "_emulate":
+    if name == "emulate_privileged":
         return f"emulates `{_insn(args[0])}` on the vCPU record"
-    if name == "_hypercall":
+    if name == "hypercall":
         return f"hypercall {args[0].fid} ({PV_CALLS.get(args[0].fid, 'unknown')})"
-    if name == "_serve_callout":            # a sensitive instruction: _emulate says which
+    if name == "serve_callout":      # a sensitive instruction: emulate_privileged says which
         return {"goto": "finds (or makes) the translation of the next block",
                 "jalr": "computes an indirect jump's target and runs its translation",
                 "pending": "delivers the interrupt that waited",

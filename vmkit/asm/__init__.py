@@ -15,9 +15,15 @@ spec the ELF file records).
 import os
 from importlib import resources
 
+from vmkit.files import InputFileError, read_input
+
 from .assembler import Assembler, decode
 from .errors import AsmError
 from .program import Program, Section
+
+# The largest source or .include file read from disk. gcc's output for a whole course
+# kernel is under 1 MiB; the limit only stops /dev/zero-like input from filling memory.
+MAX_SOURCE = 4 << 20
 
 __all__ = ["AsmError", "Program", "Section", "assemble", "assemble_file"]
 
@@ -69,10 +75,9 @@ def assemble_file(path, *, base: int = 0x8000_0000, include=None) -> Program:
     """Assemble the file at `path`; ``.include`` also looks in the file's own folder."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            source = f.read()
-    except OSError as e:
-        raise AsmError([f"{path}:1:1: cannot read: {e.strerror or e}"]) from None
+        source = read_input(path, MAX_SOURCE)
+    except InputFileError as e:
+        raise AsmError([f"{path}:1:1: {e}"]) from None
     folder = os.path.dirname(path)
 
     def from_folder(name):
@@ -80,9 +85,11 @@ def assemble_file(path, *, base: int = 0x8000_0000, include=None) -> Program:
             found = include.get(name) if isinstance(include, dict) else include(name)
             if found is not None:
                 return found
-        try:
-            with open(os.path.join(folder, name), "rb") as f:
-                return f.read()
-        except OSError:
+        full = os.path.join(folder, name)
+        if not os.path.lexists(full):
             return None                             # then the package data folder
+        try:
+            return read_input(full, MAX_SOURCE)
+        except InputFileError as e:
+            return e                                # the assembler reports it at the line
     return assemble(source, path, base=base, include=from_folder)

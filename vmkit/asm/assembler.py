@@ -24,7 +24,17 @@ from .sections import Chunk, padding
 
 MAX_INCLUDE_DEPTH = 32
 MAX_MACRO_DEPTH = 64
-MAX_LINES = 1_000_000          # lines read after expansion: stops runaway .rept / macros
+# Lines queued for reading: the source, its .includes and every macro and .rept expansion.
+# Counted when a file or expansion is queued, before it is read, so a macro bomb or nested
+# .rept stops within about a second and a few tens of MB (each line read costs ~5 us and,
+# as an instruction, ~100 bytes of line map). The course's guests read under 5000 lines.
+MAX_LINES = 250_000
+# Characters macro and .irp substitution may add in one run: arguments that double at each
+# level of nested macros would otherwise grow lines exponentially. Courses use < 100 KB.
+MAX_SUBSTITUTED = 16 << 20
+# Pass 2 follows .set/.equ symbols defined from labels (a = b + 4, b = c + 4, ...) by
+# recursion; this bounds the expression levels of one such chain, well under Python's limit.
+MAX_SYMBOL_LEVELS = 300
 MAX_SECTION = 64 << 20         # bytes in one section: stops ".space 1<<40"
 
 _CONDITIONALS = frozenset((".if", ".ifdef", ".ifndef", ".ifnotdef", ".ifeq", ".ifne", ".ifgt",
@@ -54,8 +64,8 @@ class Collect:
 class Assembler:
     """One assembly run: `run(text, filename)` returns the Program or raises AsmError.
 
-    `resolver(name)` gives the text of an ``.include``d file (or None); `base` is where the
-    program is placed.
+    `resolver(name)` gives the text of an ``.include``d file (None: not found; an exception:
+    found but refused, it says why); `base` is where the program is placed.
     """
 
     def __init__(self, resolver, base):
@@ -67,18 +77,21 @@ class Assembler:
         self.labels = {}            # name -> (chunk, offset, (file, line))
         self.equs = {}              # name -> int | Rel | unevaluated node
         self.globals = set()
-        self.local_counts = {}      # numeric label n -> definitions so far
+        self.local_counts = {}      # numeric label "n" -> definitions so far
         self.macros = {}
         self.cond = []              # [active, taken, parent_active, else_seen, where]
         self.collect = None
         self.stack = []
         self.expansions = 0
-        self.lines_read = 0
+        self.lines_queued = 0
+        self.substituted = 0
         self.options = []           # .option push stack (of arch_h)
         self.arch_h = None          # H set on/off by .option arch; None: never said
         self.explicit_attributes = {}   # .attribute tag -> value
         self.rows_used = set()      # instruction-table rows written (for the ELF attributes)
-        self.resolving = set()
+        self.resolving = set()      # symbols being evaluated in pass 2 (finds cycles)
+        self.levels = 0             # expression levels those evaluations are nested in
+        self.final = {}             # name -> pass-2 value: each symbol is evaluated once
         self.file, self.line, self.frame = "<input>", 0, None
 
     # ---- reading -------------------------------------------------------------------------
@@ -86,6 +99,9 @@ class Assembler:
     def run(self, text: str, filename: str) -> Program:
         try:
             self.push_file(text, filename)
+        except LineError as e:                      # the source alone is over MAX_LINES
+            raise AsmError([f"{filename}:1:1: {e.message}"]) from None
+        try:
             self.read_all()
             self.finish_checks()
             self.pad_chunks()
@@ -102,9 +118,30 @@ class Assembler:
         return self.program(sections, bss, placed)
 
     def push_file(self, text, name):
-        lines = strip_block_comments(text).split("\n")
+        text = strip_block_comments(text)
+        self.queue(text.count("\n") + 1)
+        lines = text.split("\n")
         self.stack.append(Frame([(name, n, t.rstrip("\r")) for n, t in enumerate(lines, 1)],
                                 "file", name))
+
+    def spend(self, chars):
+        """Account for `chars` characters added by substitution; refuse past the limit."""
+        self.substituted += chars
+        if self.substituted > MAX_SUBSTITUTED:
+            raise LineError(0, f"macro and .irp arguments add more than {MAX_SUBSTITUTED >> 20}"
+                               " MiB of text (arguments that grow at each level?)")
+
+    def fits(self, count):
+        """Refuse `count` more lines to read if they would pass MAX_LINES."""
+        if self.lines_queued + count > MAX_LINES:
+            self.lines_queued = MAX_LINES + 1       # read_all stops at this error
+            raise LineError(0, f"more than {MAX_LINES} lines after .include, macro and .rept "
+                               "expansion (a runaway .rept or macro?)")
+
+    def queue(self, count):
+        """Account for `count` more lines to read."""
+        self.fits(count)
+        self.lines_queued += count
 
     def read_all(self):
         while self.stack:
@@ -115,15 +152,12 @@ class Assembler:
             self.file, self.line, text = frame.lines[frame.i]
             frame.i += 1
             self.frame = frame
-            self.lines_read += 1
             try:
-                if self.lines_read > MAX_LINES:
-                    self.stack.clear()
-                    raise LineError(0, f"more than {MAX_LINES} lines after expansion "
-                                       "(runaway .rept or macro?)")
                 self.read_line(text)
             except LineError as e:
                 self.diag.add(self.file, self.line, e.col, e.message + frame.suffix)
+                if self.lines_queued > MAX_LINES:
+                    self.stack.clear()                  # one error is enough: stop reading
 
     @property
     def site(self):
@@ -252,7 +286,8 @@ class Assembler:
     def here(self):
         return ("loc", self.chunk, len(self.chunk.data))
 
-    def local_ref(self, n, direction, col):
+    def local_ref(self, digits, direction, col):
+        n = _local_number(digits)
         count = self.local_counts.get(n, 0)
         if direction == "b":
             if count == 0:
@@ -288,17 +323,26 @@ class Assembler:
             return value.chunk.address + value.offset
         if type(value) is int:
             return value
+        if name in self.final:
+            return self.final[name]
         if name in self.resolving:
             raise LineError(node[2], f"symbol '{name}' is defined in terms of itself")
+        levels = expr.depth(value) + 1
+        if self.levels + levels > MAX_SYMBOL_LEVELS:
+            raise LineError(node[2], f"symbol '{name}' is defined through more than "
+                                     f"{MAX_SYMBOL_LEVELS} levels of symbols and operators")
         self.resolving.add(name)
+        self.levels += levels
         try:
-            return expr.evaluate(value, self.resolve_final)
+            self.final[name] = expr.evaluate(value, self.resolve_final)
         finally:
             self.resolving.discard(name)
+            self.levels -= levels
+        return self.final[name]
 
     def define_label(self, name, col):
-        if name.isdigit():
-            n = int(name)
+        if name.isascii() and name.isdigit():
+            n = _local_number(name)
             self.local_counts[n] = count = self.local_counts.get(n, 0) + 1
             name = f"{n}\x02{count}"
         elif name in self.labels or name in self.equs:
@@ -420,12 +464,13 @@ class Assembler:
         if sum(1 for f in self.stack if f.kind == "macro") >= MAX_MACRO_DEPTH:
             raise LineError(0, f"macros nested deeper than {MAX_MACRO_DEPTH} "
                                "(a macro that uses itself?)")
+        self.queue(len(lines))
         suffix = self.frame.suffix or f" (in {label} used at {self.file}:{self.line})"
         self.stack.append(Frame(lines, "macro", label, self.site, suffix))
 
     def expand_macro(self, macro, text, col):
         values = bind_arguments(macro, text, col)
-        lines = substitute(macro.body, values, self.expansions)
+        lines = substitute(macro.body, values, self.expansions, self.spend)
         self.expansions += 1
         self.push_expansion(lines, f"macro '{macro.name}'")
 
@@ -457,6 +502,8 @@ class Assembler:
         text = self.resolver(name)
         if text is None:
             raise LineError(col, f"cannot find include file '{name}'")
+        if isinstance(text, Exception):             # found but refused: a FIFO, too big...
+            raise LineError(col, f"cannot include '{name}': {text}")
         if isinstance(text, bytes):
             try:
                 text = decode(text, name)
@@ -525,6 +572,11 @@ class Assembler:
         return Program(sections, bss, symbols, set(self.globals), line_map, placed, self.base,
                        constants, program_attributes(self.rows_used, self.arch_h,
                                                      self.explicit_attributes))
+
+
+def _local_number(digits: str) -> str:
+    """The numeric label "007" is "7": compared as text, since int() refuses 5000 digits."""
+    return digits.lstrip("0") or "0"
 
 
 def _store(data, offset, size, value, col):

@@ -229,8 +229,7 @@ def rept(asm, text, col):
             raise LineError(col, f".rept count {count} out of range (0..{MAX_REPEAT})")
 
         def expand(body):
-            if count * len(body) > MAX_REPEAT:
-                raise LineError(col, f".rept would produce more than {MAX_REPEAT} lines")
+            asm.fits(count * len(body))             # before the lines are built
             return body * count
         return expand
     asm.repeat(check, ".rept")
@@ -249,10 +248,9 @@ def irp(per_character):
                 values = [v for _, v in ops[1:]] or [""]
 
             def expand(body):
-                if len(values) * len(body) > MAX_REPEAT:
-                    raise LineError(col, f".irp would produce more than {MAX_REPEAT} lines")
+                asm.fits(len(values) * len(body))   # before the lines are built
                 return [line for v in values
-                        for line in substitute(body, {name: v}, asm.expansions)]
+                        for line in substitute(body, {name: v}, asm.expansions, asm.spend)]
             return expand
         asm.repeat(check, ".irpc" if per_character else ".irp")
     return handler

@@ -6,6 +6,7 @@ them, as GNU as prints all its "Error:" lines before giving up.
 """
 
 MAX_ERRORS = 20
+MAX_MESSAGE = 300           # characters of one message: still one readable line
 
 
 class AsmError(ValueError):
@@ -36,6 +37,8 @@ class Diagnostics:
         self.lines = []
 
     def add(self, file: str, line: int, col: int, message: str):
+        if len(message) > MAX_MESSAGE:              # it quotes a megabyte-long "word"
+            message = message[:MAX_MESSAGE - 3] + "..."
         self.lines.append(f"{file}:{line}:{col + 1}: {message}")
         if len(self.lines) >= MAX_ERRORS:
             self.lines.append(f"{file}:{line}:{col + 1}: too many errors, stopping")

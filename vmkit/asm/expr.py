@@ -32,6 +32,10 @@ _UNARY = {"-": "neg", "~": "not", "!": "lnot"}
 _CHAR_ESCAPES = {"n": 10, "t": 9, "r": 13, "b": 8, "f": 12, "v": 11, "a": 7, "\\": 92,
                  "'": 39, '"': 34}
 LIMIT = 1 << 64
+# How deep parentheses and operators may nest in one expression. gcc and hand-written course
+# code stay under 10; the bound keeps parsing and `evaluate` (both recursive) far from
+# Python's recursion limit of 1000, so "((((...1))))" is an error, not a RecursionError.
+MAX_DEPTH = 100
 
 
 class Rel(NamedTuple):
@@ -59,6 +63,12 @@ class _Parser:
     def __init__(self, text, col, env):
         self.tokens, self.i, self.env = _tokenize(text, col), 0, env
         self.end_col = col + len(text)
+        self.nesting = 0            # parser calls in progress: bounded on the way down
+
+    def deeper(self, col):
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise LineError(col, f"expression nested deeper than {MAX_DEPTH}")
 
     def peek(self):
         if self.i < len(self.tokens):
@@ -82,15 +92,23 @@ class _Parser:
             if rank is None or rank <= min_rank:
                 return left
             self.i += 1
+            self.deeper(col)
             left = _fold((op, left, self.binary(rank), col))
+            self.nesting -= 1
 
     def unary(self):
         kind, value, col = self.peek()
         self.i += 1
+        self.deeper(col)
+        node = self.operand(kind, value, col)
+        self.nesting -= 1
+        return node
+
+    def operand(self, kind, value, col):
         if kind == "num":
             return _number(value, col)
         if kind == "local":
-            return ("sym", self.env.local_ref(int(value[:-1]), value[-1], col), col, value)
+            return ("sym", self.env.local_ref(value[:-1], value[-1], col), col, value)
         if kind == "char":
             return _char(value, col)
         if kind == "sym":
@@ -110,6 +128,11 @@ class _Parser:
 
 
 def _number(text, col):
+    # No 64-bit number has more than 64 digits; refusing longer ones first also keeps int()
+    # from raising ValueError past 4300 decimal digits (CPython's int_max_str_digits).
+    digits = text[2:] if text[:2].lower() in ("0x", "0b") else text
+    if len(digits.lstrip("0")) > 64:
+        raise LineError(col, f"number {text[:20]}... does not fit in 64 bits")
     if text[:2] in ("0x", "0X"):
         value = int(text[2:], 16)
     elif text[:2] in ("0b", "0B"):
@@ -149,7 +172,21 @@ def parse(text: str, col: int, env):
     """Parse an expression; `env` gives ``local_ref(n, 'b'|'f', col)`` and ``here()``."""
     if text.isascii() and text.isdigit() and len(text) < 19 and (text[0] != "0" or text == "0"):
         return int(text)                            # a plain decimal number: most operands
-    return _Parser(text, col, env).expression()
+    node = _Parser(text, col, env).expression()
+    if depth(node) > MAX_DEPTH:                     # "x+1+1+...": a long left-leaning chain
+        raise LineError(col, f"expression nested deeper than {MAX_DEPTH}")
+    return node
+
+
+def depth(node) -> int:
+    """How many levels `evaluate` recurses through `node` (without a recursion of its own)."""
+    deepest, todo = 0, [(node, 0)]
+    while todo:
+        node, level = todo.pop()
+        deepest = max(deepest, level)
+        if type(node) is tuple and node[0] not in ("sym", "loc"):
+            todo.extend((child, level + 1) for child in node[1:3] if type(child) is tuple)
+    return deepest
 
 
 def evaluate(node, resolve):

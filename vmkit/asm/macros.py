@@ -74,12 +74,14 @@ def _unquote(arg):
     return arg
 
 
-def substitute(lines, values: dict, counter: int):
-    """Body lines with ``\\name``, ``\\@`` and ``\\()`` replaced."""
+def substitute(lines, values: dict, counter: int, spend):
+    """Body lines with ``\\name``, ``\\@`` and ``\\()`` replaced; ``spend(n)`` is told of
+    every n characters added, before the line holding them is built, and may refuse."""
     def replace(m):
-        if m.group(1) is not None:
-            return values[m.group(1)]
-        return str(counter) if m.group(2) else ""
+        text = values[m.group(1)] if m.group(1) is not None else \
+            str(counter) if m.group(2) else ""
+        spend(len(text))
+        return text
     pattern = _substitution_re(tuple(values))
     return [(f, n, pattern.sub(replace, text) if "\\" in text else text) for f, n, text in lines]
 

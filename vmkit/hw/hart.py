@@ -25,7 +25,9 @@ Structure, one concept per file:
 instructions a block at a time and must leave exactly the same state and counters.
 """
 
+import os
 import struct
+import traceback
 from typing import NamedTuple
 
 from vmkit.isa import decode
@@ -83,6 +85,7 @@ class Exit(NamedTuple):
     target: str = ""
     message: str = ""
     instructions: int = 0
+    traceback: str = ""      # "error": the Python traceback of the failure, for debugging
 
     def describe(self) -> str:
         if self.reason == "trap":
@@ -582,8 +585,11 @@ class Hart:
             return Exit("error", self.pc, message="vmkit: recursion limit in the run loop",
                         instructions=self.instret - start)
         except Exception as error:   # a vmkit bug must not take the notebook down with it
+            if os.environ.get("VMKIT_DEBUG") == "1":
+                raise                # ... unless someone is debugging vmkit itself
             return Exit("error", self.pc, message=f"vmkit internal error: {error!r}",
-                        instructions=self.instret - start)
+                        instructions=self.instret - start,
+                        traceback="".join(traceback.format_exception(error)))
 
     def stop(self, reason, code=0, message=""):
         """Called by devices (finisher, HTIF) and system instructions to end `run`."""

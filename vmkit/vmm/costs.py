@@ -18,7 +18,7 @@ instructions (`tc_host_instructions`: the block prologue that charges guest time
 that replaced cli/sti, the return cache, chained jumps), each at `cpi`, in place of the guest
 instructions they stand for (`tc_guest_instructions`). A translation therefore costs more than
 native code where it runs more instructions (cli/sti: 16 host instructions per loop iteration
-against 4 native; call/ret: 28 against 5, near Adams & Agesen's 51 against 11 cycles).
+against 4 native; call/ret: 21 against 5, near Adams & Agesen's 51 against 11 cycles).
 
 Devices. A device register is reached differently on the two architectures, and that decides
 how a VMM catches the access. x86 has a separate I/O address space reached only by the

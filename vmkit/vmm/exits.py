@@ -52,6 +52,7 @@ class VmExit:
     trap: object = None          # fault: the exception to give the guest
     message: str = ""
     callout: bool = False        # bt: the translated code called the VMM; no trap, no exit
+    traceback: str = ""          # error: the Python traceback, when vmkit itself failed
 
 
 @dataclass

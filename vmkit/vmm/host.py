@@ -70,6 +70,7 @@ class FrameAllocator:
         self.base = bus.ram_base if base is None else base
         self.total = (bus.ram_end - self.base) // FRAME if total is None else total
         self.used = bytearray(self.total)
+        self.ever = bytearray(self.total)  # 1: handed out at some time (else still zero)
         self.runs = {}
 
     # -- kalloc / kfree ---------------------------------------------------------------------
@@ -147,10 +148,15 @@ class FrameAllocator:
         self.used[index:index + count] = b"\1" * count
         pa = self.base + index * FRAME
         self.runs[pa] = (count, owner)
-        ram, at = self.machine.bus.ram, pa - self.machine.bus.ram_base   # (a pool: not 0)
-        ram[at:at + count * FRAME] = bytes(count * FRAME)
-        for page in range(count):          # the hart may hold code decoded from a past owner
-            self.machine.hart.invalidate_code(pa + page * FRAME)
+        # A frame never handed out is still as the machine was made: zero, with no code
+        # decoded from it (nothing but an owner touches host RAM: guests are fenced by PMP).
+        # Zeroing only reused runs spares a new VM from writing all of its RAM.
+        if self.ever.find(1, index, index + count) >= 0:
+            ram, at = self.machine.bus.ram, pa - self.machine.bus.ram_base  # (a pool: not 0)
+            ram[at:at + count * FRAME] = bytes(count * FRAME)
+            for page in range(count):      # the hart may hold code decoded from a past owner
+                self.machine.hart.invalidate_code(pa + page * FRAME)
+        self.ever[index:index + count] = b"\1" * count
         return pa
 
 
@@ -246,7 +252,8 @@ class Host:
                 self.frames.free(pa)
         engine = self.world.current
         if engine is not None and engine.vm.name == name:
-            for ids, attribute in ((self.vmids, "vmid"), (self.asids, "asid")):
+            for ids, attribute in ((self.vmids, "vmid"), (self.asids, "asid"),
+                                   (self.asids, "user_asid")):
                 if getattr(engine, attribute, None) is not None:
                     ids.free(getattr(engine, attribute))
             self.world.forget(engine)

@@ -7,6 +7,6 @@ from vmkit.hw.devices import VIRT_MEMORY_MAP
 
 GUEST_RAM = 0x8000_0000
 GUEST_UART = VIRT_MEMORY_MAP["uart0"][0]
-# The most guest RAM a VM may have: every engine carves it out of a 32 MiB host machine, and
-# trap/pv/hw/bt keep their page tables below the guest's 16 MiB (see engines/trap.py).
+# The most guest RAM a VM may have: with its page tables (and bt's translation cache) it fits
+# a private 32 MiB host (engines/base.py); a shared Host is sized for all of its VMs.
 MAX_GUEST_RAM = 16 << 20

@@ -184,7 +184,8 @@ class VirtualMachine:
                 self._idle()
             case ExitReason.ERROR:
                 if self.stop is None:      # a VMM failure already stopped it, naming the part
-                    self.stop = VmStop("error", message=exit.message)
+                    self.stop = VmStop("error", message=exit.message,
+                                       traceback=exit.traceback)
             case (ExitReason.BUDGET | ExitReason.CALLOUT | ExitReason.ILLEGAL_INSTRUCTION
                   | ExitReason.ECALL | ExitReason.EXCEPTION | ExitReason.INTERRUPT
                   | ExitReason.HYPERCALL):

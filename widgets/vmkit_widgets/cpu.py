@@ -30,14 +30,10 @@ def guest_pc(engine):
     two translated blocks, its pc at the next block's entry in the translation cache: the
     guest pc is the one that block was translated from."""
     pc = engine.guest_state()["pc"]
-    in_tc = getattr(engine, "in_tc", None)
-    if in_tc is None or not in_tc(pc):
+    translation = engine.translation_at(pc)
+    if translation is None:
         return pc, None
-    origin = engine.by_tc.get(pc)
-    if origin is not None:
-        return origin[0], pc
-    entries = {block.tc: gpc for gpc, block in engine.blocks.items()}
-    return entries.get(pc, pc), pc
+    return translation[1] if translation[1] is not None else pc, pc
 
 
 class CpuView:

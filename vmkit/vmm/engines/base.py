@@ -16,7 +16,7 @@ from ..exits import STORM, ExitReason, VmExit
 from ..host import FRAME, Host, HostOutOfMemory
 from ..layout import GUEST_RAM
 from ..memory import MEGAPAGE, GuestMemory, Region
-from .engine import Engine
+from .engine import Engine, pages
 
 
 def napot(base, size):
@@ -77,7 +77,15 @@ class HartEngine(Engine):
     def write_guest(self, gpa, data):
         if self.host_address(gpa, len(data)) is None:
             return False
-        return self.memory.write(gpa, data)           # drops code compiled from it
+        self.memory.write(gpa, data)                  # (and the dirty log sees it)
+        self.guest_memory_written(gpa, len(data))
+        return True
+
+    def guest_memory_written(self, gpa, length):
+        """The VMM wrote guest RAM (a load, an SBI console read, DMA, a restore): the guest
+        may run what we wrote, so forget the code compiled from every page it touched."""
+        for page in pages(gpa, length):
+            self.hart.invalidate_code(self.host_address(page))
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:
@@ -118,8 +126,7 @@ class HartEngine(Engine):
         return super().guest_state()
 
     def enter(self, budget):
-        self.activate()
-        hart = self.hart
+        hart = self.hart                  # (on the hart: the run loop activated this VM)
         before = hart.instret
         exit = run_hart(hart, budget, self.vm.storm)
         self.vm.counters.direct(hart.instret - before)
@@ -132,7 +139,8 @@ class HartEngine(Engine):
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self.trap_exit(exit)
-        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}",
+                      traceback=exit.traceback)
 
     def trap_exit(self, exit):
         raise NotImplementedError

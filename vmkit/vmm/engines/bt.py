@@ -22,42 +22,65 @@ the translation:
   *chaining*, so hot loops run from the TC without the VMM. Direct jumps and calls (`jal`,
   `call` = auipc + jalr, whose target is known when translating) do not end a block: it goes
   on at their target, within the same guest page (a superblock);
-* returns (`ret`) use an inline *return cache* instead of a callout per indirect jump (binary
+* returns (`ret`) use an *inline cache* instead of a callout per indirect jump (binary
   translators handle returns inside the translated code; Adams & Agesen's call/ret costs 51
-  cycles under BT against 11 native, not a VMM entry per ret): each translated call stores
-  (return pc, TC address of a stub that goes on there) in the slot of its return pc on the
-  vCPU page; a translated `ret` finds ra's slot, and if the pc stored there is ra it jumps
-  straight to that stub, else it calls out. Other indirect jumps (`jalr`) always call out;
+  cycles under BT against 11 native, not a VMM entry per ret): each translated `ret` holds
+  four return pcs in its own code (`li t6, pc; beq t6, ra, hit`, four times) and, when ra
+  is one of them, goes on at its translation through a chained exit; a miss calls out, and
+  the VMM emulates the ret and repoints one way of the cache (in turn) at the new ra. The
+  cache is code, not data on the vCPU page, so the guest cannot steer a ret. Other
+  indirect jumps (`jalr`) always call out;
 * `fence.i` ends a block, so code the guest just wrote is translated anew.
 
-Guest user code (virtual U-mode) runs directly, as under `trap`. Guest time stays exact: each
-block starts by charging its guest-instruction count to a budget word on the vCPU page and
-calls out before starting if the budget cannot pay for all of it; the VMM then translates a
-block cut to the budget left (as QEMU's icount mode does), so the timer interrupt lands on the
-same guest instruction as under every other engine. Counters (rdtime, rdinstret) are guest
-state and are emulated. A store into a guest page that has translations drops the blocks it
-touches (the hart reports stores to watched pages, as write protection would).
+Guest user code (virtual U-mode) runs directly, as under `trap`, with a shadow table of its
+own that maps guest RAM only: the TC and the vCPU page exist for virtual S alone (the VMM
+switches tables, and ASIDs, on every change of virtual privilege), so user code touching
+them faults as on the other engines. The TC is entered only where the VMM left the hart: a
+guest pc there (a kernel jump, an sret, a trap vector) is a fetch from no memory.
+
+Guest time stays exact: each block starts by charging its guest-instruction count to a
+budget word on the vCPU page and calls out before starting if the budget cannot pay for all
+of it; the VMM then translates a block cut to the budget left (as QEMU's icount mode does), so
+the timer interrupt lands on the same guest instruction as under every other engine. The
+word only tells the VMM what it cannot see; it is not in charge: hart.run is bounded by 64
+host instructions per guest instruction of the budget, and the count the VMM takes from the
+word is clamped between the budget and what the host instructions run stand for.
+
+Counters (rdtime, rdinstret) are guest state and are emulated. A store into a guest page that
+has translations drops the blocks it touches (the hart reports stores to watched pages, as
+write protection would); so does a VMM write into guest memory (guest_memory_written).
 
 Cost: translated code is priced by the host instructions the hart retires in the TC
 (`tc_host_instructions`, see costs.py), not as the guest instructions it stands for.
 
-Known gap: the TC and the vCPU page live in the guest's address space (at 0xFFE00000 and
-0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's: a guest touching those
-addresses sees them instead of an access fault. (A guest that could write the return cache
-could make a translated `ret` jump anywhere it may already run, in U-mode: the same page must
-become unwritable to guest code to close both.)
+What holds: guest user code cannot reach the TC or the vCPU page; no guest code enters the
+TC except where the VMM put it; every callout is made in virtual S; a ret goes where ra says;
+a slice ends within its budget and counts between 0 and it; a kernel load or store the
+translator sees go x0-relative to the vCPU page is an access fault, as on the hardware.
+
+Known gap: for the guest kernel, the TC and the vCPU page still live in its address space (at
+0xFFE00000 and 0xFFFFF000), as VMware's VMM lived in the top 4 MiB of the x86 guest's (which
+segment limits kept the guest out of; RISC-V has no segments): a kernel load or store through
+a register to those addresses sees them instead of an access fault. What it can do there is
+bounded: VIF, SPILL and the CSR copies are its own state; a false PENDING costs a callout or
+delays its own interrupt to the slice's end; a false BUDGET moves its own instruction count
+within [0, budget] for that slice (it may burn its budget, never exceed it or run unbounded).
+Closing it needs every translated load and store checked, or hardware help (the H
+extension's two-stage translation).
 """
 
 from vmkit.hw import csr as C
 from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
-from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
 from vmkit.isa import BY_NAME, decode, encode
 
 from ..exits import ExitReason, VmExit
+from ..io import LOADS, STORES
 from ..layout import GUEST_RAM
 from .base import PMP_R, PMP_RW, PMP_RWX, guest_pmp
-from .trap import S, U, TrapEngine
+from .engine import pages
+from .trap import PTE_GUEST, S, U, TrapEngine
 
 # The vCPU state page: virtual 0xFFFFF000; its fields at 0xFFFFF800.. = x0 - 2048..
 VCPU_PAGE_VA = 0xFFFFF000
@@ -66,12 +89,11 @@ VIF, PENDING, BUDGET, SPILL = -2048, -2044, -2040, -2036     # x0-relative offse
 # reads and writes their copies here.
 CSR_COPIES = {0x140: -2032, 0x141: -2028, 0x142: -2024, 0x143: -2020}
 SEPC = 0x141
-# The return cache: 128 slots, indexed by bits 2-8 of a guest return pc: its keys (the pcs) at
-# x0 - 1024.., its values (TC addresses) at x0 - 512.. (0xFFFFFC00.. and 0xFFFFFE00..).
-RC_KEYS, RC_VALUES, RC_INDEX = -1024, -512, 0x1FC
 RA = 1
+HOST_PER_GUEST = 64                        # host instructions a guest one translates to, at most
 TC_VA, TC_SIZE = 0xFFE0_0000, 1 << 20
 MAX_BLOCK = 16                             # guest instructions per block at most
+RET_WAYS = 4                               # return pcs a translated ret caches
 PMP_RX = PMP_R | 4                         # R X, NAPOT
 
 SSTATUS, SIE_BIT = 0x100, 2
@@ -110,12 +132,21 @@ class BtEngine(TrapEngine):
     name = "bt"
     title = "binary translation: kernel code rewritten before it runs (VMware)"
 
+    def __init__(self, vm, host=None):
+        super().__init__(vm, host)
+        self.blocks = {}                   # guest pc -> Block
+        self.page_blocks = {}              # guest page -> guest pcs of its blocks
+
     def setup(self, entry):
         super().setup(entry)
         hart, memory, frames = self.hart, self.memory, self.host.frames
-        # The TC and the vCPU page: host frames of our own (the TC aligned to its size, for
-        # one PMP entry), mapped at the top of the shadow table: the TC user read + execute,
-        # the vCPU page user read + write.
+        # Guest user code gets a shadow table of its own: guest RAM only, its own ASID.
+        user_root = memory.new_root(SV32)
+        memory.map_region(user_root, "ram", PTE_GUEST)
+        self.user_asid = self.host.asids.alloc()
+        self.user_satp = 1 << 31 | self.user_asid << 22 | user_root >> 12
+        # Virtual S maps the TC (user, read + execute) and the vCPU page (user, read + write)
+        # at the top: host frames of their own (the TC aligned to its size: one PMP entry).
         self.tc_pa = frames.alloc(TC_SIZE >> 12, align=TC_SIZE >> 12, owner=self.vm.name)
         self.vcpu_pa = frames.alloc(1, owner=self.vm.name)
         memory.map_pages(self.shadow_root, TC_VA, TC_SIZE, self.tc_pa,
@@ -125,8 +156,6 @@ class BtEngine(TrapEngine):
         guest_pmp(hart, [(self.vcpu_pa, 4096, PMP_RW),
                          (self.ram_base, self.vm.ram_size, PMP_RWX),
                          (self.tc_pa, TC_SIZE, PMP_RX), self.table_pmp()])
-        self.blocks = {}                   # guest pc -> Block
-        self.page_blocks = {}              # guest page -> guest pcs of its blocks
         self.by_tc = {}                    # TC address -> (guest pc, refund) of its origin
         self.callouts = {}                 # TC address of an ecall -> what it asks for
         self.restoring = set()             # those ecalls whose stub first reloads t6
@@ -136,12 +165,17 @@ class BtEngine(TrapEngine):
                       "translated_instructions": 0, "tc_host_instructions": 0,
                       "tc_guest_instructions": 0}
         self.after_callout = False         # the last exit from the TC was a callout
+        self.resume_tc = None              # where the VMM left the hart in the TC, if it did
+        self.slice = 0                     # guest instructions the last TC run counted
+        self.ret_victims = {}              # a ret's cache ways -> the way its next miss fills
         self._write_vcpu(VIF, 0)
-        self._clear_return_cache()
         hart.scounteren = 0                # counters are guest state: reads trap, we emulate
         hart.translation_changed()
 
     def _privilege_changed(self):
+        # Only virtual S sees the TC and the vCPU page: guest user code touching them gets
+        # the fault it gets under trap/hw (the VMM switches shadow tables, as VMware's did).
+        self.hart.satp = self.shadow_satp if self.vcpu.priv == S else self.user_satp
         self.hart.scounteren = 0
         self.hart.translation_changed()
 
@@ -167,38 +201,50 @@ class BtEngine(TrapEngine):
         for number, offset in CSR_COPIES.items():
             self._write_vcpu(offset, self.csrs.read(number))
 
-    def _clear_return_cache(self):
-        """Empty every slot: its key maps to another slot, so no return address can match."""
-        for slot in range(0, RC_INDEX + 4, 4):
-            self._write_vcpu(RC_KEYS + slot, slot ^ 4)
-
     # -- running ------------------------------------------------------------------------------
     def in_tc(self, address):
         return TC_VA <= address < TC_VA + TC_SIZE
 
+    def translation_at(self, host_pc):
+        """(guest pc of the block, guest pc of the instruction) translated at `host_pc` in the
+        TC (either None where unknown: a stub, a dropped block); None outside the TC."""
+        if not self.in_tc(host_pc):
+            return None
+        block = next((b for b in self.blocks.values()
+                      if b.tc <= host_pc < b.tc + 4 * b.length), None)
+        origin = self.by_tc.get(host_pc)
+        if origin is not None:
+            instruction = origin[0]
+        else:
+            instruction = block.gpc if block is not None and block.tc == host_pc else None
+        return (None if block is None else block.gpc), instruction
+
     def enter(self, budget):
         # The vCPU record is authoritative here; VIF on the vCPU page only while the TC runs.
         after_callout, self.after_callout = self.after_callout, False
+        resume, self.resume_tc = self.resume_tc, None
         if self._inject_interrupt():
             return VmExit(ExitReason.INTERRUPT)
         hart = self.hart
-        if self.vcpu.priv == S and not self.in_tc(hart.pc):
+        if self.vcpu.priv != S:                # guest user code runs directly, as under trap
+            return super(TrapEngine, self).enter(budget)
+        if hart.pc != resume:
             # Kernel code always runs translated; a budget smaller than a block gets a block
             # cut to fit it (as QEMU's icount mode retranslates), so guest time stays exact.
             # Going on after a callout is the callout's work (its price includes the lookup).
+            # A guest pc in the TC is no exception: the TC is not guest memory, so jumping
+            # there is a fetch fault, as on the other engines.
             translated = self._dispatch(hart.pc, limit=min(budget, MAX_BLOCK),
                                         priced=not after_callout)
             if translated is None:
                 return VmExit(ExitReason.EXCEPTION)
             hart.pc = translated
-        if not self.in_tc(hart.pc):            # guest user code runs directly, as under trap
-            return super(TrapEngine, self).enter(budget)
         self._sync_out()
         self._write_vcpu(BUDGET, budget)
         direct = self.vm.counters.direct_instructions
-        exit = hart.run(64 * budget + 256)
+        exit = hart.run(HOST_PER_GUEST * budget + 256)
         self.stats["tc_host_instructions"] += exit.instructions
-        self._account(budget)
+        self._account(budget, exit.instructions)
         self._sync_in()
         vm_exit = self._leave_tc(exit)
         self.after_callout = vm_exit.callout
@@ -209,24 +255,37 @@ class BtEngine(TrapEngine):
         return vm_exit
 
     def _leave_tc(self, exit):
-        if exit.reason == "budget":
+        if exit.reason == "budget":            # the host-instruction bound: go on from here
+            self.resume_tc = self.hart.pc
             return VmExit(ExitReason.BUDGET)
         if exit.reason == "trap":
             self.last_tval = exit.tval
             return self._tc_exit(exit)
-        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}")
+        return VmExit(ExitReason.ERROR, message=f"host machine stopped: {exit.describe()}",
+                      traceback=exit.traceback)
 
-    def _account(self, budget):
-        """Guest instructions the translated code ran: what it charged to BUDGET."""
-        self.vm.counters.direct(budget - _signed(self._read_vcpu(BUDGET)))
+    def _account(self, budget, host_instructions):
+        """Guest instructions the translated code ran: what it charged to BUDGET. The guest
+        kernel can store to that word too, so the VMM believes it only within what it knows:
+        no more than the budget, no fewer than the host instructions run could stand for
+        (each guest instruction is fewer than HOST_PER_GUEST of them). So a slice always
+        ends (hart.run is bounded) and counts at least its share of the host's work."""
+        charged = budget - _signed(self._read_vcpu(BUDGET))
+        self.slice = min(budget, max(charged, host_instructions // HOST_PER_GUEST))
+        self.vm.counters.direct(self.slice)
 
     def _refund(self, count):
-        """Guest instructions a block charged but did not run (it stopped at a callout/fault)."""
+        """Guest instructions a block charged but did not run (it stopped at a callout/fault);
+        never more than the slice counted."""
+        count = min(count, self.slice)
+        self.slice -= count
         self.vm.counters.direct_instructions -= count
         self.vm.counters.guest_instructions -= count
 
     def _tc_exit(self, exit):
         hart = self.hart
+        if self.vcpu.priv != S:                # cannot happen: virtual U has no TC mapped
+            return VmExit(ExitReason.ERROR, message="translated kernel code ran in virtual U-mode")
         if exit.cause == ECALL_FROM_U and hart.pc in self.callouts:
             self.stats["tc_callouts"] += 1
             return self._callout(self.callouts[hart.pc])
@@ -249,11 +308,11 @@ class BtEngine(TrapEngine):
     def _callout(self, action):
         """The translated code called the VMM (x86 BT: a call into the VMM's own code, no
         trap): counted in tc_callouts, priced by the cost model as a callout, not an exit."""
-        exit = self._serve_callout(action)
+        exit = self.serve_callout(action)
         exit.callout = True
         return exit
 
-    def _serve_callout(self, action):
+    def serve_callout(self, action):
         kind, gpc = action[0], action[1]
         hart = self.hart
         if kind == "goto":
@@ -262,7 +321,7 @@ class BtEngine(TrapEngine):
             if target is not None:
                 if generation == self.generation:      # the stub still exists: chain it
                     self._chain(hart.pc, gpc, target)
-                hart.pc = target
+                hart.pc = self.resume_tc = target
             return VmExit(ExitReason.CALLOUT)
         if kind == "budget":                   # the block does not fit in the budget left
             hart.pc = gpc
@@ -277,6 +336,12 @@ class BtEngine(TrapEngine):
         word = action[2]
         if kind == "jalr":
             return self._jalr(word)
+        if kind == "vcpu_page":                # no RAM there: the access goes to no device
+            _, ops = decode(word, aliases=False)
+            self.last_tval = ops.get("o", ops.get("q")) & 0xFFFFFFFF
+            return VmExit(ExitReason.MMIO, gpa=self.last_tval, word=word)
+        if kind == "ret":
+            return self._ret_missed(word, action[3])
         if self._counter_read(word):
             return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         row, _ = decode(word, aliases=False)
@@ -286,7 +351,7 @@ class BtEngine(TrapEngine):
         if name == "ebreak":
             self.reflect(BREAKPOINT, 0)
             return VmExit(ExitReason.EXCEPTION)
-        return self._emulate(word)
+        return self.emulate_privileged(word)
 
     def _jalr(self, word):
         hart = self.hart
@@ -301,6 +366,22 @@ class BtEngine(TrapEngine):
         self.vm.counters.emulated(1)
         hart.pc = target
         return VmExit(ExitReason.CALLOUT)
+
+    def _ret_missed(self, word, ways):
+        """A translated `ret` found neither of its inline cache's return pcs: emulate it,
+        then make one way (in turn) of the cache expect this ra: its `li t6` (at `cache`)
+        and its hit exit (the ecall at `hit`), which goes on where ra returns to,
+        unchained from the old target."""
+        ra = self.hart.x[RA]
+        exit = self._jalr(word)
+        if exit.kind == ExitReason.CALLOUT:
+            way = self.ret_victims.get(ways, 0)
+            self.ret_victims[ways] = (way + 1) % RET_WAYS
+            cache, hit = ways[way]
+            self.callouts[hit] = ("goto", self.hart.pc)
+            self._install(cache, li(T6, ra))
+            self._install(hit - 4, [RELOAD_T6])
+        return exit
 
     def _counter_read(self, word):
         """Emulate rdcycle/rdtime/rdinstret (and the h halves): True if `word` was one."""
@@ -370,19 +451,24 @@ class BtEngine(TrapEngine):
             origins.append(None)
         # Exit stubs after the body; each ends in the ecall that calls out.
         stubs, stub_of, callouts = [], [], []
-        for action, restore in exits:
+        for number, (action, restore) in enumerate(exits):
             stub_of.append(len(code) + len(stubs))
             if restore:
                 stubs.append(op("lw", d=T6, s=0, o=SPILL))
-            callouts.append((len(code) + len(stubs), action, restore))
+            callouts.append((len(code) + len(stubs), number, action, restore))
             stubs.append(ECALL)
         tc = self.tc_next
         if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
             self._flush_tc()
             return self._translate(gpc, limit)
-        words = [_resolve(item, index, tc, stub_of) for index, item in enumerate(code)] + stubs
+        words = [_resolve(item, index, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
-        for index, action, restore in callouts:
+        for index, number, action, restore in callouts:
+            if action[0] == "ret":             # where its cache's ways and hit exits are
+                last = code.index(("b", "bne", T6, RA, number)) - 2
+                ways = tuple((tc + 4 * (last - 3 * (RET_WAYS - 1 - way)),
+                              tc + 4 * (stub_of[hit] + 1)) for way, hit in enumerate(action[3]))
+                action = action[:3] + (ways,)
             self.callouts[tc + 4 * index] = action
             if restore:
                 self.restoring.add(tc + 4 * index)
@@ -419,10 +505,10 @@ class BtEngine(TrapEngine):
 
     def _rewrite(self, pc, word, kind, exit_to, after, target=None, followed=False):
         """The host instructions for one guest instruction. Items that are not words jump
-        to (or load the address of) an exit stub: ("j", stub), ("b", branch, rs1, rs2,
-        stub), ("hi"/"lo", rd, stub). `after` = guest instructions of the block after this
-        one (a callout here must refund them); `target`: where a direct call goes;
-        `followed`: a direct jump whose target the block goes on with (no jump needed)."""
+        to an exit stub: ("j", stub), ("b", branch, rs1, rs2, stub). `after` = guest
+        instructions of the block after this one (a callout here must refund them);
+        `target`: where a direct call goes; `followed`: a direct jump whose target the block
+        goes on with (no jump needed)."""
         if kind == "copy":
             return [word]
         row, ops = decode(word, aliases=False)
@@ -454,11 +540,17 @@ class BtEngine(TrapEngine):
         if kind == "jal" or target is not None:
             target = (pc + ops["a"]) & 0xFFFFFFFF if kind == "jal" else target
             link = li(ops["d"], pc + 4) if ops["d"] else []
-            if ops["d"] == RA:
-                link += _push_return(pc + 4, exit_to(("goto", pc + 4), True))
             return link if followed else link + [("j", exit_to(("goto", target)))]
         if kind == "ret":
-            return _lookup_return(exit_to(("jalr", pc, word), True))
+            # An inline cache of RET_WAYS return pcs, in code the guest cannot write: ra ==
+            # a cached pc goes on at its translation (chained), else the VMM emulates the
+            # ret and patches a way. Each starts as "ra == this ret's pc", true to itself.
+            hits = tuple(exit_to(("goto", pc), True) for _ in range(RET_WAYS))
+            miss = exit_to(("ret", pc, word, hits), True)
+            code = [SAVE_T6]
+            for hit in hits[:-1]:
+                code += li(T6, pc) + [("b", "beq", T6, RA, hit)]
+            return code + li(T6, pc) + [("b", "bne", T6, RA, miss), ("j", hits[-1])]
         return [("j", exit_to((kind, pc, word)))]       # "jalr" or "emulate"
 
     def _install(self, tc, words):
@@ -489,15 +581,26 @@ class BtEngine(TrapEngine):
 
     def _guest_code_written(self, paddr):
         """A store hit a guest page with translations: drop the blocks it overwrote."""
-        gpa = paddr - self.ram_base + GUEST_RAM
-        for key in list(self.page_blocks.get(gpa >> 12, ())):
-            block = self.blocks.get(key)
-            if block is not None and gpa & ~3 in block.pcs:
-                del self.blocks[key]
-                self.page_blocks[gpa >> 12].discard(key)
-                for at, word in block.incoming:        # unchain: back to calling out
-                    self._install(at, [word])
-                self.stats["tc_invalidations"] += 1
+        self._drop_blocks(paddr - self.ram_base + GUEST_RAM, 4)
+
+    def guest_memory_written(self, gpa, length):
+        """The VMM wrote guest RAM: its translations go too, not only the hart's code."""
+        super().guest_memory_written(gpa, length)
+        self._drop_blocks(gpa, length)
+
+    def _drop_blocks(self, gpa, length):
+        """Drop the blocks translated from any guest word in [gpa, gpa + length)."""
+        for page in pages(gpa, length):
+            # Every guest store to a code page comes here: one word, a set lookup.
+            words = range(max(gpa & ~3, page), min(gpa + length, page + 4096), 4)
+            for key in list(self.page_blocks.get(page >> 12, ())):
+                block = self.blocks.get(key)
+                if block is not None and not block.pcs.isdisjoint(words):
+                    del self.blocks[key]
+                    self.page_blocks[page >> 12].discard(key)
+                    for at, word in block.incoming:    # unchain: back to calling out
+                        self._install(at, [word])
+                    self.stats["tc_invalidations"] += 1
 
     def _flush_tc(self):
         self.generation += 1
@@ -506,8 +609,8 @@ class BtEngine(TrapEngine):
         self.by_tc.clear()
         self.callouts.clear()
         self.restoring.clear()
+        self.ret_victims.clear()
         self.tc_next = TC_VA
-        self._clear_return_cache()         # its TC addresses are gone
         self.stats["tc_invalidations"] += 1
 
     def statistics(self):
@@ -567,6 +670,9 @@ def _classify(word):
         return "ret"
     if name in BRANCHES:
         return "branch"
+    if (name in LOADS and ops["s"] == 0 and ops["o"] < 0
+            or name in STORES and ops["s"] == 0 and ops["q"] < 0):
+        return "vcpu_page"                # x0 - 2048..: the guest's own access, not ours
     if name == "fence.i":                 # code may have changed: translate what follows anew
         return "fence.i"
     if name in ("jal", "jalr", "auipc"):
@@ -632,37 +738,14 @@ def _drop_reloads(code, origins):
     return out_code, out_origins
 
 
-def _push_return(return_pc, pad):
-    """After `jal ra`/`call`: remember that returning to `return_pc` goes on at stub `pad`
-    (which restores t6 and continues, chained, at return_pc's translation)."""
-    slot = return_pc & RC_INDEX
-    return [op("sw", t=RA, s=0, q=RC_KEYS + slot), op("sw", t=T6, s=0, q=SPILL),
-            ("hi", T6, pad), ("lo", T6, pad), op("sw", t=T6, s=0, q=RC_VALUES + slot),
-            op("lw", d=T6, s=0, o=SPILL)]
-
-
-def _lookup_return(miss):
-    """`ret`: if the return cache holds ra, jump to its stub; else call out at stub `miss`."""
-    return [op("sw", t=T6, s=0, q=SPILL), op("andi", d=T6, s=RA, j=RC_INDEX),
-            op("lw", d=T6, s=T6, o=RC_KEYS), ("b", "bne", T6, RA, miss),
-            op("andi", d=T6, s=RA, j=RC_INDEX), op("lw", d=T6, s=T6, o=RC_VALUES),
-            op("jalr", d=0, s=T6, o=0)]
-
-
-def _resolve(item, index, tc, stub_of):
-    """One host word from a code item: a word as it is, or a jump to / address of a stub."""
+def _resolve(item, index, stub_of):
+    """One host word from a code item: a word as it is, or a jump to a stub."""
     if isinstance(item, int):
         return item
     stub = stub_of[item[-1]]
     if item[0] == "j":
         return op("jal", d=0, a=4 * (stub - index))
-    if item[0] == "b":
-        return op(item[1], s=item[2], t=item[3], p=4 * (stub - index))
-    address = tc + 4 * stub
-    low = ((address & 0xFFF) ^ 0x800) - 0x800
-    if item[0] == "hi":
-        return op("lui", d=item[1], u=((address - low) >> 12) & 0xFFFFF)
-    return op("addi", d=item[1], s=item[1], j=low)
+    return op(item[1], s=item[2], t=item[3], p=4 * (stub - index))
 
 
 def _signed(value):

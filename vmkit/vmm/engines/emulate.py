@@ -23,7 +23,7 @@ from ..host import Host
 from ..io import CountedDevice
 from ..layout import GUEST_RAM
 from ..memory import GuestMemory, Region
-from .engine import Engine
+from .engine import Engine, pages
 from .native import DELEGATED
 
 
@@ -60,8 +60,13 @@ class EmulateEngine(Engine):
         if not self.bus.is_ram(gpa, max(len(data), 1)):
             return False
         self.bus.write_bytes(gpa, data)
-        self.vcpu.invalidate_code(gpa)
+        self.guest_memory_written(gpa, len(data))
         return True
+
+    def guest_memory_written(self, gpa, length):
+        """As HartEngine's: every page the VMM wrote loses its compiled code."""
+        for page in pages(gpa, length):
+            self.vcpu.invalidate_code(page)
 
     def load(self, segments, entry):
         for gpa, data, memsize in segments:
@@ -101,7 +106,8 @@ class EmulateEngine(Engine):
                 return VmExit(ExitReason.IDLE)
             else:
                 return VmExit(ExitReason.ERROR,
-                              message=f"emulated CPU stopped: {exit.describe()}")
+                              message=f"emulated CPU stopped: {exit.describe()}",
+                              traceback=exit.traceback)
         return VmExit(ExitReason.BUDGET)
 
     def pass_time(self, ticks):

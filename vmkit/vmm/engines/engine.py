@@ -96,6 +96,12 @@ class Engine(ABC):
         """A supervisor CSR as the guest kernel would read it."""
         return self.cpu.csrs.read(number)
 
+    def translation_at(self, host_pc):
+        """Binary translation: (guest pc of the block, guest pc of the instruction) whose
+        translation holds host address `host_pc`; None where code runs as it is (every engine
+        but bt). A widget uses it to show the guest pc while the hart runs translated code."""
+        return None
+
     def guest_state(self):
         """Everything the guest can observe of its CPU: registers, pc and supervisor CSRs.
         Equal under every engine for the same guest: the transparency the lecture asks for."""
@@ -104,3 +110,8 @@ class Engine(ABC):
 
 def guest_state(x, pc, read_csr):
     return {"x": tuple(x), "pc": pc, "csrs": {n: read_csr(n) for n in SUPERVISOR_CSRS}}
+
+
+def pages(gpa, length):
+    """The page-aligned addresses of the pages [gpa, gpa + length) touches."""
+    return range(gpa & ~0xFFF, gpa + length, 4096) if length > 0 else range(0)

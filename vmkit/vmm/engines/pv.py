@@ -92,14 +92,14 @@ class PvEngine(TrapEngine):
     # -- hypercalls -------------------------------------------------------------------------------
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:
-            return self._hypercall(SbiCall(self.hart.x))
+            return self.hypercall(SbiCall(self.hart.x))
         if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3:
             # Delivering this fault would fetch from the same place again, for ever.
             return VmExit(ExitReason.ERROR, message=f"the guest's trap vector "
                                                     f"{self.hart.pc:#010x} cannot be fetched")
         return super().trap_exit(exit)
 
-    def _hypercall(self, call):
+    def hypercall(self, call):
         handler = {REGISTER_VCPU_PAGE: self._register, SET_TRAP_VECTOR: self._set_trap_vector,
                    TRAP_RETURN: self._trap_return, CSR_BATCH: self._csr_batch,
                    IDLE: self._idle, EVENT_CHECK: self._event_check}.get(call.fid)

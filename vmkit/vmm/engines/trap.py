@@ -79,7 +79,8 @@ class TrapEngine(HartEngine):
         self.memory.map_region(self.shadow_root, "ram", PTE_GUEST)
         self.asid = self.host.asids.alloc()
         guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
-        hart.satp = 1 << 31 | self.asid << 22 | self.shadow_root >> 12      # Sv32
+        self.shadow_satp = 1 << 31 | self.asid << 22 | self.shadow_root >> 12      # Sv32
+        hart.satp = self.shadow_satp
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
         hart.mcounteren = 0b111
         hart.intercept = {"M"}
@@ -109,7 +110,7 @@ class TrapEngine(HartEngine):
             self.reflect(ECALL_FROM_U, 0)           # the guest's own syscall
             return VmExit(ExitReason.ECALL)
         if cause == ILLEGAL_INSTRUCTION and vcpu.priv == S:
-            return self._emulate(tval)
+            return self.emulate_privileged(tval)
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
             return VmExit(ExitReason.MMIO, gpa=tval, word=self.instruction_at_pc())
@@ -121,7 +122,7 @@ class TrapEngine(HartEngine):
         return VmExit(ExitReason.EXCEPTION)
 
     # -- trap-and-emulate of the privileged instructions ------------------------------------------
-    def _emulate(self, word):
+    def emulate_privileged(self, word):
         row, ops = decode(word, aliases=False)
         name = row.name if row is not None else ""
         if name.startswith("csrr"):
