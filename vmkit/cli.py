@@ -409,6 +409,7 @@ What to try next:
   vmkit run --guest tinyos --engine trap --stats   a small kernel as a guest, trap-and-emulate,
                                                    and what the hypervisor counted
   vmkit compare tinyos                             the same kernel under all six techniques
+  vmkit run --guest a=tinyos --guest b=halt:trap   two guests on one host: b halts, a goes on
   vmkit run --help                                 your own program, bare-metal or as a guest
   vmkit workbook                                   the notebooks, in JupyterLab"""
 
