@@ -294,6 +294,25 @@ def test_an_entry_point_outside_ram_is_refused_at_load(engine):
         VirtualMachine(program, engine=engine, ram_size=64 << 10)
 
 
+class HugeSegment:
+    """What a 4 KB ELF file can ask for: one segment of 1 GiB memory size (p_memsz), 4 bytes
+    of data. The ELF loader refuses it too; a program object made in Python must also be."""
+    entry = 0x8000_0000
+    segments = [type("Segment", (), {"paddr": 0x8000_0000, "data": b"\x6f\x00\x00\x00",
+                                      "memsize": 1 << 30})()]
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_segment_larger_than_guest_ram_is_refused_before_allocating(engine):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="guest segment at 0x80000000 .* outside guest RAM"):
+            VirtualMachine(HugeSegment(), engine=engine)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20            # the segment's 1 GiB was never allocated
+
 def test_a_bare_metal_entry_point_outside_ram_is_refused():
     program = assemble("_start: j _start\n", "prog.s")
     program.entry = 0x1000

@@ -48,14 +48,15 @@ def other_engine(engine):
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_a_guest_beside_three_others_runs_exactly_as_alone(engine, fast):
+    tinyos = build("tinyos", pv=ENGINES[engine].needs_pv_build)    # pv: its own kernel build
     want = {name: alone(program, engine, fast) for name, program in
-            (("hello", HELLO_TIMER), ("tinyos", TINYOS))}
+            (("hello", HELLO_TIMER), ("tinyos", tinyos))}
     host = Host(ram_size=64 << 20, slice=700)       # short slices: many world switches
     if engine != "native":
         host.create_vm(TINYOS, engine="native", name="bare")
     hello = host.create_vm(HELLO_TIMER, engine=engine, fast=fast, name="hello")
     host.create_vm(hostile("spin"), engine=other_engine(engine), name="spin")
-    tiny = host.create_vm(TINYOS, engine="emulate" if engine == "native" else engine,
+    tiny = host.create_vm(tinyos, engine="emulate" if engine == "native" else engine,
                           fast=fast, name="tinyos")
     report = host.run(300_000)
     stops = {vm["name"]: vm["stop"] for vm in report["vms"]}
@@ -172,3 +173,53 @@ def test_a_vm_that_fails_to_start_leaves_nothing_behind():
                                                                                asids)
     assert host.run(100_000)["vms"][0]["stop"] == "shutdown" and "big" not in host.vms
     assert bytes(first.console).startswith(b"tinyos: booting")
+
+
+def test_the_native_kernels_own_asids_do_not_reach_other_vms():
+    # The native kernel picks its satp.ASID itself (here 1, the ASID the host then gives the
+    # trap VM) and maps its RAM at 0x8000_0000 for S-mode only: without a flush on the switch
+    # away from it, the trap VM's fetches there (in U-mode, ASID 1) would hit those entries
+    # and fault.
+    source = (HERE / "programs/guests/vs_paging.s").read_text()
+    for old, new in (("    li t1, SATP_SV32\n", "    li t1, SATP_SV32 | (1 << 22)\n"),
+                     (".equ PAGE_OFFSET, 0xC0000000", ".equ PAGE_OFFSET, 0x80000000")):
+        assert old in source
+        source = source.replace(old, new)
+    paging = assemble(source, "vs_paging.s")
+    want = {"native": alone(paging, "native"), "trap": alone(TINYOS, "trap")}
+    host = Host(ram_size=64 << 20, slice=200)
+    native = host.create_vm(paging, engine="native", name="native")
+    trap = host.create_vm(TINYOS, engine="trap", name="trap")
+    assert trap.engine.asid == 1
+    report = host.run(1_000_000)
+    assert [vm["stop"] for vm in report["vms"]] == ["shutdown", "shutdown"]
+    assert (outcome(native), outcome(trap)) == (want["native"][1], want["trap"][1])
+    assert report["tlb_flushes"] >= 1
+
+
+def test_an_interrupt_line_raised_between_runs_reaches_only_its_vm():
+    # A device may raise a VM's line while another VM is on the hart: hw injects it through
+    # hvip.VSEIP, which must be that VM's, not the one whose context the hart holds.
+    from vmkit.hw import csr as C
+    host = Host(ram_size=64 << 20)
+    other = host.create_vm(hostile("spin"), engine="hw", name="other")
+    target = host.create_vm(hostile("spin"), engine="hw", name="target")
+    other.run(100)                                   # the hart now holds `other`
+    target.engine.set_external_pending(True)
+    other.run(100)
+    assert not host.hart.hvip & C.VSEIP              # `other` was not given it
+    target.run(100)
+    assert host.hart.hvip & C.VSEIP                  # `target` was
+
+
+def test_the_native_vms_plic_is_wired_to_the_hart_only_while_it_runs():
+    host = Host(ram_size=64 << 20)
+    native = host.create_vm(hostile("spin"), engine="native", name="native")
+    assert host.hart.plic is native.plic             # its S context drives mip.SEIP
+    hw = host.create_vm(hostile("spin"), engine="hw", name="hw")
+    assert host.hart.plic is host.machine.plic       # not another VM's device
+    host.run(5000)
+    native.run(10)
+    assert host.hart.plic is native.plic
+    hw.run(10)
+    assert host.hart.plic is host.machine.plic

@@ -293,8 +293,9 @@ def test_status_says_where_the_guest_is_in_words(tmp_path, loop):
     # A guest that waits for an interrupt with no timer set; one that reports failure
     # (SBI system reset, reason 1 = failure: exit code 1).
     guests = {"wfi.s": ("_start: wfi\n  j _start\n",
-                        "waiting for an interrupt (wfi) after 1 instruction, but none can come: "
-                        "no timer is set, or its interrupt is disabled"),
+                        "waiting for an interrupt (wfi) after 1 instruction: no timer is set, "
+                        "or its interrupt is disabled; only a device (vm.raise_irq, UART input) "
+                        "can wake it"),
               "fail.s": ("_start: li a0, 0\n  li a1, 1\n  li a7, 0x53525354\n  li a6, 0\n"
                          "  ecall\n",
                          # li a7 of a 32-bit constant is lui + addi: 6 with the ecall.

@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass, field
 
 from vmkit.files import InputFileError, read_input
+from vmkit.vmm.layout import MAX_GUEST_RAM
 
 # e_ident, e_type, e_machine (gABI figure 4-3..4-5; psABI: EM_RISCV = 243).
 MAGIC = b"\x7fELF"
@@ -367,7 +368,7 @@ def _check_ident(r: _Reader):
 def _read_segments(r: _Reader, phdrs):
     """The PT_LOAD segments; their memory sizes together fit a guest's RAM (loaders allocate
     p_memsz bytes, so a 4 KB file could otherwise ask for gigabytes)."""
-    from vmkit.vmm.vm import MAX_GUEST_RAM as ram     # here: the VMM imports much else
+    ram = MAX_GUEST_RAM
     segments, total = [], 0
     for p_type, offset, vaddr, paddr, filesz, memsz, flags, _align_ in phdrs:
         if p_type != PT_LOAD:

@@ -16,13 +16,14 @@ Its ELF file also carries the program's ISA and privileged spec (see `attributes
 
 from typing import NamedTuple
 
-from vmkit.elf import ElfSection, Symbol, riscv_attributes, write_elf
+from vmkit.elf import ElfSection, Segment, Symbol, riscv_attributes, write_elf
 
 from .attributes import program_attributes
 from .sections import KINDS, padding
 
 KIND_ALIGN = 16
 _ELF_FLAGS = {"text": "ax", "rodata": "a", "data": "aw", "bss": "aw"}
+_SEGMENT_FLAGS = {"text": "rx", "rodata": "r", "data": "rw", "bss": "rw"}
 
 
 class Section(NamedTuple):
@@ -106,6 +107,16 @@ class Program:
     def section(self, name: str):
         """The Section called `name`, or None."""
         return next((s for s in self.sections if s.name == name), None)
+
+    @property
+    def segments(self):
+        """The loadable segments as an ELF file has them (`vmkit.elf.Segment`), .bss as a
+        memory size only: a loader can check their sizes before it allocates anything."""
+        out = [Segment(s.address, s.address, s.data, len(s.data), _SEGMENT_FLAGS[s.name[1:]])
+               for s in self.sections]
+        if self.bss[1]:
+            out.append(Segment(self.bss[0], self.bss[0], b"", self.bss[1], "rw"))
+        return out
 
     def image(self):
         """[(address, bytes)] to copy into memory, .bss included as zeros."""

@@ -6,7 +6,8 @@
         MMIO    -> emulate the device access (io.py), or give the guest an access fault
         VIRTUAL_INSTRUCTION -> the guest used a hypervisor-only instruction: illegal for it
         FAULT   -> give the guest the exception the engine chose
-        WFI     -> nothing to do: let guest time pass to the timer, or stop
+        WFI     -> nothing to do: let guest time pass to the timer, or stop until a device
+                   interrupt (irq.py) raises the guest's line between two runs
                    (IDLE is the same without an exit: the CPU itself slept in wfi)
         ERROR   -> stop the VM
         BUDGET, CALLOUT and the kinds the engine handled itself -> nothing
@@ -20,14 +21,14 @@ stops exactly when its timer is due.
 A Python exception inside the VMM (a device model, the SBI, an engine) stops only this VM:
 VmStop("error") names the component and keeps the traceback; with VMKIT_DEBUG=1 it is raised.
 
-Guest-physical memory: layout.py. Where the RAM sits in host-physical memory is the engine's
-business.
+Guest interrupts (the guest's PLIC, vm.raise_irq): irq.py. Guest-physical memory: layout.py.
+Where the RAM sits in host-physical memory is the engine's business.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vmkit.hw.devices import Uart16550
+from vmkit.hw.devices import UART0_IRQ, Uart16550
 from vmkit.hw.devices.console import ConsoleLog
 from vmkit.hw.machine import StormWatch
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT, Trap
@@ -36,7 +37,8 @@ from vmkit.isa import decode
 from .engines import engine_class
 from .exits import NOT_EXITS, STORM, ExitReason, VmStop, debugging, vmm_failure
 from .io import LOADS, GuestDevices, emulate_access
-from .layout import GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
+from .irq import GuestPlic
+from .layout import GUEST_PLIC, GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
 from .sbi import Sbi
 
 @dataclass
@@ -97,6 +99,11 @@ class VirtualMachine:
                              f"({GUEST_RAM:#010x}, {ram_size} bytes)")
         if entry & 3:
             raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
+        segments = _segments(program)
+        for gpa, data, memsize in segments:      # checked before anything is allocated
+            if not GUEST_RAM <= gpa <= gpa + max(memsize, len(data)) <= GUEST_RAM + ram_size:
+                raise ValueError(f"guest segment at {gpa:#010x} ({memsize} bytes) is outside "
+                                 f"guest RAM ({GUEST_RAM:#010x}, {ram_size} bytes)")
         self.ram_size = ram_size
         self.fast = fast
         self.name = engine if name is None else name
@@ -111,13 +118,15 @@ class VirtualMachine:
         self.sbi = Sbi(self)
         self.devices = GuestDevices()
         self.uart = self.devices.attach(GUEST_UART, Uart16550(output=self.console_write))
+        self.plic = self.devices.attach(GUEST_PLIC, GuestPlic(self))
+        self.uart.irq = self.plic.input(UART0_IRQ)
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None
         self.failure = None                # the exception that stopped the VMM, if any
         self.storm = StormWatch()          # traps since the guest last retired an instruction
         self.engine = engine_type(self, host)
-        self.engine.load(_segments(program), entry)
+        self.engine.load(segments, entry)
         self.engine.cpu.quirks = frozenset(quirks)      # (after load: the VM is on the hart)
 
     # -- the run loop -------------------------------------------------------------------------
@@ -227,15 +236,27 @@ class VirtualMachine:
         return min(budget, due)
 
     def _idle(self):
-        """wfi with nothing pending: skip guest time to the timer, or the guest sleeps forever."""
+        """wfi with nothing pending: skip guest time to the timer, or the guest sleeps until a
+        device interrupt (vm.raise_irq, UART input) raises its line between two runs."""
         if self.timer_deadline is None or not self.engine.timer_enabled():
-            self.stop = VmStop("wfi", message="the guest waits (wfi) for an interrupt that "
-                                              "can never come")
+            # Input comes only between runs (irq.py): a rising interrupt line resumes it.
+            self.stop = VmStop("wfi", message="the guest waits (wfi) for an interrupt and no "
+                                              "timer is armed: only a device can wake it")
             return
         skip = max(0, self.timer_deadline - self.guest_time)
         self.counters.idle += skip
         self.engine.pass_time(skip)
         self._idled = self.yield_when_idle
+
+    # -- guest interrupts (irq.py) --------------------------------------------------------------
+    def raise_irq(self, source):
+        """Signal guest PLIC source `source` (1..95) high: it becomes pending (QEMU 7.2's
+        PLIC latches it); the guest takes it when it has enabled it. Call between runs."""
+        self.plic.set_level(source, True)
+
+    def lower_irq(self, source):
+        """Signal source `source` low (QEMU 7.2: a latched pending bit stays until claimed)."""
+        self.plic.set_level(source, False)
 
     # -- services for sbi.py ------------------------------------------------------------------
     def set_timer(self, deadline):
@@ -278,6 +299,4 @@ def _is_load(word):
 
 def _segments(program):
     """[(guest-physical address, bytes, memsize)] of an assembled Program or an ElfImage."""
-    if hasattr(program, "segments"):
-        return [(s.paddr, s.data, s.memsize) for s in program.segments]
-    return [(address, data, len(data)) for address, data in program.image()]
+    return [(s.paddr, s.data, s.memsize) for s in program.segments]

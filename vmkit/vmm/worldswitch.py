@@ -3,7 +3,8 @@ transitions between two guests' VMCSs: VMCLEAR/VMPTRLD of the next vCPU's VMCS, 
 VMLAUNCH/VMRESUME; KVM's vcpu_put / vcpu_load).
 
 The outgoing VM's hart context (vmkit/hw/context.py: registers, CSRs, PMP, counters, the traps
-its engine intercepts) and its time are saved; the incoming VM's are loaded. It is done lazily,
+its engine intercepts), its time and the PLIC wired to the hart's external interrupt line (the
+native VM's own guest PLIC) are saved; the incoming VM's are loaded. It is done lazily,
 when a VM's engine is about to use the hart (`activate`), so a VM whose CPU is software
 (`emulate`) never costs one.
 
@@ -16,8 +17,9 @@ reloading CR3).
 Time: the hart's CLINT counts retired instructions, and all of a VM's own instructions retire
 on it, so while a VM is on the hart mtime is that VM's guest time. The switch saves mtime with
 the context and writes the incoming VM's back (M-mode firmware may write mtime): each guest
-sees exactly the time it would see alone. (The H extension's own tool for this, htimedelta, is
-not needed: hw guests and the native one then keep time the same way.)
+sees exactly the time it would see alone. (The H extension's own tool, htimedelta, shifts only
+what VS-mode reads, so it could not serve native or the trap family; vmkit's hart does not
+apply it to `time` yet, where QEMU does.)
 """
 
 from vmkit.hw.context import load_context, save_context
@@ -29,7 +31,7 @@ class WorldSwitch:
         self.host = host
         self.blank = save_context(host.hart)     # a hart just out of reset, nothing set up
         self.current = None                      # the engine whose context is on the hart
-        self.saved = {}                          # engine -> (context, mtime)
+        self.saved = {}                          # engine -> (context, mtime, PLIC)
         self.switches = 0                        # world switches done
         self.flushes = 0                         # of them, those that had to flush the TLB
 
@@ -37,16 +39,16 @@ class WorldSwitch:
         """Set up a new VM on the hart: the current VM's state goes out, the hart is made
         blank, `setup()` programs it for the new VM, which is now on the hart."""
         self._save()
-        self._load(engine, self.blank, 0)
+        self._load(engine, self.blank, 0, self.host.machine.plic)
         setup()
 
     def activate(self, engine):
         """Put `engine`'s VM on the hart (a world switch, unless it is there already)."""
         if self.current is engine:
             return
-        context, mtime = self.saved.pop(engine)
+        context, mtime, plic = self.saved.pop(engine)
         self._save()
-        self._load(engine, context, mtime)
+        self._load(engine, context, mtime, plic)
         self.switches += 1
         engine.world_switches += 1
 
@@ -58,15 +60,17 @@ class WorldSwitch:
 
     def _save(self):
         if self.current is not None:
-            self.saved[self.current] = (save_context(self.host.hart),
-                                        self.host.machine.clint.mtime)
+            hart = self.host.hart
+            self.saved[self.current] = (save_context(hart), self.host.machine.clint.mtime,
+                                        hart.plic)
 
-    def _load(self, engine, context, mtime):
+    def _load(self, engine, context, mtime, plic):
         previous, hart = self.current, self.host.hart
         if getattr(engine, "bare_metal", False) or getattr(previous, "bare_metal", False):
             self.host.machine.tlb.flush_vma()          # its ASIDs are not the host's
             self.flushes += 1
         load_context(hart, context)
+        hart.plic = plic               # whose PLIC drives mip.SEIP: native wires its VM's own
         clint = self.host.machine.clint
         clint.write(MTIME, 4, mtime & 0xFFFF_FFFF)
         clint.write(MTIME + 4, 4, mtime >> 32)

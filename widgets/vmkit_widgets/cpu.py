@@ -152,8 +152,8 @@ def status(runner):
             return f"{stop.message} after {done}; press reset to start it again"
         return f"the guest shut down (exit code {stop.code}) after {done}; reset runs it again"
     if stop is not None and stop.reason == "wfi":
-        return (f"waiting for an interrupt (wfi) after {done}, but none can come: no timer "
-                f"is set, or its interrupt is disabled")
+        return (f"waiting for an interrupt (wfi) after {done}: no timer is set, or its "
+                f"interrupt is disabled; only a device (vm.raise_irq, UART input) can wake it")
     if stop is not None:
         return f"the guest stopped after {done}: {stop.message}"
     if r.running:

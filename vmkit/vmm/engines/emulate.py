@@ -47,7 +47,8 @@ class EmulateEngine(Engine):
         for base, _, device in vm.devices.regions:
             self.bus.attach(base, CountedDevice(device, vm, base))
         self.clint = Clint()                                     # guest time for rdtime
-        self.vcpu = self.cpu = Hart(self.bus, clint=self.clint)
+        # The guest PLIC is the software CPU's PLIC: mip.SEIP is computed as on hardware.
+        self.vcpu = self.cpu = Hart(self.bus, clint=self.clint, plic=vm.plic)
         self.vcpu.fast = vm.fast
 
     # -- guest memory --------------------------------------------------------------------------

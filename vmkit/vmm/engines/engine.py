@@ -88,6 +88,10 @@ class Engine(ABC):
     def timer_enabled(self):
         return bool(self.cpu.mie & C.STIP)
 
+    def set_external_pending(self, pending):
+        """The guest's external interrupt line (its PLIC's S context, irq.py) changed. Here
+        nothing to do: `cpu` takes mip.SEIP from the guest PLIC itself, as on hardware."""
+
     def guest_privilege(self):
         """The privilege the guest believes it runs at (1 = S, 0 = U)."""
         return self.cpu.priv

@@ -15,8 +15,9 @@ Source: RISC-V privileged spec 20211203, chapter 8.
 """
 
 from vmkit.hw import csr as C
-from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT,
-                           STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION, Trap)
+from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_GUEST_PAGE_FAULT,
+                           LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT, VIRTUAL_INSTRUCTION,
+                           Trap)
 
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32X4
 
@@ -87,3 +88,10 @@ class HwEngine(HartEngine):
 
     def timer_enabled(self):
         return bool(self.hart.mie & C.VSTIP)
+
+    def set_external_pending(self, pending):
+        # ... and its external interrupt through hvip.VSEIP (x86: event injection of a vector).
+        # A device may raise it between runs, while another VM is on the hart: ours first.
+        self.activate()
+        hart = self.hart
+        hart.hvip = hart.hvip | C.VSEIP if pending else hart.hvip & ~C.VSEIP

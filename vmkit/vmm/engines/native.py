@@ -3,8 +3,9 @@ playing the firmware (OpenSBI's role) in M-mode. Nothing is virtualized: the ker
 accesses, traps and UART accesses all happen in hardware; only SBI calls (ecall from S-mode,
 cause 9) reach Python. Guest-physical = host-physical.
 
-Protection still holds: the firmware's PMP lets S/U-mode touch only the guest's RAM and the
-UART; anything else is an access fault the kernel gets (as on a real board).
+Protection still holds: the firmware's PMP lets S/U-mode touch only the guest's RAM, the
+UART and the PLIC (the VM's device models, put on the host bus in place of the host's own);
+anything else is an access fault the kernel gets (as on a real board).
 
 Device accesses are real here: every load or store the kernel makes to a UART register goes to
 the device over the bus, which is slow on real hardware (Adams & Agesen: ~3,200 cycles for a
@@ -37,10 +38,14 @@ class NativeEngine(HartEngine):
     def setup(self, entry):
         hart = self.hart
         regions = self.vm.devices.regions
+        # NAPOT windows are powers of two: the PLIC's 6 MiB gets 8 MiB, whose last 2 MiB
+        # have no device (an access fault from the bus, as the PMP would give).
         guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX)] +
-                  [(base, end - base, PMP_RW) for base, end, _ in regions])
+                  [(base, 1 << (end - base - 1).bit_length(), PMP_RW)
+                   for base, end, _ in regions])
         for base, _, device in regions:
             self._attach(base, device)
+        hart.plic = self.vm.plic              # its S context drives the hart's mip.SEIP
         hart.medeleg = DELEGATED
         hart.mideleg = C.S_INTERRUPTS
         hart.mcounteren = 0b111               # cycle, time, instret readable from S and U

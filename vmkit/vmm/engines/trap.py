@@ -45,9 +45,11 @@ class VirtualSupervisor:
         self.stvec = self.sscratch = self.sepc = self.scause = self.stval = 0
         self.scounteren = self.satp = self.senvcfg = 0
         self.timer_pending = False
+        self.external_pending = False  # the guest PLIC's S-context line (vmm/irq.py)
 
     def read_mip(self):
-        return self.mip_soft | (C.STIP if self.timer_pending else 0)
+        return (self.mip_soft | (C.STIP if self.timer_pending else 0)
+                | (C.SEIP if self.external_pending else 0))
 
     def translation_changed(self):
         pass                         # guest paging is off: nothing to recompute
@@ -218,6 +220,9 @@ class TrapEngine(HartEngine):
 
     def set_timer_pending(self, pending):
         self.vcpu.timer_pending = pending
+
+    def set_external_pending(self, pending):
+        self.vcpu.external_pending = pending      # bt: its PENDING word follows (_sync_out)
 
     def timer_enabled(self):
         return bool(self.vcpu.mie & C.STIP)
