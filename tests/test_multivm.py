@@ -77,7 +77,7 @@ def test_a_hostile_guest_disturbs_no_other_and_never_stops_the_host(kind, engine
     host = Host(ram_size=64 << 20, slice=1000)
     bad = host.create_vm(hostile(kind), engine=engine, name="bad")
     victim = host.create_vm(TINYOS, engine=victim_engine, name="victim")
-    report = host.run(400_000)
+    report = host.run(120_000)              # the victim needs ~2 x 43k: half the hart
     stops = {vm["name"]: vm for vm in report["vms"]}
     assert stops["bad"]["stop"] == HOSTILE_STOP[kind], stops["bad"]
     assert stops["victim"]["stop"] == "shutdown"
@@ -86,7 +86,7 @@ def test_a_hostile_guest_disturbs_no_other_and_never_stops_the_host(kind, engine
         assert bad.engine.guest_state()["x"][8] == len(OUTSIDE) * 2      # every store faulted
         assert b"\xef\xbe\xad\xde" not in bytes(host.bus.ram)
     if HOSTILE_STOP[kind] is None:            # still running: the host went on to its budget
-        assert report["host_time"] == 400_000
+        assert report["host_time"] == 120_000
     assert host.run(1000)["host_time"] >= report["host_time"]             # and goes on
 
 
@@ -223,3 +223,29 @@ def test_the_native_vms_plic_is_wired_to_the_hart_only_while_it_runs():
     assert host.hart.plic is native.plic
     hw.run(10)
     assert host.hart.plic is host.machine.plic
+
+
+# -- snapshots move a VM between hosts (its placement there is the new host's) -----------------
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_vm_snapshotted_on_a_shared_host_goes_on_on_another(engine):
+    tinyos = build("tinyos", pv=ENGINES[engine].needs_pv_build)
+    want = alone(tinyos, engine)
+    busy = other_engine(engine)
+
+    def host_with(name):
+        host = Host(ram_size=64 << 20, slice=500)
+        vm = host.create_vm(tinyos, engine=engine, name=name)     # native: created first
+        host.create_vm(hostile("spin"), engine=busy, name="busy")
+        return host, vm
+
+    host, vm = host_with("first")
+    host.run(30_000)
+    assert vm.stop is None and 0 < vm.counters.guest_instructions < 30_000
+    snap = vm.snapshot()
+    alone_after = VirtualMachine.from_snapshot(snap)               # a private host
+    assert alone_after.run(2_000_000).reason == "shutdown"
+    assert outcome(alone_after) == want[1]
+    other, moved = host_with("second")                             # another shared host
+    moved.load_snapshot(snap)
+    report = other.run(200_000)
+    assert report["vms"][0]["stop"] == "shutdown" and outcome(moved) == want[1]

@@ -6,6 +6,8 @@
     vmkit run --guest W --engine E      run a workload as a guest under the VMM
     vmkit run --guest a=W --guest b=W:E several guests on one host, consoles prefixed [a], [b]
     vmkit compare W                     the same workload under every technique
+    vmkit snapshot W --after N -o F     run a guest N instructions, save the whole VM in F
+    vmkit restore F                     go on from a snapshot, printing the guest's console
     vmkit bench [--json]                simulator speed (MIPS) per workload and paging mode
     vmkit demo                          a guided first run
     vmkit workbook [DIR]                copy the notebooks into DIR and open JupyterLab there
@@ -41,6 +43,10 @@ class UsageError(Exception):
 class OptionError(UsageError):
     """Options that do not go together, or a path that names no regular file; exit status 2,
     as argparse's own usage errors."""
+
+
+class SnapshotFileError(UsageError):
+    """A snapshot that cannot be written, read or loaded; exit status 2."""
 
 
 def _existing(path):
@@ -274,6 +280,47 @@ def _guest_status(stop):
     if stop.reason == "shutdown":
         return stop.code
     return STATUS_WAITING if stop.reason == "wfi" else STATUS_ERROR
+
+
+def cmd_snapshot(args):
+    """Run a guest for --after instructions, then save the whole VM (vmkit/vmm/snapshot.py)."""
+    from vmkit import lab
+    from vmkit.vmm.engines import ENGINES
+    from vmkit.vmm.vm import VirtualMachine
+    _check_workload(args.guest, args.iterations)
+    engine = args.engine or "hw"
+    program = _lab_call(lab.load_program, args.guest, args.iterations,
+                        pv=ENGINES[engine].needs_pv_build)
+    vm = _lab_call(VirtualMachine, program, engine=engine, console=_stream_console,
+                   quirks=_quirks(args), fast=not args.reference)
+    stop = vm.run(args.after)
+    try:
+        vm.save(_writable(args.output))
+    except OSError as error:
+        raise SnapshotFileError(f"vmkit: {args.output}: cannot write: {error.strerror}") \
+            from None
+    sys.stdout.flush()
+    ended = "" if stop.reason == "budget" else f" (the guest stopped: {stop.reason})"
+    print(f"vmkit: saved {args.output}: {args.guest} under {engine} after "
+          f"{vm.counters.guest_instructions} guest instructions{ended}", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args):
+    """Go on from a snapshot; the guest's console output from there on goes to stdout."""
+    from vmkit.vmm.snapshot import SnapshotError
+    from vmkit.vmm.vm import VirtualMachine
+    try:
+        vm = VirtualMachine.restore(args.snapshot, console=_stream_console)
+    except SnapshotError as error:
+        raise SnapshotFileError(f"vmkit: {error}") from None
+    stop = vm.run(args.max_insns)
+    if stop.reason == "shutdown":
+        return stop.code
+    sys.stdout.flush()
+    print(f"vmkit: the guest did not shut down: {stop.reason}"
+          f"{': ' + stop.message if stop.message else ''}", file=sys.stderr)
+    return STATUS_BUDGET if stop.reason == "budget" else STATUS_ERROR
 
 
 def cmd_compare(args):
@@ -521,6 +568,8 @@ examples:
   vmkit run hello.s                       bare-metal, as qemu-system-riscv32 -M virt would
   vmkit run --guest tinyos --engine bt    a kernel as a guest under binary translation
   vmkit compare syscall --model p4-2006   one workload under every technique, priced
+  vmkit snapshot tinyos --after 20000 -o t.vmsnap; vmkit restore t.vmsnap
+                                          save a running guest, and go on from there later
   vmkit workbook                          the notebooks, in a folder of your own
 """
 
@@ -642,6 +691,44 @@ def build_parser():
                    "compiled blocks; the results are identical")
     p.set_defaults(func=cmd_compare)
 
+    p = _parser(sub, "snapshot", "run a guest N instructions, then save the whole VM to a file",
+                "examples:\n  vmkit snapshot tinyos --after 20000 -o tinyos.vmsnap\n"
+                "  vmkit snapshot syscall --engine bt --after 500 -o s.vmsnap --reference\n",
+                description="Run a workload as a guest under the VMM for --after guest "
+                "instructions (its console output goes to stdout), then save the whole VM "
+                "(CPU, RAM, devices, guest time) to FILE; `vmkit restore FILE` goes on from "
+                "there. Exit status 2 when FILE cannot be written.")
+    p.add_argument("guest", metavar="WORKLOAD|FILE")
+    p.add_argument("--after", type=_int_from(1, MAX_BUDGET), required=True, metavar="N",
+                   help="guest instructions to run before saving")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the snapshot file to write")
+    p.add_argument("--engine", choices=engines, metavar="ENGINE",
+                   help=f"the technique, one of {', '.join(engines)} (default hw)")
+    p.add_argument("--iterations", type=_int_from(1),
+                   help="loop count of a built-in workload")
+    p.add_argument("--quirk", metavar="pushf,popf",
+                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
+    p.add_argument("--reference", action="store_true",
+                   help="run the reference interpreter instead of compiled blocks (the "
+                   "snapshot remembers it)")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = _parser(sub, "restore", "go on from a snapshot, printing the guest's console",
+                "examples:\n  vmkit restore tinyos.vmsnap\n"
+                "  vmkit restore tinyos.vmsnap --max-insns 5000\n",
+                description="Restore the VM saved in FILE by `vmkit snapshot` (same engine, "
+                "RAM and settings) and run it on; what the guest prints from there on goes to "
+                "stdout. Exit status: the guest's (SBI system reset); "
+                f"{STATUS_BUDGET} if --max-insns ran out; {STATUS_ERROR} if it stopped "
+                "otherwise; 2 if FILE is not a snapshot this vmkit can load (truncated, "
+                "corrupted, another program's, a newer format).")
+    p.add_argument("snapshot", metavar="FILE")
+    p.add_argument("--max-insns", "--max-instructions", dest="max_insns",
+                   type=_int_from(1, MAX_BUDGET), default=100_000_000, metavar="M",
+                   help="guest instruction budget (default 100000000)")
+    p.set_defaults(func=cmd_restore)
+
     p = _parser(sub, "bench", "measure the simulator's speed (guest MIPS) and memory",
                 "examples:\n  vmkit bench\n  vmkit bench --repeat 1 --scale 0.1 --json\n")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -675,7 +762,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except OptionError as error:
+    except (OptionError, SnapshotFileError) as error:
         print(error, file=sys.stderr)
         return 2
     except UsageError as error:

@@ -27,9 +27,10 @@ SBI = """
 .endm
 """
 # Stores outside its RAM: just past it, where other VMs' RAM and the engines' tables may lie
-# in host memory, the host's devices (the finisher's power-off code among them).
+# in host memory, the host's devices (the finisher's power-off code among them; not the PLIC's
+# address: that is the VM's own PLIC).
 OUTSIDE = [0x8040_0000, 0x8080_0000, 0x8100_0000, 0x8140_0000, 0x8180_0000, 0x8200_0000,
-           0x8300_0000, 0x0010_0000, 0x0200_4000, 0x0C00_0000, 0x0000_0000, 0xFF00_0000]
+           0x8300_0000, 0x0010_0000, 0x0200_4000, 0x0300_0000, 0x0000_0000, 0xFF00_0000]
 OUTSIDE_VALUE = 0xDEADBEEF       # the second store at each address: look for it in host RAM
 HOSTILE = {
     "outside": "_start: la t0, skip\n csrw stvec, t0\n li s0, 0\n" + "".join(

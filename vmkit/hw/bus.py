@@ -9,6 +9,8 @@ x86 name: this is the "physical address space" the chipset decodes; MMIO here is
 IN/OUT port I/O and MMIO are on a PC.
 """
 
+from .state import load_plain_state, plain_state
+
 
 class BusError(Exception):
     """An access to a physical address where nothing answers (becomes an access fault)."""
@@ -33,6 +35,14 @@ class Device:
 
     def write(self, offset: int, size: int, value: int) -> None:
         pass
+
+    def save_state(self) -> dict:
+        """The device's registers and queues as plain data, for a snapshot (state.py)."""
+        return plain_state(self)
+
+    def load_state(self, state) -> None:
+        """Restore `save_state()`'s data; ValueError, and nothing changed, if it does not fit."""
+        load_plain_state(self, state, f"device {self.name}")
 
 
 class Bus:

@@ -79,6 +79,11 @@ def load_context(hart, context) -> None:
 
 
 # -- validation -------------------------------------------------------------------------------
+def check_context(context) -> None:
+    """ValueError when `context` is not a valid context (what load_context checks first)."""
+    _check(context)
+
+
 def _check(c):
     if not isinstance(c, dict):
         _bad(f"a context is a dict, not {type(c).__name__}")

@@ -68,7 +68,7 @@ class GuestMemory:
         self.host, self.owner = host, owner
         self.regions = []
         self.runs = []                     # every host run this object allocated (to free)
-        self.by_frame = {}                 # host frame -> (region, gpa of its page)
+        self.by_frame = {}                 # host frame -> gpa of its page (ints: no GC work)
         self.roots = {}                    # page-table root -> its PagingMode (new_root)
         self.tables = host.frames          # where page-table frames come from
         try:
@@ -108,7 +108,7 @@ class GuestMemory:
         region.dirty = None
         self.regions.append(region)
         for i, frame in enumerate(region.frames):
-            self.by_frame[frame] = (region, region.gpa + i * FRAME)
+            self.by_frame[frame] = region.gpa + i * FRAME
 
     def _alloc(self, count, align):
         pa = self.host.frames.alloc(count, align, owner=self.owner)
@@ -313,7 +313,7 @@ class GuestMemory:
     def disable_dirty_log(self, name):
         region = self.region(name)
         if region.dirty is not None:
-            clean = [f for f in region.frames if self.by_frame[f][1] not in region.dirty]
+            clean = [f for f in region.frames if self.by_frame[f] not in region.dirty]
             region.dirty = None
             for frame in clean:
                 self.host.unwatch_page(frame >> 12, self._guest_stored)
@@ -341,9 +341,9 @@ class GuestMemory:
 
     def _guest_stored(self, paddr):
         """The hart stored to one of our clean frames: log its guest page (host page -> gpa)."""
-        region, gpa = self.by_frame.get(paddr & ~(FRAME - 1), (None, 0))
-        if region is not None:
-            self._mark_dirty(region, gpa)
+        gpa = self.by_frame.get(paddr & ~(FRAME - 1))
+        if gpa is not None:
+            self._mark_dirty(self._find(gpa, FRAME), gpa)
 
 
 def _index(mode, va, level):

@@ -34,6 +34,7 @@ from vmkit.hw.machine import StormWatch
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT, Trap
 from vmkit.isa import decode
 
+from . import snapshot as snapshots
 from .engines import engine_class
 from .exits import NOT_EXITS, STORM, ExitReason, VmStop, debugging, vmm_failure
 from .io import LOADS, GuestDevices, emulate_access
@@ -128,6 +129,34 @@ class VirtualMachine:
         self.engine = engine_type(self, host)
         self.engine.load(segments, entry)
         self.engine.cpu.quirks = frozenset(quirks)      # (after load: the VM is on the hart)
+
+    # -- snapshots (snapshot.py) ----------------------------------------------------------------
+    def snapshot(self):
+        """The whole guest state now, as a `Snapshot` (`.to_bytes()`: the file format)."""
+        return snapshots.take(self)
+
+    def load_snapshot(self, snapshot):
+        """Go back to `snapshot` (a Snapshot or a file's bytes) in place; SnapshotError, and
+        this VM unchanged, when it does not load here."""
+        snapshots.load(self, snapshot)
+
+    def save(self, path):
+        data = self.snapshot().to_bytes()
+        with open(path, "wb") as f:
+            f.write(data)
+
+    @classmethod
+    def from_snapshot(cls, snapshot, console=None):
+        """A new VM of the snapshot's engine, RAM size and quirks that goes on from it."""
+        snap = snapshots.coerce(snapshot)
+        vm = cls(snapshots.blank_program(), engine=snap.engine, ram_size=snap.ram_size,
+                 console=console, quirks=snap.quirks, fast=snap.fast)
+        vm.load_snapshot(snap)
+        return vm
+
+    @classmethod
+    def restore(cls, path, console=None):
+        return cls.from_snapshot(snapshots.Snapshot.read(path), console=console)
 
     # -- the run loop -------------------------------------------------------------------------
     def run(self, max_instructions=10_000_000):

@@ -125,6 +125,14 @@ class HartEngine(Engine):
         self.activate()
         return super().guest_state()
 
+    def save_state(self):
+        self.activate()                   # the hart holds this VM's CPU only while it runs
+        return super().save_state()
+
+    def load_state(self, state):
+        self.activate()
+        super().load_state(state)
+
     def enter(self, budget):
         hart = self.hart                  # (on the hart: the run loop activated this VM)
         before = hart.instret

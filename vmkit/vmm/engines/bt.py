@@ -69,10 +69,13 @@ Closing it needs every translated load and store checked, or hardware help (the 
 extension's two-stage translation).
 """
 
+import base64
+
 from vmkit.hw import csr as C
 from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
                            INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
+from vmkit.hw.state import from_plain, to_plain
 from vmkit.isa import BY_NAME, decode, encode
 
 from ..exits import ExitReason, VmExit
@@ -613,6 +616,75 @@ class BtEngine(TrapEngine):
         self.tc_next = TC_VA
         self.stats["tc_invalidations"] += 1
 
+    # -- snapshots: the vCPU page, the translation cache and its tables ----------------------------
+    # Saved, not dropped and rebuilt: the guest's pc may be inside the TC, and a warm return
+    # cache or a chained exit decides whether an instruction is counted as run direct or
+    # emulated; a restored VM must count the same. The tables are every attribute of the
+    # engine but the objects it works with (NOT_STATE), so a table added later is saved too.
+    # (and where this VM sits on its host: another VM restored from the snapshot sits elsewhere)
+    NOT_STATE = frozenset({"vm", "machine", "hart", "cpu", "vcpu", "csrs", "last_tval",
+                           "host", "memory", "ram_base", "world_switches", "shadow_root",
+                           "asid", "shadow_satp", "user_asid", "user_satp", "tc_pa",
+                           "vcpu_pa"})
+
+    def _tables(self):
+        return {name: value for name, value in vars(self).items()
+                if name not in self.NOT_STATE and not callable(value)}
+
+    def save_state(self):
+        bus = self.machine.bus
+        return super().save_state() | {"bt": {
+            "vcpu_page": _b64(bus.read_bytes(self.vcpu_pa, 4096)),
+            "tc": _b64(bus.read_bytes(self.tc_pa, self.tc_next - TC_VA)),
+            "tables": {name: to_plain(value) for name, value in self._tables().items()}}}
+
+    def load_state(self, state):
+        page, tc, tables = self._parse_state(state.get("bt") if isinstance(state, dict)
+                                             else None)
+        super().load_state(state)
+        for name, value in tables.items():
+            setattr(self, name, value)
+        bus = self.machine.bus
+        bus.write_bytes(self.vcpu_pa, page)
+        tc += bytes(TC_SIZE - len(tc))
+        for offset in range(0, TC_SIZE, 4096):            # rewrite only what differs, so the
+            chunk = tc[offset:offset + 4096]              # hart's compiled TC code stays
+            if bus.read_bytes(self.tc_pa + offset, 4096) != chunk:
+                bus.write_bytes(self.tc_pa + offset, chunk)
+                self.hart.invalidate_code(self.tc_pa + offset)
+        for number in self.page_blocks:
+            self.host.watch_page(self.host_address(number << 12) >> 12, self._guest_code_written)
+
+    def _parse_state(self, saved):
+        """bt's saved state as (vCPU page, TC bytes, tables); ValueError when it is not one:
+        the same tables as this engine's, of the same types, with TC addresses in the TC."""
+        try:
+            page = base64.b64decode(saved["vcpu_page"], validate=True)
+            tc = base64.b64decode(saved["tc"], validate=True)
+            tables = {name: from_plain(value, (Block,))
+                      for name, value in saved["tables"].items()}
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"engine bt: the translation cache state is malformed ({error})") \
+                from None
+        ours = self._tables()
+        if set(tables) != set(ours) or not all(
+                type(tables[n]) is type(ours[n]) or None in (tables[n], ours[n]) for n in ours):
+            raise ValueError("engine bt: the saved tables differ from this engine's")
+        try:
+            consistent = (len(page) == 4096 and len(tc) == tables["tc_next"] - TC_VA
+                          and set(tables["stats"]) == set(self.stats)
+                          and all(type(b) is Block for b in tables["blocks"].values())
+                          and all(_in_tc(a) for a in _tc_addresses(tables)))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"engine bt: the translation cache state is malformed ({error})") \
+                from None
+        if not consistent:
+            raise ValueError("engine bt: the translation cache state is inconsistent")
+        if not all(isinstance(n, int) and self.host_address(n << 12, 4096) is not None
+                   for n in tables["page_blocks"]):
+            raise ValueError("engine bt: translated code on a page outside guest RAM")
+        return page, tc, tables
+
     def statistics(self):
         """Translation-cache counters for the cost model (fills, hits, callouts, ...)."""
         return dict(self.stats)
@@ -648,6 +720,27 @@ class BtEngine(TrapEngine):
             host = disassemble_word(word, address) + (f"   # {note}" if note else "")
             current[2].append((address, host))
         return rows
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def _tc_addresses(tables):
+    """Every TC address in bt's tables: where the VMM will write or send the hart."""
+    yield tables["tc_next"]
+    yield from tables["by_tc"]
+    yield from tables["callouts"]
+    yield from tables["restoring"]
+    for block in tables["blocks"].values():
+        yield block.tc
+        yield from (at for at, _ in block.incoming)
+    if tables.get("resume_tc") is not None:
+        yield tables["resume_tc"]
+
+
+def _in_tc(address):
+    return isinstance(address, int) and TC_VA <= address <= TC_VA + TC_SIZE
 
 
 def _classify(word):

@@ -12,6 +12,7 @@ engine's name. The defaults below fit a guest kernel that really runs in S-mode 
 from abc import ABC, abstractmethod
 
 from vmkit.hw import csr as C
+from vmkit.hw.context import check_context, load_context, save_context
 
 # sstatus sie stvec scounteren sscratch sepc scause stval sip satp
 SUPERVISOR_CSRS = (0x100, 0x104, 0x105, 0x106, 0x140, 0x141, 0x142, 0x143, 0x144, 0x180)
@@ -29,6 +30,13 @@ class Engine(ABC):
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the
     #                                                         guest kernel (lab's timeline)
     cpu = None                 # the hart (or software CPU) that runs guest code
+    # What the VMM sets up on `cpu` for its guest and the guest cannot change (intercepts, PMP,
+    # delegation, the VMM's page tables): not guest state, so a snapshot loads the guest's
+    # state under the loading VMM's own values (x86: the VMCS controls and host state are not
+    # in a migration stream) and a crafted file cannot let the guest escape. And the modes
+    # guest code runs in, (priv, virt): a state in any other is refused.
+    vmm_owned = ("intercept", "pmpcfg", "pmpaddr", "medeleg", "mideleg", "mcounteren")
+    guest_modes = frozenset({(1, False), (0, False)})
 
     # -- guest memory and boot ----------------------------------------------------------------
     @abstractmethod
@@ -55,6 +63,41 @@ class Engine(ABC):
     @abstractmethod
     def pass_time(self, ticks):
         """Guest time skipped while it waits in wfi."""
+
+    # -- snapshots (vmm/snapshot.py) ------------------------------------------------------------
+    def save_state(self):
+        """The guest state the engine holds, as plain data (JSON-ready): the guest's CPU (its
+        architectural context, hw/context.py) and the timer it reads time from. Caches
+        (decoded code, compiled blocks, TLB) are not state: they are rebuilt. An engine that
+        keeps more of the guest (a vCPU record) adds it. Guest RAM is the caller's."""
+        return {"cpu": save_context(self.cpu), "clint": self.cpu.clint.save_state()}
+
+    def load_state(self, state):
+        """Make `save_state()`'s data the engine's state; ValueError when it does not fit
+        (the caller, snapshot.py, then loads the state it saved before)."""
+        if not isinstance(state, dict) or not {"cpu", "clint"} <= set(state):
+            raise ValueError(f"engine {self.name}: the state lacks cpu or clint")
+        context = self._under_our_settings(state["cpu"])
+        check_context(context)
+        if (context["priv"], context["virt"]) not in self.guest_modes:
+            raise ValueError(f"engine {self.name}: the guest cannot run in privilege "
+                             f"{context['priv']} (virt={context['virt']})")
+        self.cpu.clint.load_state(state["clint"])
+        load_context(self.cpu, context)
+        self.cpu.mmu.tlb.flush_all()     # the guest's page tables may differ in restored RAM
+
+    def _under_our_settings(self, context):
+        """`context` with what the VMM owns (`vmm_owned`) replaced by this VMM's values."""
+        if not isinstance(context, dict) or not isinstance(context.get("csrs"), dict):
+            return context                          # check_context says what is wrong
+        ours = save_context(self.cpu)
+        context = dict(context, csrs=dict(context["csrs"]))
+        for name in self.vmm_owned:
+            if name in ours:
+                context[name] = ours[name]
+            else:
+                context["csrs"][name] = ours["csrs"][name]
+        return context
 
     def statistics(self):
         """The engine's own counters for the cost model (bt: its translation cache)."""

@@ -37,6 +37,8 @@ class HwEngine(HartEngine):
     name = "hw"
     title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
     has_vm_exits = True
+    vmm_owned = HartEngine.vmm_owned + ("hedeleg", "hideleg", "hcounteren", "hgatp")
+    guest_modes = frozenset({(1, True), (0, True)})        # VS and VU
     table_pool = 8                    # the 16 KiB Sv32x4 root, and room for leaf tables
 
     def setup(self, entry):

@@ -89,6 +89,22 @@ class PvEngine(TrapEngine):
     def _word(self, offset):
         return int.from_bytes(self.read_guest(self.area + offset, 4), "little")
 
+    # -- snapshots: which page is shared, and the scratch words a nested trap keeps ----------------
+    def save_state(self):
+        return super().save_state() | {"area": self.area, "scratch": self.interrupted_scratch}
+
+    def load_state(self, state):
+        area, scratch = state.get("area"), state.get("scratch")
+        if area is not None and (not isinstance(area, int) or area & 0xFFF != AREA_OFFSET
+                                 or self.host_address(area - AREA_OFFSET, 4096) is None):
+            raise ValueError(f"engine pv: the shared page {area!r} is not a page of guest RAM")
+        if scratch is not None and (not isinstance(scratch, list) or len(scratch) != 8 or not
+                                    all(isinstance(w, int) and 0 <= w < 1 << 32 for w in scratch)):
+            raise ValueError("engine pv: the saved scratch words must be 8 words or null")
+        super().load_state(state)
+        self.area, self.interrupted_scratch = area, scratch
+        self._map_alias(None if area is None else area - AREA_OFFSET)   # as _register maps it
+
     # -- hypercalls -------------------------------------------------------------------------------
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:
@@ -124,13 +140,19 @@ class PvEngine(TrapEngine):
         vcpu, status = self.vcpu, self.vcpu.mstatus
         self._store([status >> 1 & 1, 0, vcpu.scause, vcpu.sepc, vcpu.stval, status >> 8 & 1,
                      status >> 5 & 1, vcpu.sscratch] + [0] * 8)
-        if self.area_mapped:
-            self.memory.unmap_pages(self.shadow_root, ALIAS, 4096)
-        self.memory.map_pages(self.shadow_root, ALIAS, 4096, self.host_address(gpa), PTE_SHARED)
-        self.area_mapped = True
+        self._map_alias(gpa)
         self.hart.mmu.tlb.flush_vma(ALIAS, self.asid)
         self.hart.translation_changed()
         call.answer(SUCCESS)
+
+    def _map_alias(self, gpa):
+        """Show the guest page `gpa` (None: nothing) at ALIAS in the shadow table."""
+        if self.area_mapped:
+            self.memory.unmap_pages(self.shadow_root, ALIAS, 4096)
+        if gpa is not None:
+            self.memory.map_pages(self.shadow_root, ALIAS, 4096, self.host_address(gpa),
+                                  PTE_SHARED)
+        self.area_mapped = gpa is not None
 
     def _set_trap_vector(self, call):
         address = call.args[0]

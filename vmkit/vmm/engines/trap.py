@@ -18,6 +18,7 @@ With the guest's own paging off this table is the whole shadow page table.
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
+from vmkit.hw.state import load_plain_state, plain_state
 from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
                            INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
                            STORE_PAGE_FAULT)
@@ -67,6 +68,8 @@ class TrapEngine(HartEngine):
     name = "trap"
     title = "trap-and-emulate: the kernel in U-mode, privileged instructions trap"
     deprivileged = True
+    vmm_owned = HartEngine.vmm_owned + ("satp",)          # shadow table (set on load, too)
+    guest_modes = frozenset({(U, False)})                  # virtual S and U both run in U
     guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
     student_sret = None
@@ -208,6 +211,15 @@ class TrapEngine(HartEngine):
                 self.reflect(code, 0, interrupt=True)
                 return True
         return False
+
+    # -- snapshots: the vCPU record is guest state ------------------------------------------------
+    def save_state(self):
+        return super().save_state() | {"vcpu": plain_state(self.vcpu)}
+
+    def load_state(self, state):
+        super().load_state(state)
+        load_plain_state(self.vcpu, state.get("vcpu"), f"engine {self.name}: vcpu")
+        self._privilege_changed()      # what the hart gets for the virtual privilege (bt: satp)
 
     def read_supervisor_csr(self, number):
         return self.csrs.read(number)
