@@ -10,6 +10,7 @@ bounded chunks instead (runner.py).
     MemoryView           guest memory around an address, pc or a symbol    memory.py
     SourceView           the current guest source line                     source.py
     TranslationView      a bt block beside its translation                 tc.py
+    SnapshotPanel        save, change, restore a VM; now against saved     snapshot.py
     TechniqueComparison  cycles by category and exits by reason, per engine compare.py
     UtilizationPlot      host utilization, N guests alone vs consolidated  utilization.py
     ProgressBar          for runs longer than about a second               progress.py
@@ -27,13 +28,14 @@ from .memory import MemoryView
 from .panel import VmPanel
 from .progress import ProgressBar
 from .runner import Runner
+from .snapshot import SnapshotPanel
 from .source import SourceView
 from .speed import SpeedControl
 from .tc import TranslationView
 
-__all__ = ["Controls", "CpuView", "MemoryView", "ProgressBar", "Runner", "SourceView",
-           "SpeedControl", "TechniqueComparison", "TranslationView", "UtilizationPlot",
-           "VmConsole", "VmPanel"]
+__all__ = ["Controls", "CpuView", "MemoryView", "ProgressBar", "Runner", "SnapshotPanel",
+           "SourceView", "SpeedControl", "TechniqueComparison", "TranslationView",
+           "UtilizationPlot", "VmConsole", "VmPanel"]
 LAZY = {"TechniqueComparison": "compare", "UtilizationPlot": "utilization"}   # need Bokeh
 
 
