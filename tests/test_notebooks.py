@@ -74,7 +74,8 @@ HUNGARIAN = {
                                 "hardveres támogatás", "kétszeres címfordítás"),
     "04-binary-translation.ipynb": ("bináris átírás", "érzékeny utasítás", "tiszta emuláció"),
     "05-hosts-and-guests.ipynb": ("1. típusú", "2. típusú", "védelem",
-                                  "a vendég HALT utasítása nem állíthatja meg a gazdát"),
+                                  "a vendég HALT utasítása nem állíthatja meg a gazdát",
+                                  "pillanatkép"),
 }
 
 
@@ -192,3 +193,8 @@ def test_hosts_notebook_shows_what_it_claims_from_its_runs():
     assert code.count('lab.run("tinyos"') == 3 and "report_table(host, report)" in code
     assert "UtilizationPlot(rows)" in code and "sweep(range(1, 9))" in code
     assert '("credit", (512, 256))' in code
+    # snapshot and restore: saved, changed both ways, restored, and shown to be back
+    for step in ("panel.save()", "panel.run()", "panel.scribble()", "panel.restore()",
+                 "panel.back", "VirtualMachine.restore(path)"):
+        assert step in code, step
+    assert code.rstrip().endswith("panel")              # the live panel ends the section
