@@ -3,8 +3,10 @@ show them (x86: one KVM host with several domains, `virsh list` beside each one'
 console).
 
     host = Host(ram_size=host_ram(3))
-    add_guests(host, ["a=tinyos", "b=halt:trap", "spin"], write=print)   # "[a] tinyos: ..."
-    report = host.run(2_000_000)
+    guests = add_guests(host, ["a=tinyos", "b=halt:trap", "spin"], write=sys.stdout.write)
+    report = host.run(2_000_000)                  # "[a] tinyos: booting, two tasks" ...
+    for vm, console in guests:
+        console.flush()                           # a last line with no newline
     print(report_table(host, report))
 
 A guest spec is NAME=WORKLOAD:ENGINE; NAME= and :ENGINE may be left out (the workload's name,
