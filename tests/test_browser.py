@@ -254,7 +254,7 @@ NOTEBOOKS = {
     "04-binary-translation.ipynb": ({1: ["exits of the whole run"]}, 300),
     "05-hosts-and-guests.ipynb": ({0: ["a second native VM: this host already runs"],
                                    1: ["[a] tinyos: booting", "[b] kernel: all tasks exited"],
-                                   2: ["trap2 as alone, console and instruction count: True"],
+                                   2: ["trap2    as alone, console and instruction count: True"],
                                    3: ["halt ", "wfi: ", "tinyos-2 (trap): console as alone: "
                                        "True", "the host goes on"],
                                    4: ["bad-hw: 24 of 24 stores faulted",
