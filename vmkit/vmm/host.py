@@ -7,6 +7,11 @@ physical machine: its page allocator, VPID/ASID allocator and EPT pointers).
     host.vmids.free(vmid)                           # hfence.gvma of it, then reusable
     host.frames.free(root)
 
+    host = Host(ram_size=64 << 20, policy="credit") # several VMs on one host:
+    a = host.create_vm(program, engine="hw", name="a", weight=512)
+    b = host.create_vm(program, engine="trap", name="b")
+    host.run(1_000_000)                             # -> report(): per VM and host totals
+
 Frames (`FrameAllocator`) are xv6's kalloc/kfree over host-physical RAM, with one addition: a
 request may ask for `count` contiguous frames aligned to `align` frames, because the hardware
 needs some (an Sv32x4 G-stage root is 16 KiB, 16 KiB aligned; guest RAM that the G-stage maps
