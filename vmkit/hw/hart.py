@@ -167,7 +167,12 @@ class Hart:
         self.counter_offset[name] = new - self.instret - 1
 
     def read_time(self):
-        return self.clint.mtime if self.clint else 0
+        """The time CSR: mtime, plus htimedelta in VS and VU mode (H extension: a guest's
+        clock can be offset from the host's, e.g. after a migration; spec 8.2.8)."""
+        time = self.clint.mtime if self.clint else 0
+        if self.virt:
+            time = (time + (self.htimedeltah << 32 | self.htimedelta)) & 0xFFFF_FFFF_FFFF_FFFF
+        return time
 
     # -- interrupt lines -------------------------------------------------------------------
     def read_mip(self):

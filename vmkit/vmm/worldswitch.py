@@ -18,8 +18,7 @@ Time: the hart's CLINT counts retired instructions, and all of a VM's own instru
 on it, so while a VM is on the hart mtime is that VM's guest time. The switch saves mtime with
 the context and writes the incoming VM's back (M-mode firmware may write mtime): each guest
 sees exactly the time it would see alone. (The H extension's own tool, htimedelta, shifts only
-what VS-mode reads, so it could not serve native or the trap family; vmkit's hart does not
-apply it to `time` yet, where QEMU does.)
+what VS-mode reads, so it could not serve native or the trap family; hw leaves it at 0.)
 """
 
 from vmkit.hw.context import load_context, save_context
