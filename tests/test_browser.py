@@ -252,6 +252,18 @@ NOTEBOOKS = {
     "03-popek-goldberg.ipynb": ({0: ["correct answer: (2, 0)"],
                                  1: ["trap breaks, bt does not"]}, 300),
     "04-binary-translation.ipynb": ({1: ["exits of the whole run"]}, 300),
+    "05-hosts-and-guests.ipynb": ({0: ["a second native VM: this host already runs"],
+                                   1: ["[a] tinyos: booting", "[b] kernel: all tasks exited"],
+                                   2: ["trap2    as alone, console and instruction count: True"],
+                                   3: ["halt ", "wfi: ", "tinyos-2 (trap): console as alone: "
+                                       "True", "the host goes on"],
+                                   4: ["bad-hw: 24 of 24 stores faulted",
+                                       "0xDEADBEEF anywhere in host RAM: False"],
+                                   5: ["8 guests: 8 host(s)"],
+                                   6: ["credit       weights (512, 256): a 66.7%"],
+                                   7: ["restored: as saved: True, at 15000 instructions",
+                                       "running on again prints the same: True",
+                                       "the copy from it prints the same: True"]}, 300),
     # The answers are left as `...`: otter must run every check and report it failed.
     "homework/hw1-cpu-virtualization.ipynb": ({1: ["q1:", "q4:"], 3: ["q1 results"],
                                                5: ["q2 results"], 7: ["q3 results"],
@@ -353,5 +365,19 @@ def _check_translation(lab):
     lab.shot("04-binary-translation-view")
 
 
+def _check_hosts(lab):
+    """05: the consolidation plot (Bokeh) renders (a canvas in the DOM), and the snapshot
+    panel's restore button brings the VM back to its snapshot."""
+    cell = _cell(lab, 5)
+    cell.locator("canvas").first.wait_for(state="attached", timeout=60_000)
+    _reveal(lab, cell.locator("canvas").first)
+    lab.shot("05-hosts-and-guests-utilization")
+    cell = _cell(lab, 7)
+    _reveal(lab, cell.locator("button:text-is('restore')")).click()
+    cell.locator("text=the VM is as saved").first.wait_for(timeout=30_000)
+    lab.shot("05-hosts-and-guests-snapshot")
+
+
 CHECKS = {"00-start-here": _check_panel, "02-cpu-virtualization": _check_comparison,
-          "04-binary-translation": _check_translation}
+          "04-binary-translation": _check_translation,
+          "05-hosts-and-guests": _check_hosts}

@@ -370,3 +370,81 @@ def test_workbook_and_jupyter_leave_the_checkout_clean():
                      "notebooks/.ipynb_checkpoints/00-start-here-checkpoint.ipynb"):
             check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
             assert check.returncode == 0, path
+
+
+# -- several guests on one host (vmkit run --guest A --guest B ...) ---------------------------
+def test_several_guests_share_one_host_and_each_console_is_prefixed():
+    alone = vmkit("run", "--guest", "tinyos")
+    result = vmkit("run", "--guest", "a=tinyos", "--guest", "b=halt:trap", "--guest",
+                   "spin:bt", "--max-insns", 300_000)
+    no_traceback(result)
+    lines = result.stdout.splitlines()
+    console = [line for line in lines if line.startswith("[")]
+    # tinyos beside a halting and a spinning guest prints exactly what it prints alone
+    assert [line[4:] for line in console if line.startswith("[a] ")] == \
+        alone.stdout.splitlines()
+    assert len(console) == len(alone.stdout.splitlines())   # b and spin print nothing
+    summary = lines[len(console):]
+    assert summary[0].split()[:2] == ["name", "engine"]
+    rows = {line.split()[0]: line.split() for line in summary[1:4]}
+    assert rows["a"][1] == "hw" and rows["a"][-2:] == ["shutdown", "0"]
+    assert rows["b"][1] == "trap" and rows["b"][5] == "wfi:"
+    assert rows["spin"][1] == "bt" and rows["spin"][-1] == "running"
+    assert summary[4].startswith("host: 300000 ticks")       # the host ran its whole budget
+    assert result.returncode == 125             # the first guest that failed: b waits forever
+    one_line(result)
+    assert "b, spin" in result.stderr
+
+
+FAILURE = GUEST.replace("li a1, 0", "li a1, 1")     # SRST reason 1: system failure
+
+
+def test_several_guests_exit_status_and_default_names(tmp_path):
+    (tmp_path / "fails.s").write_text(FAILURE)
+    result = vmkit("run", "--guest", "syscall:trap", "--guest", "syscall:pv",
+                   "--iterations", 3, cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "[syscall] syscall: 3 iterations done" in result.stdout
+    assert "[syscall-2] syscall: 3 iterations done" in result.stdout
+    result = vmkit("run", "--guest", "ok=syscall", "--guest", "fails.s:emulate", cwd=tmp_path)
+    assert result.returncode == 1              # the guest's own shutdown code
+    assert "fails  emulate" in result.stdout and "shutdown 1" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--guest", "a=tinyos:vt-x", "--guest", "b=io"), "unknown engine 'vt-x'"),
+    (("--guest", "=tinyos"), "name before '=' is empty"),
+    (("--guest", "a=:hw"), "no workload"),
+    (("--guest", "a=tinyos", "--guest", "a=io"), "two guests are named 'a'"),
+    (("--guest", "tinyos:native", "--guest", "io:native"), "only one guest may be native"),
+    (("--guest", "a=tinyos", "--stats"), "--stats applies to one guest"),
+    (("--guest", "a=tinyos", "--guest", "b=io", "--json"), "--json applies to one guest"),
+    (("--guest", "a=halt", "--guest", "spin", "--iterations", "2"), "--iterations"),
+    (("--guest", "a=prog.s", "--guest", "no-such.s"), "no such file: no-such.s"),
+    (("prog.s", "--guest", "a=tinyos"), "not both"),
+])
+def test_bad_guest_specs_are_one_line_errors(tmp_path, args, message):
+    (tmp_path / "prog.s").write_text(GUEST)
+    result = vmkit("run", *args, "--max-insns", 1000, cwd=tmp_path)
+    assert result.returncode in (1, 2) and result.stdout == ""
+    assert result.returncode == 2 or "no such file" in message
+    no_traceback(result)
+    one_line(result)
+    assert message in result.stderr
+
+
+def test_a_named_console_hands_on_whole_prefixed_lines_and_bounds_a_flood():
+    from vmkit.hosts import LINE_LIMIT, NamedConsole, default_names, parse_guest
+    out = []
+    console = NamedConsole("vm1", out.append)
+    console(b"hel")
+    console(b"lo\r\nwor")
+    assert out == ["[vm1] hello\n"]
+    console(b"x" * (3 * LINE_LIMIT))           # no newline ever: shown in pieces, not kept
+    assert len(out) == 4 and len(console.pending) < LINE_LIMIT
+    console.flush()
+    assert out[1] == "[vm1] wor" + "x" * (LINE_LIMIT - 3) + "\n" and console.pending == b""
+    assert parse_guest("db=kernel.s:bt") == ("db", "kernel.s", "bt")
+    assert parse_guest("tinyos", engine="trap") == (None, "tinyos", "trap")
+    guests = [parse_guest(s) for s in ("tinyos", "tinyos-2=io", "tinyos", "x=tinyos")]
+    assert default_names(guests) == ["tinyos", "tinyos-2", "tinyos-3", "x"]

@@ -10,6 +10,7 @@ import pytest
 
 from vmkit.asm import assemble, assemble_file
 from vmkit.guest import build
+from vmkit.guest.hostile import HOSTILE, OUTSIDE, hostile
 from vmkit.vmm.consolidation import idle_guest, measure, sweep
 from vmkit.vmm.engines import ENGINES
 from vmkit.vmm.host import Host
@@ -21,37 +22,8 @@ ENGINE_NAMES = list(ENGINES)
 HELLO_TIMER = assemble_file(HERE / "data/guest/hello_timer.s")    # UART, SBI, rdtime, wfi
 TINYOS = build("tinyos")                                          # timer preemption, U-mode
 
-SBI = """
-.macro shutdown code
-        li a0, 0
-        li a1, \\code
-        li a7, 0x53525354
-        li a6, 0
-        ecall
-.endm
-"""
-# Stores outside its RAM: just past it, where other VMs' RAM and the engines' tables may lie
-# in host memory, the host's devices (the finisher's power-off code among them; not the PLIC's
-# address: that is the VM's own PLIC). Each faults; the handler steps over it.
-OUTSIDE = [0x8040_0000, 0x8080_0000, 0x8100_0000, 0x8140_0000, 0x8180_0000, 0x8200_0000,
-           0x8300_0000, 0x0010_0000, 0x0200_4000, 0x0300_0000, 0x0000_0000, 0xFF00_0000]
-HOSTILE = {
-    "outside": "_start: la t0, skip\n csrw stvec, t0\n li s0, 0\n" + "".join(
-        f" li t1, {a:#x}\n li t2, 0x5555\n sw t2, 0(t1)\n li t2, 0xdeadbeef\n sw t2, 4(t1)\n"
-        for a in OUTSIDE) + " shutdown 0\nskip: csrr t0, sepc\n addi t0, t0, 4\n"
-        " csrw sepc, t0\n addi s0, s0, 1\n sret\n",
-    "halt": "_start: csrci sstatus, 2\n csrw sie, zero\n wfi\n j _start\n",
-    "spin": "_start: j _start\n",
-    "traploop": "_start: la t0, skip\n csrw stvec, t0\n1: unimp\n j 1b\nskip: csrr t0, sepc\n"
-                " addi t0, t0, 4\n csrw sepc, t0\n sret\n",
-    "storm": "_start: li t0, 0x40000000\n csrw stvec, t0\n unimp\n",
-}
 HOSTILE_STOP = {"outside": "shutdown", "halt": "wfi", "spin": None, "traploop": None,
                 "storm": "error"}
-
-
-def hostile(kind):
-    return assemble(SBI + HOSTILE[kind], f"{kind}.s")
 
 
 def outcome(vm):

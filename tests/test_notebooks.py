@@ -73,6 +73,9 @@ HUNGARIAN = {
                                 "védelem", "hatékonyság", "bináris átírás",
                                 "hardveres támogatás", "kétszeres címfordítás"),
     "04-binary-translation.ipynb": ("bináris átírás", "érzékeny utasítás", "tiszta emuláció"),
+    "05-hosts-and-guests.ipynb": ("1. típusú", "2. típusú", "védelem",
+                                  "a vendég HALT utasítása nem állíthatja meg a gazdát",
+                                  "pillanatkép"),
 }
 
 
@@ -173,3 +176,25 @@ def test_popek_goldberg_notebook_reconciles_x86_and_risc_v():
     for phrase in ("classically virtualizable", "Robin & Irvine", "H extension", "`vsstatus`",
                    "hedeleg", "needs hardware support"):
         assert phrase in text, phrase
+
+
+def test_hosts_notebook_shows_what_it_claims_from_its_runs():
+    path = ROOT / "05-hosts-and-guests.ipynb"
+    code = "\n".join(source for kind, source in _cells(path) if kind == "code")
+    text = _text(path)
+    # type 1 vs type 2 on vmkit's own structure, and what would change for the other
+    for phrase in ("vmkit's VMM is type 1", "the whole simulator is type 2", "CFS",
+                   "only one kernel can own a bare machine"):
+        assert phrase.lower() in text.lower(), phrase
+    # every guest set is run, and each claim is checked against a run alone
+    for guest_set in ('"a=tinyos:hw", "b=tinyos:trap"', '"pv=tinyos:pv"', '"halt:hw"',
+                      '"spin:bt"', '"traploop:trap"', '"storm:pv"', '"bad-hw=outside:hw"'):
+        assert guest_set in code, guest_set
+    assert code.count('lab.run("tinyos"') == 3 and "report_table(host, report)" in code
+    assert "UtilizationPlot(rows)" in code and "sweep(range(1, 9))" in code
+    assert '("credit", (512, 256))' in code
+    # snapshot and restore: saved, changed both ways, restored, and shown to be back
+    for step in ("panel.save()", "panel.run()", "panel.scribble()", "panel.restore()",
+                 "panel.back", "VirtualMachine.restore(path)"):
+        assert step in code, step
+    assert code.rstrip().endswith("panel")              # the live panel ends the section

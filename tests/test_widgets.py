@@ -609,6 +609,24 @@ def test_comparison_rejects_bad_input(rows):
         TechniqueComparison(rows, preset="pentium-pro")
 
 
+# -- consolidation plot ------------------------------------------------------------------------
+def test_utilization_plot_draws_the_measured_rows():
+    from vmkit.vmm.consolidation import sweep
+    from vmkit_widgets import UtilizationPlot
+    rows = sweep((1, 3), engine="trap", periods=3)
+    plot = UtilizationPlot(rows)
+    data = plot.source.data
+    assert data["guests"] == [1, 3]
+    assert data["alone"] == [row["alone"]["utilization"] for row in rows]
+    assert data["consolidated"] == [row["consolidated"]["utilization"] for row in rows]
+    assert data["consolidated"][1] > 2 * data["alone"][1]       # three guests share one host
+    assert "trap" in plot.figure.title.text and type(plot.widget).__name__ == "BokehModel"
+    with pytest.raises(ValueError, match="nothing to plot"):
+        UtilizationPlot([])
+    with pytest.raises(ValueError, match="one row per guest count"):
+        UtilizationPlot([rows[0], rows[0]])
+
+
 # -- progress bar ------------------------------------------------------------------------------
 def test_progress_bar_appears_only_for_long_runs(loop):
     for after_s, shown in ((0.0, True), (3600.0, False)):
@@ -646,6 +664,8 @@ def test_bokeh_is_imported_only_for_a_comparison():
             "from vmkit_widgets import TechniqueComparison\n"
             "print(before, 'bokeh' in sys.modules, TechniqueComparison.__name__)")
     assert fresh_python(code).split() == ["False", "True", "TechniqueComparison"]
+    code = code.replace("TechniqueComparison", "UtilizationPlot")
+    assert fresh_python(code).split() == ["False", "True", "UtilizationPlot"]
 
 
 def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
@@ -660,3 +680,43 @@ def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
     assert f"{2 * keep + 3:,} earlier characters not kept" in con.html.value
     con.clear()
     assert con.dropped == 0 and "not kept" not in con.html.value
+
+
+# -- snapshot panel ----------------------------------------------------------------------------
+def test_snapshot_panel_saves_changes_and_restores_the_vm():
+    from vmkit_widgets import SnapshotPanel
+    _, vm = tinyos_vm("trap", iterations=3)
+    vm.run(5_000)
+    panel = SnapshotPanel(vm, step=4_000)
+    assert panel.buttons["restore"].disabled and "no snapshot yet" in html_text(panel.html.value)
+    panel.buttons["save"].click()
+    assert panel.back and not panel.buttons["restore"].disabled and panel.size > 0
+    saved = dict(panel.state())
+    panel.buttons["run on"].click()
+    assert vm.counters.guest_instructions == 9_000 and not panel.back
+    after = bytes(vm.console)
+    panel.buttons["write RAM"].click()
+    assert "differs from the snapshot" in html_text(panel.html.value)
+    panel.buttons["restore"].click()
+    assert panel.back and panel.state() == saved and vm.counters.guest_instructions == 5_000
+    assert "the VM is as saved" in html_text(panel.html.value)
+    panel.run()                                  # the same again, from the same point
+    assert bytes(vm.console) == after and vm.counters.guest_instructions == 9_000
+
+
+def test_snapshot_panel_shows_a_failure_instead_of_raising():
+    from vmkit_widgets import SnapshotPanel
+    _, vm = tinyos_vm("hw")
+    panel = SnapshotPanel(vm)
+    with pytest.raises(ValueError, match="save a snapshot first"):
+        panel.restore()
+    panel.save()
+    panel.snapshot = panel.snapshot.to_bytes()[:-10]        # a truncated snapshot
+    before = panel.state()
+    panel.buttons["restore"].click()
+    assert "SnapshotError" in panel.message and "truncated" in panel.message
+    assert panel.state() == before                           # the VM is unchanged
+    with pytest.raises(ValueError, match="step"):
+        SnapshotPanel(vm, step=0)
+    with pytest.raises(ValueError, match="not a page inside guest RAM"):
+        panel.scribble(vm.ram_size)

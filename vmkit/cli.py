@@ -4,6 +4,7 @@
     vmkit disasm prog.elf               disassemble, as objdump -d prints it
     vmkit run prog.s|prog.elf           run bare-metal on the host machine (M-mode start)
     vmkit run --guest W --engine E      run a workload as a guest under the VMM
+    vmkit run --guest a=W --guest b=W:E several guests on one host, consoles prefixed [a], [b]
     vmkit compare W                     the same workload under every technique
     vmkit snapshot W --after N -o F     run a guest N instructions, save the whole VM in F
     vmkit restore F                     go on from a snapshot, printing the guest's console
@@ -117,7 +118,7 @@ def cmd_disasm(args):
 def cmd_run(args):
     _check_run_options(args)
     if args.guest is not None:
-        return cmd_run_guest(args)
+        return cmd_run_host(args) if _several(args.guest) else cmd_run_guest(args)
     _existing(args.program)
     from vmkit.hw.machine import Machine
 
@@ -169,16 +170,59 @@ def _check_run_options(args):
         return
     if args.program is not None:
         raise OptionError(f"vmkit run: give a program or --guest, not both ({args.program} "
-                          f"and --guest {args.guest})")
+                          f"and --guest {args.guest[0]})")
     if args.trace:
         raise OptionError("vmkit run: --trace logs a bare-metal run only (not --guest)")
+    if _several(args.guest):
+        _check_host_options(args)
+        return
     if args.stats and args.json:
         raise OptionError("vmkit run: --stats or --json, not both (the JSON row has the "
                           "counters)")
     if args.model and not (args.stats or args.json):
         raise OptionError("vmkit run: --model prices the run: add --stats or --json to see "
                           "the cycles")
-    _check_workload(args.guest, args.iterations)
+    _check_workload(_parse_guest(args.guest[0], args.engine)[1], args.iterations)
+
+
+def _several(specs):
+    """Several guests on one host: more than one --guest, or one given a NAME=."""
+    return len(specs) > 1 or "=" in specs[0]
+
+
+def _parse_guest(spec, engine):
+    from vmkit.hosts import parse_guest
+    try:
+        return parse_guest(spec, engine or "hw")
+    except ValueError as error:
+        raise OptionError(f"vmkit run: {error}") from None
+
+
+def _check_host_options(args):
+    """Several guests: each spec parses, each file exists, the options apply to them."""
+    for option, value in (("--stats", args.stats), ("--json", args.json),
+                          ("--model", args.model)):
+        if value:
+            raise OptionError(f"vmkit run: {option} applies to one guest; several guests "
+                              "print a summary per VM")
+    from vmkit import guest
+    from vmkit.hosts import default_names
+    from vmkit.vmm.engines import engine_class
+    guests = [_parse_guest(spec, args.engine) for spec in args.guest]
+    try:
+        default_names(guests)
+    except ValueError as error:
+        raise OptionError(f"vmkit run: {error}") from None
+    if sum(bool(getattr(engine_class(e), "bare_metal", False)) for _, _, e in guests) > 1:
+        raise OptionError("vmkit run: only one guest may be native: it owns the bare metal "
+                          "(host RAM at 0x80000000, the host's UART)")
+    workloads = [workload for _, workload, _ in guests]
+    for workload in workloads:
+        if _is_file_workload(workload):
+            _existing(workload)
+    if args.iterations and not any(w in guest.WORKLOADS for w in workloads):
+        raise OptionError("vmkit: --iterations sets the loop count of built-in workloads; "
+                          "none of these guests is one")
 
 
 def _check_workload(workload, iterations):
@@ -192,8 +236,9 @@ def _check_workload(workload, iterations):
 def cmd_run_guest(args):
     """Run a workload as a guest under the VMM with one engine."""
     from vmkit import lab
+    _, workload, engine = _parse_guest(args.guest[0], args.engine)
     stream = None if args.json else _stream_console
-    result = _lab_call(lab.run, args.guest, args.engine or "hw", iterations=args.iterations,
+    result = _lab_call(lab.run, workload, engine, iterations=args.iterations,
                        model=args.model or "modern", max_instructions=args.max_insns,
                        console=stream, quirks=_quirks(args), fast=not args.reference)
     if args.json:
@@ -205,6 +250,36 @@ def cmd_run_guest(args):
         print(f"vmkit: the guest did not shut down: {result.exit_reason}", file=sys.stderr)
         return STATUS_BUDGET if result.exit_reason.startswith("budget") else STATUS_ERROR
     return result.exit_code
+
+
+def cmd_run_host(args):
+    """Several guests on one host: their console lines prefixed by name, then one row per VM.
+    Exit status: 0 if every guest shut down with 0, else the first other guest's (its code,
+    or as a bare-metal run's: still running, waiting forever in wfi, stopped with an error)."""
+    from vmkit.hosts import add_guests, host_ram, report_table
+    from vmkit.vmm.host import Host
+    host = Host(ram_size=host_ram(len(args.guest)), fast=not args.reference)
+    guests = _lab_call(add_guests, host, args.guest, args.engine or "hw",
+                       iterations=args.iterations, quirks=_quirks(args),
+                       write=_stream_text)
+    report = host.run(args.max_insns)
+    for _, console in guests:
+        console.flush()
+    print(report_table(host, report))
+    statuses = [_guest_status(vm.stop) for vm, _ in guests]
+    failed = [vm.name for (vm, _), status in zip(guests, statuses) if status]
+    if failed:
+        print(f"vmkit: {len(failed)} of {len(guests)} guests did not shut down with 0: "
+              f"{', '.join(failed)}", file=sys.stderr)
+    return next((status for status in statuses if status), 0)
+
+
+def _guest_status(stop):
+    if stop is None:
+        return STATUS_BUDGET
+    if stop.reason == "shutdown":
+        return stop.code
+    return STATUS_WAITING if stop.reason == "wfi" else STATUS_ERROR
 
 
 def cmd_snapshot(args):
@@ -294,6 +369,11 @@ def _stream_console(data):
     sys.stdout.buffer.flush()
 
 
+def _stream_text(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _stats_text(result):
     c = result.counters
     lines = [f"--- {result.workload} under {result.engine}: {result.exit_reason}",
@@ -376,6 +456,7 @@ What to try next:
   vmkit run --guest tinyos --engine trap --stats   a small kernel as a guest, trap-and-emulate,
                                                    and what the hypervisor counted
   vmkit compare tinyos                             the same kernel under all six techniques
+  vmkit run --guest a=tinyos --guest b=halt:trap   two guests on one host: b halts, a goes on
   vmkit run --help                                 your own program, bare-metal or as a guest
   vmkit workbook                                   the notebooks, in JupyterLab"""
 
@@ -504,6 +585,9 @@ examples:
                                               a microbenchmark, with the VMM's counters
   vmkit run --guest kernel.s --engine pv --json --model p4-2006
                                               your own guest, one JSON row with cycles
+  vmkit run --guest a=tinyos --guest b=halt:trap --guest spin:bt --max-insns 500000
+                                              three guests on one host: the halting and
+                                              the spinning one stop neither the host nor a
 """
 
 COMPARE_EXAMPLES = """\
@@ -565,12 +649,14 @@ def build_parser():
                    help="instruction budget (default 100000000)")
     p.add_argument("--trace", metavar="FILE",
                    help="bare-metal: write a commit log (Spike --log-commits format) to FILE")
-    p.add_argument("--guest", metavar="WORKLOAD|FILE",
+    p.add_argument("--guest", metavar="[NAME=]WORKLOAD[:ENGINE]", action="append",
                    help="run as a guest under the VMM instead (tinyos, syscall, io, csr, "
-                   "callret, trapinsn, or a .s/.elf file linked at 0x80000000)")
+                   "callret, trapinsn; the hostile halt, spin, outside, traploop, storm; or a "
+                   ".s/.elf file linked at 0x80000000), under ENGINE if given; repeat it "
+                   "(or name one) to run several guests on one host")
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"with --guest: the technique, one of {', '.join(engines)} "
-                   "(default hw)")
+                   "(default hw), for each guest that names none")
     p.add_argument("--iterations", type=_int_from(1),
                    help="with --guest: loop count of a built-in workload")
     p.add_argument("--model", choices=models, metavar="MODEL",

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from . import guest
 from .disasm import disassemble_word
+from .guest.hostile import HOSTILE_KINDS, hostile
 from .hw.trap import ECALL_FROM_U, INTERRUPT_BIT, cause_name
 from .vmm.costs import RunResult, cost_model
 from .vmm.engines import ENGINES, engine_class
@@ -33,9 +34,16 @@ DEFAULT_ENGINES = tuple(ENGINES)
 
 def load_program(workload, iterations=None, pv=False):
     """A workload name from vmkit.guest (tinyos, syscall, ...) or a path to a .s/.elf file.
-    `pv`: the paravirtual build of a named workload (the `pv` engine runs that one)."""
+    `pv`: the paravirtual build of a named workload (the `pv` engine runs that one). The
+    hostile guests (vmkit/guest/hostile.py: halt, spin, ...) are named workloads too; they
+    have no loop count and need no PV build (their privileged instructions trap under pv)."""
     if workload in guest.WORKLOADS:
         return guest.build(workload, iterations=iterations, pv=pv)
+    if workload in HOSTILE_KINDS:
+        if iterations is not None:
+            raise ValueError(f"{workload!r} is a hostile guest: it has no loop count "
+                             "(iterations)")
+        return hostile(workload)
     path = Path(workload)
     if path.suffix in (".s", ".S") and path.is_file():
         from .asm import assemble_file
@@ -44,7 +52,8 @@ def load_program(workload, iterations=None, pv=False):
         from .elf import load_elf_file
         return load_elf_file(path)
     raise ValueError(f"unknown workload {workload!r}; choose one of "
-                     f"{', '.join(guest.WORKLOADS)}, or give a .s or .elf file")
+                     f"{', '.join(guest.WORKLOADS + HOSTILE_KINDS)}, or give a .s or .elf "
+                     "file")
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,

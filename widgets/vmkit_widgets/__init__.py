@@ -10,14 +10,16 @@ bounded chunks instead (runner.py).
     MemoryView           guest memory around an address, pc or a symbol    memory.py
     SourceView           the current guest source line                     source.py
     TranslationView      a bt block beside its translation                 tc.py
+    SnapshotPanel        save, change, restore a VM; now against saved     snapshot.py
     TechniqueComparison  cycles by category and exits by reason, per engine compare.py
+    UtilizationPlot      host utilization, N guests alone vs consolidated  utilization.py
     ProgressBar          for runs longer than about a second               progress.py
     Runner               the cooperative chunked run loop (no widgets)     runner.py
     VmPanel              all of the above for one guest                    panel.py
 
-TechniqueComparison is imported on first use: it is the only part that needs Bokeh, whose
-import costs seconds in the browser (Pyodide), so a notebook that only shows a VmPanel never
-pays it.
+TechniqueComparison and UtilizationPlot are imported on first use: they are the only parts
+that need Bokeh, whose import costs seconds in the browser (Pyodide), so a notebook that only
+shows a VmPanel never pays it.
 """
 
 from .console import VmConsole
@@ -26,17 +28,20 @@ from .memory import MemoryView
 from .panel import VmPanel
 from .progress import ProgressBar
 from .runner import Runner
+from .snapshot import SnapshotPanel
 from .source import SourceView
 from .speed import SpeedControl
 from .tc import TranslationView
 
-__all__ = ["Controls", "CpuView", "MemoryView", "ProgressBar", "Runner", "SourceView",
-           "SpeedControl", "TechniqueComparison", "TranslationView", "VmConsole", "VmPanel"]
+__all__ = ["Controls", "CpuView", "MemoryView", "ProgressBar", "Runner", "SnapshotPanel",
+           "SourceView", "SpeedControl", "TechniqueComparison", "TranslationView",
+           "UtilizationPlot", "VmConsole", "VmPanel"]
+LAZY = {"TechniqueComparison": "compare", "UtilizationPlot": "utilization"}   # need Bokeh
 
 
 def __getattr__(name):
-    """Lazy attributes of the package (PEP 562): TechniqueComparison, and Bokeh with it."""
-    if name == "TechniqueComparison":
-        from .compare import TechniqueComparison
-        return TechniqueComparison
+    """Lazy attributes of the package (PEP 562): the Bokeh plots, and Bokeh with them."""
+    if name in LAZY:
+        from importlib import import_module
+        return getattr(import_module(f".{LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
