@@ -3,8 +3,10 @@
 `.ci/run` installs the tools and sets VMKIT_REQUIRE_TOOLS=1, so CI never passes by skipping.
 """
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 
 import pytest
@@ -48,6 +50,33 @@ if IN_PYODIDE:
 # The tests of what is built around the core (the browser site, Binder, this Pyodide harness)
 # drive a browser, virtual environments and Node from the host: not collected inside Pyodide.
 collect_ignore = ["test_browser.py", "test_binder.py", "test_pyodide.py"] if IN_PYODIDE else []
+
+
+# --- a guest that hangs fails its test -------------------------------------------------------
+
+class Runaway(BaseException):
+    """A run took far longer than its budget allows. A BaseException: the run loop turns an
+    Exception raised inside it into an "internal error" stop, which would hide the hang."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds):
+    """A wall-clock bound on a run, for a guest that hangs inside one entry into it. A no-op
+    where there are no timers (Pyodide), where the tests' other bounds must do; vmkit itself
+    uses no signals, only the tests do."""
+    if IN_PYODIDE or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise Runaway(f"the run took more than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- the quick loop --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from vmkit.vmm import sbi
 from vmkit.vmm.engines import ENGINES
 from vmkit.vmm.vm import VirtualMachine
 
+from conftest import watchdog
 from test_vmm import SBI_MACROS           # the sbi and shutdown macros guests use
 
 ENGINE_NAMES = sorted(ENGINES)
@@ -614,17 +615,8 @@ STATIC_STORE, DYNAMIC_STORE = "sw t1, -2040(zero)", "sw t1, 0(t2)"
 
 def run_within(vm, budget, seconds=20):
     """vm.run(budget), failing (not hanging) if it takes longer than `seconds`."""
-    import signal
-
-    def expired(*_):
-        raise TimeoutError(f"vm.run({budget}) took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
+    with watchdog(seconds):
         return vm.run(budget)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)

@@ -18,8 +18,6 @@ entries into the guest, and by a wall-clock watchdog; the last two fail the test
 instead of hanging it. Each known bug it found (issue 12) is an explicit example or a test of its own.
 """
 
-import contextlib
-import signal
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -34,7 +32,7 @@ from vmkit.vmm import sbi
 from vmkit.vmm.engines import bt, pv
 from vmkit.vmm.vm import GUEST_RAM, GUEST_UART, VirtualMachine, VmStop
 
-from conftest import IN_PYODIDE
+from conftest import IN_PYODIDE, Runaway, watchdog
 from test_hostile import ENGINE_NAMES, guest
 
 RAM_SIZE = 64 << 10
@@ -49,11 +47,6 @@ QUICK = settings(max_examples=15, deadline=None,
 
 # --- running a VM within bounds and checking what it may not change ------------------------------
 
-class Runaway(BaseException):
-    """The run loop entered the guest far more often, or ran far longer, than its budget allows.
-    A BaseException: the hart's run loop turns an Exception into an "internal error" stop."""
-
-
 def bounded(vm, budget):
     """Have `vm.run(budget)` fail with Runaway instead of spinning: each entry either retires
     an instruction or counts toward a storm (vm.py), so more entries than this is a bug."""
@@ -67,26 +60,6 @@ def bounded(vm, budget):
                           f"{vm.counters.as_dict()}")
         return enter(slice_)
     vm.engine.enter = guarded
-
-
-@contextlib.contextmanager
-def watchdog(seconds=WATCHDOG_SECONDS):
-    """A wall-clock bound on a run, for a guest that hangs inside one entry (where the budget
-    is no longer the guest's to reach, no entry count can stop it). A no-op without timers
-    (Pyodide); vmkit itself uses no signals, only this test does."""
-    if not hasattr(signal, "setitimer") or IN_PYODIDE:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise Runaway(f"the run took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def vmm_owned_pages(vm):
@@ -122,7 +95,7 @@ def run_hostile(vm, budget):
     break. Returns the VmStop."""
     before = outside_guest(vm)
     bounded(vm, budget)
-    with watchdog():
+    with watchdog(WATCHDOG_SECONDS):
         stop = vm.run(budget)
     counters = vm.counters
     assert isinstance(stop, VmStop), stop
