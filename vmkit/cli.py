@@ -256,8 +256,8 @@ def cmd_run_host(args):
     """Several guests on one host: their console lines prefixed by name, then one row per VM.
     Exit status: 0 if every guest shut down with 0, else the first other guest's (its code,
     or as a bare-metal run's: still running, waiting forever in wfi, stopped with an error)."""
-    from vmkit.hosts import add_guests, host_ram, report_table
-    from vmkit.vmm.host import Host
+    from vmkit.hosts import add_guests, report_table
+    from vmkit.vmm.host import Host, host_ram
     host = Host(ram_size=host_ram(len(args.guest)), fast=not args.reference)
     guests = _lab_call(add_guests, host, args.guest, args.engine or "hw",
                        iterations=args.iterations, quirks=_quirks(args),
@@ -611,6 +611,14 @@ def _parser(sub, name, help, epilog=None, description=None):
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _workload_options(p, when=""):
+    """--iterations and --quirk, which run --guest, compare and snapshot share."""
+    p.add_argument("--iterations", type=_int_from(1),
+                   help=f"{when}loop count of a built-in workload")
+    p.add_argument("--quirk", metavar="pushf,popf",
+                   help=f"{when}Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
+
+
 def build_parser():
     parser = _Parser(prog="vmkit", description="A simulated RISC-V machine "
                                      "with the hypervisor extension, and a hypervisor with "
@@ -657,14 +665,10 @@ def build_parser():
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"with --guest: the technique, one of {', '.join(engines)} "
                    "(default hw), for each guest that names none")
-    p.add_argument("--iterations", type=_int_from(1),
-                   help="with --guest: loop count of a built-in workload")
+    _workload_options(p, "with --guest: ")
     p.add_argument("--model", choices=models, metavar="MODEL",
                    help=f"with --guest and --stats or --json: the cost model, one of "
                    f"{', '.join(models)} (default modern)")
-    p.add_argument("--quirk", metavar="pushf,popf",
-                   help="with --guest, Popek-Goldberg lab: make sstatus accesses from U-mode "
-                   "not trap")
     p.add_argument("--stats", action="store_true", help="with --guest: print the counters")
     p.add_argument("--json", action="store_true", help="with --guest: print one JSON row")
     p.add_argument("--reference", action="store_true",
@@ -677,14 +681,11 @@ def build_parser():
     p.add_argument("workload", metavar="WORKLOAD|FILE")
     p.add_argument("--engines", metavar="E1,E2,...",
                    help=f"comma-separated engines (default: all: {','.join(engines)})")
-    p.add_argument("--iterations", type=_int_from(1),
-                   help="loop count of a built-in workload")
+    _workload_options(p)
     p.add_argument("--model", choices=models, default="modern", metavar="MODEL",
                    help=f"cost model, one of {', '.join(models)} (default modern)")
     p.add_argument("--max-insns", type=_int_from(1, MAX_BUDGET), default=50_000_000,
                    help="instruction budget per engine")
-    p.add_argument("--quirk", metavar="pushf,popf",
-                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--reference", action="store_true",
                    help="run the reference interpreter (one instruction at a time) instead of "
@@ -705,10 +706,7 @@ def build_parser():
                    help="the snapshot file to write")
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"the technique, one of {', '.join(engines)} (default hw)")
-    p.add_argument("--iterations", type=_int_from(1),
-                   help="loop count of a built-in workload")
-    p.add_argument("--quirk", metavar="pushf,popf",
-                   help="Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
+    _workload_options(p)
     p.add_argument("--reference", action="store_true",
                    help="run the reference interpreter instead of compiled blocks (the "
                    "snapshot remembers it)")

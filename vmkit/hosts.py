@@ -2,7 +2,7 @@
 show them (x86: one KVM host with several domains, `virsh list` beside each one's serial
 console).
 
-    host = Host(ram_size=host_ram(3))
+    host = Host(ram_size=host_ram(3))             # vmkit.vmm.host: Host, host_ram
     guests = add_guests(host, ["a=tinyos", "b=halt:trap", "spin"], write=sys.stdout.write)
     report = host.run(2_000_000)                  # "[a] tinyos: booting, two tasks" ...
     for vm, console in guests:
@@ -65,12 +65,6 @@ def default_names(guests):
         taken.add(name)
         names.append(name)
     return names
-
-
-def host_ram(count):
-    """Host RAM for `count` guests of 4 MiB: their RAM, aligned as the G-stage's megapages want
-    it, and room for the engines' tables and translation caches (as consolidation.run_host)."""
-    return (4 * count + 8) << 20
 
 
 def add_guests(host, specs, engine="hw", iterations=None, quirks=(), write=None):

@@ -16,7 +16,7 @@ only when, in host time, its work happens. `sweep` gives the rows for a plot.
 
 from vmkit.asm import assemble
 
-from .host import Host
+from .host import Host, host_ram
 
 IDLE_GUEST = """
         .equ    SBI_TIME, 0x54494D45
@@ -63,7 +63,7 @@ def idle_guest(work=500, interval=10_000, periods=20):
 
 def run_host(count, program, engine="hw", policy="round_robin", slice=10_000, fast=True):
     """`count` copies of `program` on one host, run until all stop; the host's report."""
-    host = Host(ram_size=(4 * count + 8) << 20, fast=fast, policy=policy, slice=slice)
+    host = Host(ram_size=host_ram(count), fast=fast, policy=policy, slice=slice)
     for index in range(count):
         host.create_vm(program, engine=engine, name=f"guest{index}")
     report = host.run(1 << 40)          # until every guest has stopped (they all do)

@@ -57,6 +57,12 @@ FRAME = 4096
 MAX_HOST_RAM = 512 << 20      # the simulator holds host RAM in one bytearray
 
 
+def host_ram(count):
+    """Host RAM for `count` guests of 4 MiB (VirtualMachine's default): their RAM, aligned as
+    the G-stage's megapages want it, and 8 MiB for the engines' tables and translation caches."""
+    return (4 * count + 8) << 20
+
+
 class HostOutOfMemory(ValueError):
     """No run of free frames satisfies the request (x86 KVM: -ENOMEM from the page allocator)."""
 
