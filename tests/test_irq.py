@@ -264,9 +264,9 @@ setup:  li      t0, 1
         ret
 on_irq: j       print_id                   # a tail call: print_id returns to on_irq's caller
 """
-# sie.SEIE is on, sstatus.SIE off: wfi wakes on the pending interrupt, which is not taken until
-# the kernel sets SIE. s1 = sip seen after waking, s2 = 1 if the handler had run before SIE.
-SIE_OFF = """
+# Wait (wfi) until sip shows the external interrupt pending; s1 = sip then, s2 = the handler's
+# count so far; print "P" (pending, not taken).
+WAIT_PENDING = """
 1:      priv_wfi
         csrr    s1, sip
         andi    t0, s1, SIE_SEIE
@@ -276,22 +276,17 @@ SIE_OFF = """
         li      t0, UART
         li      t1, 80                     # "P": pending, not taken
         sb      t1, 0(t0)
+"""
+# sie.SEIE is on, sstatus.SIE off: wfi wakes on the pending interrupt, which is not taken until
+# the kernel sets SIE. s1 = sip seen after waking, s2 = 1 if the handler had run before SIE.
+SIE_OFF = WAIT_PENDING + """
         priv_csrsi sstatus, SSTATUS_SIE    # sti: bt and pv look at their PENDING word
 """
 # sstatus.SIE is on, sie.SEIE off: the same, unmasked by setting SEIE.
 SEIE_OFF = """
         li      t0, SIE_SEIE
         priv_csrc sie, t0
-""" + INTERRUPTS_ON + """
-1:      priv_wfi
-        csrr    s1, sip
-        andi    t0, s1, SIE_SEIE
-        beqz    t0, 1b
-        la      t0, count
-        lw      s2, 0(t0)
-        li      t0, UART
-        li      t1, 80
-        sb      t1, 0(t0)
+""" + INTERRUPTS_ON + WAIT_PENDING + """
         li      t0, SIE_SEIE
         priv_csrs sie, t0
 """
