@@ -67,8 +67,8 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
-    counters = vm.counters.as_dict()
-    counters.update(_mmu_counters(vm))
+    counters = vm.counters.as_dict()                      # with the MMU's counts
+    counters.update(vm.engine.statistics())               # bt's translation cache
     cycles = price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
                      total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
@@ -92,17 +92,6 @@ def price(engine, counters, model):
     CostModel): its exits are priced as VM exits where the engine has them (hw), else as
     trap round trips. Re-pricing needs no rerun: the counts are facts, the prices assumptions."""
     return model.estimate(counters, vm_exits=engine_class(engine).has_vm_exits)
-
-
-def _mmu_counters(vm):
-    """TLB and page-walk counts of the CPU that ran the guest's code, and the engine's own."""
-    cpu = vm.engine.cpu
-    cpu.sync_counters()
-    tlb = cpu.mmu.tlb
-    counters = {"tlb_hits": tlb.hits, "tlb_misses": tlb.misses, "tlb_flushes": tlb.flushes,
-                "walk_references": cpu.mmu.walk_references}
-    counters.update(vm.engine.statistics())                   # bt's translation cache
-    return counters
 
 
 # -- exit reasons: one table, printed by the notebooks, checked against every run by the tests ---

@@ -121,6 +121,10 @@ class HartEngine(Engine):
     def activate(self):
         self.host.world.activate(self)
 
+    def mmu_counters(self):
+        # The hart's MMU counts for every VM on it: the world switch books each VM's share.
+        return self.host.world.mmu_counters(self)
+
     def guest_state(self):
         self.activate()
         return super().guest_state()
