@@ -50,6 +50,7 @@ class EmulateEngine(Engine):
         # The guest PLIC is the software CPU's PLIC: mip.SEIP is computed as on hardware.
         self.vcpu = self.cpu = Hart(self.bus, clint=self.clint, plic=vm.plic)
         self.vcpu.fast = vm.fast
+        self.vcpu.mmu.tlb.tagged = vm.tlb_tagged
 
     # -- guest memory --------------------------------------------------------------------------
     def read_guest(self, gpa, length):
