@@ -225,3 +225,16 @@ def test_the_last_word_of_guest_ram_above_4mib_is_reachable(engine, ram_size):
     stop = vm.run(1000)
     assert (stop.reason, stop.code) == ("shutdown", 0)
     assert vm.engine.registers[8] == 0x5a5a
+
+
+def test_the_cost_model_prices_each_counted_reference():
+    """Nested paging's cost shows under `memory`: the counted PTE reads times walk_reference
+    (Bhargava et al., ASPLOS 2008: a walk's cost is its page-entry references)."""
+    from vmkit.vmm.costs import cost_model
+    model = cost_model("modern")
+    price = model.constants["walk_reference"]
+    for (engine, page), want in EXPECTED.items():
+        vm, symbols = touch_vm(engine, page)
+        delta = one_load(vm, symbols)
+        assert model.estimate(delta)["memory"] == want["walk_references"] * price
+    assert "Bhargava" in model.sources["walk_reference"]
