@@ -154,3 +154,20 @@ def test_a_switch_to_or_from_an_untagged_vm_flushes_the_whole_tlb():
     assert host.world.flushes == flushes + 1 and not tlb.tagged
     c.run(100)                                       # untagged -> tagged: again
     assert host.world.flushes == flushes + 2 and tlb.tagged
+
+
+def test_lab_compare_counts_per_technique_with_and_without_tags():
+    """The switches reach lab.compare (what `vmkit compare` and the widgets run): misses,
+    walks and walk references per technique, each row as the VM counted it."""
+    from vmkit import lab
+    engines = ("native", "emulate", "hw")
+    rows = {tagged: {r.engine: r.counters for r in lab.compare(
+        "tinyos", engines, iterations=2, tlb_tagged=tagged, gstage_page=4096)}
+        for tagged in (True, False)}
+    for engine in engines:
+        assert rows[True][engine]["guest_instructions"] == \
+            rows[False][engine]["guest_instructions"]
+        assert rows[True][engine]["walk_references"] <= rows[False][engine]["walk_references"]
+    hw = rows[True]["hw"]                    # tinyos pages nothing itself: only the G-stage
+    assert hw["walk_references_g"] == hw["walk_references"] > 0 == hw["walk_references_vs"]
+    assert rows[True]["native"]["tlb_lookups"] == 0        # M/S-mode bare: no TLB at all

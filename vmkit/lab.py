@@ -57,13 +57,15 @@ def load_program(workload, iterations=None, pv=False):
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,
-        console=None, quirks=(), fast=True):
+        console=None, quirks=(), fast=True, tlb_tagged=True, gstage_page=None):
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
     `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS).
-    `fast=False` runs the simulator's reference interpreter (same results, slower)."""
+    `fast=False` runs the simulator's reference interpreter (same results, slower).
+    `tlb_tagged`, `gstage_page`: the memory-virtualization switches of VirtualMachine."""
     technique = engine_class(engine)
     program = load_program(workload, iterations, pv=technique.needs_pv_build)
-    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast)
+    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast,
+                        tlb_tagged=tlb_tagged, gstage_page=gstage_page)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
@@ -79,11 +81,15 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
-            max_instructions=50_000_000, quirks=(), fast=True):
-    """The same workload under each engine: a list of RunResults, in `engines` order."""
+            max_instructions=50_000_000, quirks=(), fast=True, tlb_tagged=True,
+            gstage_page=None):
+    """The same workload under each engine: a list of RunResults, in `engines` order.
+    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it."""
     for name in engines:
         engine_class(name)                 # every name checked before the first run
-    return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast)
+    return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast,
+                tlb_tagged=tlb_tagged,
+                gstage_page=gstage_page if engine_class(name).gstage_pages else None)
             for name in engines]
 
 
