@@ -131,9 +131,9 @@ class Mmu:
             paddr = vaddr
         else:
             asid = (satp >> 22) & 0x1FF
-            if not self.tlb.tagged:
-                self.tlb.switch(hart.vsatp, hart.hgatp, True) if virt else \
-                    self.tlb.switch(hart.satp, 0, False)
+            if not self.tlb.tagged:     # it must see every change of address space
+                self.tlb.switch(*((hart.vsatp, hart.hgatp, True) if virt else
+                                  (hart.satp, 0, False)))
             entry = self.tlb.lookup(vaddr >> 12, asid, vmid, virt, access == STORE)
             if entry is None:
                 entry = self._walk(vaddr, access, priv, virt, hlvx, asid, vmid)
