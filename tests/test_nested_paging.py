@@ -77,6 +77,10 @@ leaves: .space 4096
 data:   .space 4096
 """
 
+# The order of the reads, by stage, as worked out above.
+ORDER = {("native", None): ["HS", "HS"], ("emulate", None): ["HS", "HS"],
+         ("hw", 4096): ["G", "G", "VS", "G", "G", "VS", "G", "G"],
+         ("hw", 4 << 20): ["G", "VS", "G", "VS", "G"]}
 # (engine, G-stage page) -> the one load's (walks, PTE reads by stage, 2D part), by hand
 EXPECTED = {
     ("native", None): dict(page_walks=1, walk_references=2, walk_references_hs=2),
@@ -115,6 +119,9 @@ def test_one_fresh_page_costs_the_hand_worked_references(engine, gstage_page, fa
     # One data lookup that misses and one fetch that hits; nothing flushed.
     want |= dict(tlb_lookups=2, tlb_hits=1, tlb_misses=1)
     assert delta == want
+    walk = vm.engine.cpu.mmu.last_walk
+    assert walk.vaddr == 0x4000_0000 and walk.gpa == (symbols["data"] if engine == "hw" else None)
+    assert [ref.stage for ref in walk.references] == ORDER[engine, gstage_page]
     assert vm.engine.cpu.x[10] == 0x5a5a                        # and it read the right word
     stop = vm.run(100)
     assert (stop.reason, stop.code) == ("shutdown", 0)
