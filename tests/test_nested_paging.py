@@ -245,3 +245,21 @@ def test_the_cost_model_prices_each_counted_reference():
         delta = one_load(vm, symbols)
         assert model.estimate(delta)["memory"] == want["walk_references"] * price
     assert "Bhargava" in model.sources["walk_reference"]
+
+
+def test_cli_switches_and_stats():
+    from test_cli import no_traceback, vmkit
+    import json
+    rows = {}
+    for page in ("4k", "4m"):
+        result = vmkit("compare", "tinyos", "--engines", "hw", "--iterations", "2",
+                       "--gstage-page", page, "--json")
+        no_traceback(result)
+        rows[page] = json.loads(result.stdout)[0]["counters"]
+    assert rows["4k"]["walk_references"] > rows["4m"]["walk_references"]
+    result = vmkit("run", "--guest", "tinyos", "--iterations", "2", "--stats", "--untagged-tlb")
+    assert result.returncode == 0 and "walks reading" in result.stderr
+    result = vmkit("run", "--guest", "tinyos:trap", "--gstage-page", "4k")
+    no_traceback(result)
+    assert result.returncode != 0 and result.stderr.strip().splitlines() == [
+        "vmkit: engine 'trap' has no G-stage table: gstage_page is for an engine with one (hw)"]
