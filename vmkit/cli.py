@@ -30,6 +30,8 @@ STATUS_BUDGET = 124        # like timeout(1): the instruction budget ran out
 STATUS_WAITING = 125       # wfi with nothing that can ever wake the hart
 STATUS_ERROR = 70          # vmkit's own failure (EX_SOFTWARE)
 
+GSTAGE_PAGES = {"4k": 4 << 10, "4m": 4 << 20}  # --gstage-page: G-stage leaf sizes
+
 # Upper bounds of numeric options, so that a typo is an error rather than a day-long run.
 MAX_BUDGET = 10 ** 12      # --max-insns: about a day of simulation
 MAX_REPEAT = 100           # bench --repeat: runs per row
@@ -161,7 +163,8 @@ def _check_run_options(args):
                               "WORKLOAD")
         for option, value in (("--engine", args.engine), ("--iterations", args.iterations),
                               ("--quirk", args.quirk), ("--stats", args.stats),
-                              ("--json", args.json)):
+                              ("--json", args.json), ("--gstage-page", args.gstage_page),
+                              ("--untagged-tlb", args.untagged_tlb)):
             if value:
                 raise OptionError(f"vmkit run: {option} applies only to a guest (--guest W)")
         if args.model:
@@ -201,7 +204,8 @@ def _parse_guest(spec, engine):
 def _check_host_options(args):
     """Several guests: each spec parses, each file exists, the options apply to them."""
     for option, value in (("--stats", args.stats), ("--json", args.json),
-                          ("--model", args.model)):
+                          ("--model", args.model), ("--gstage-page", args.gstage_page),
+                          ("--untagged-tlb", args.untagged_tlb)):
         if value:
             raise OptionError(f"vmkit run: {option} applies to one guest; several guests "
                               "print a summary per VM")
@@ -240,7 +244,8 @@ def cmd_run_guest(args):
     stream = None if args.json else _stream_console
     result = _lab_call(lab.run, workload, engine, iterations=args.iterations,
                        model=args.model or "modern", max_instructions=args.max_insns,
-                       console=stream, quirks=_quirks(args), fast=not args.reference)
+                       console=stream, quirks=_quirks(args), fast=not args.reference,
+                       **_memory(args))
     if args.json:
         print(json.dumps([result.to_dict()], indent=1))
     elif args.stats:
@@ -329,7 +334,7 @@ def cmd_compare(args):
     engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
                         model=args.model, max_instructions=args.max_insns,
-                        quirks=_quirks(args), fast=not args.reference)
+                        quirks=_quirks(args), fast=not args.reference, **_memory(args))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
         return 0
@@ -381,6 +386,10 @@ def _stats_text(result):
              f" emulated {c['emulated_instructions']}), idle {c['idle']}",
              "exits " + (", ".join(f"{k}={v}" for k, v in sorted(c["exits"].items()))
                          or "none"),
+             f"TLB {c['tlb_lookups']} lookups, {c['tlb_misses']} misses, {c['tlb_flushes']} "
+             f"flushes; {c['page_walks']} walks reading {c['walk_references']} PTEs (HS "
+             f"{c['walk_references_hs']}, VS {c['walk_references_vs']}, G "
+             f"{c['walk_references_g']}, of them 2D {c['walk_references_2d']})",
              f"estimated cycles {result.total_cycles}: " +
              ", ".join(f"{k}={v}" for k, v in result.cycles.items() if v)]
     return "\n".join(lines)
@@ -619,6 +628,21 @@ def _workload_options(p, when=""):
                    help=f"{when}Popek-Goldberg lab: make sstatus accesses from U-mode not trap")
 
 
+def _memory_options(p, when=""):
+    """--gstage-page and --untagged-tlb, the memory-virtualization switches of a VM."""
+    p.add_argument("--gstage-page", choices=GSTAGE_PAGES,
+                   help=f"{when}leaves of hw's G-stage table (default 4m); a TLB miss on a "
+                   "4 KiB guest page then reads 8 PTEs (4k) or 5 (4m), against 2 natively")
+    p.add_argument("--untagged-tlb", action="store_true",
+                   help=f"{when}a TLB without ASID/VMID tags: flushed on every world and "
+                   "address-space switch")
+
+
+def _memory(args):
+    return {"tlb_tagged": not args.untagged_tlb,
+            "gstage_page": GSTAGE_PAGES.get(args.gstage_page)}
+
+
 def build_parser():
     parser = _Parser(prog="vmkit", description="A simulated RISC-V machine "
                                      "with the hypervisor extension, and a hypervisor with "
@@ -666,6 +690,7 @@ def build_parser():
                    help=f"with --guest: the technique, one of {', '.join(engines)} "
                    "(default hw), for each guest that names none")
     _workload_options(p, "with --guest: ")
+    _memory_options(p, "with --guest: ")
     p.add_argument("--model", choices=models, metavar="MODEL",
                    help=f"with --guest and --stats or --json: the cost model, one of "
                    f"{', '.join(models)} (default modern)")
@@ -682,6 +707,7 @@ def build_parser():
     p.add_argument("--engines", metavar="E1,E2,...",
                    help=f"comma-separated engines (default: all: {','.join(engines)})")
     _workload_options(p)
+    _memory_options(p)
     p.add_argument("--model", choices=models, default="modern", metavar="MODEL",
                    help=f"cost model, one of {', '.join(models)} (default modern)")
     p.add_argument("--max-insns", type=_int_from(1, MAX_BUDGET), default=50_000_000,

@@ -57,18 +57,20 @@ def load_program(workload, iterations=None, pv=False):
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,
-        console=None, quirks=(), fast=True):
+        console=None, quirks=(), fast=True, tlb_tagged=True, gstage_page=None):
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
     `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS).
-    `fast=False` runs the simulator's reference interpreter (same results, slower)."""
+    `fast=False` runs the simulator's reference interpreter (same results, slower).
+    `tlb_tagged`, `gstage_page`: the memory-virtualization switches of VirtualMachine."""
     technique = engine_class(engine)
     program = load_program(workload, iterations, pv=technique.needs_pv_build)
-    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast)
+    vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast,
+                        tlb_tagged=tlb_tagged, gstage_page=gstage_page)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
-    counters = vm.counters.as_dict()
-    counters.update(_mmu_counters(vm))
+    counters = vm.counters.as_dict()                      # with the MMU's counts
+    counters.update(vm.engine.statistics())               # bt's translation cache
     cycles = price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
                      total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
@@ -79,11 +81,15 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
-            max_instructions=50_000_000, quirks=(), fast=True):
-    """The same workload under each engine: a list of RunResults, in `engines` order."""
+            max_instructions=50_000_000, quirks=(), fast=True, tlb_tagged=True,
+            gstage_page=None):
+    """The same workload under each engine: a list of RunResults, in `engines` order.
+    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it."""
     for name in engines:
         engine_class(name)                 # every name checked before the first run
-    return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast)
+    return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast,
+                tlb_tagged=tlb_tagged,
+                gstage_page=gstage_page if engine_class(name).gstage_pages else None)
             for name in engines]
 
 
@@ -92,17 +98,6 @@ def price(engine, counters, model):
     CostModel): its exits are priced as VM exits where the engine has them (hw), else as
     trap round trips. Re-pricing needs no rerun: the counts are facts, the prices assumptions."""
     return model.estimate(counters, vm_exits=engine_class(engine).has_vm_exits)
-
-
-def _mmu_counters(vm):
-    """TLB and page-walk counts of the CPU that ran the guest's code, and the engine's own."""
-    cpu = vm.engine.cpu
-    cpu.sync_counters()
-    tlb = cpu.mmu.tlb
-    counters = {"tlb_hits": tlb.hits, "tlb_misses": tlb.misses, "tlb_flushes": tlb.flushes,
-                "walk_references": cpu.mmu.walk_references}
-    counters.update(vm.engine.statistics())                   # bt's translation cache
-    return counters
 
 
 # -- exit reasons: one table, printed by the notebooks, checked against every run by the tests ---

@@ -22,6 +22,17 @@ The hart computes the effective privilege and V (MPRV/MPP/MPV, HLV/HSV with hsta
 calls `translate`; it calls the `Tlb` fence methods directly (`mmu.tlb.flush_vma`, ...) for
 SFENCE.VMA/HFENCE, and `mmu.pmp_changed()` after writing a PMP register.
 
+An untagged TLB (`Tlb(tagged=False)`, a CPU without ASIDs and VMIDs) is told the address space
+of every access that uses it: satp, or vsatp and hgatp, whole, and V. Any change flushes it, as
+a CR3 load without PCID or a VM entry without VPID does on x86, whoever made the change: the
+guest's own CSR write, or a VMM switching shadow tables or VMs. (Rewriting the same value changes
+no translation and goes unseen.)
+
+Counters (`counters()`): the model counts its own work as hardware performance counters would:
+TLB lookups, hits and misses, page walks, and every PTE read of a walk by the stage whose table
+it reads (HS, VS, G). `walk_references_2d` is the part of the G-stage reads that translated the
+address of a VS-stage PTE: the second dimension of the 2D walk, which a native walk never makes.
+
 Source: RISC-V privileged spec 20211203, sections 3.7, 4.3, 8.5, 8.6; QEMU 7.2
 target/riscv/cpu_helper.c (get_physical_address, riscv_cpu_tlb_fill).
 """
@@ -44,6 +55,10 @@ PPN_MASK = (1 << 22) - 1
 STATUS_SUM = 1 << 18
 STATUS_MXR = 1 << 19
 PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
+STAGES = ("HS", "VS", "G")              # Ref.stage of a PTE read (paging.py)
+COUNTERS = ("tlb_lookups", "tlb_hits", "tlb_misses", "tlb_flushes", "page_walks",
+            "walk_references", "walk_references_hs", "walk_references_vs", "walk_references_g",
+            "walk_references_2d")       # Mmu.counters' keys
 
 
 def leaf_allows(pte: int, access: int, user: bool, sum_: int, mxr: int,
@@ -76,7 +91,17 @@ class Mmu:
         self.last_walk = None           # Walk of the most recent TLB miss
         self.walks = 0                  # TLB misses that walked
         self.walk_references = 0        # PTE reads made by those walks
+        self.stage_references = dict.fromkeys(STAGES, 0)    # ... by the stage of the table
+        self.nested_references = 0      # G-stage reads translating VS-stage PTE addresses
         self.pmp_changed()
+
+    def counters(self) -> dict:
+        """What the MMU counted since reset, under the names the VMM's counters use."""
+        self.hart.sync_counters()       # the hart's page caches' hits are TLB hits
+        tlb, stage = self.tlb, self.stage_references
+        return dict(zip(COUNTERS, (tlb.hits + tlb.misses, tlb.hits, tlb.misses, tlb.flushes,
+                                   self.walks, self.walk_references, stage["HS"], stage["VS"],
+                                   stage["G"], self.nested_references)))
 
     def pmp_changed(self) -> None:
         """Re-read pmpcfg/pmpaddr: the hart calls this after writing a PMP register."""
@@ -106,6 +131,9 @@ class Mmu:
             paddr = vaddr
         else:
             asid = (satp >> 22) & 0x1FF
+            if not self.tlb.tagged:     # it must see every change of address space
+                self.tlb.switch(*((hart.vsatp, hart.hgatp, True) if virt else
+                                  (hart.satp, 0, False)))
             entry = self.tlb.lookup(vaddr >> 12, asid, vmid, virt, access == STORE)
             if entry is None:
                 entry = self._walk(vaddr, access, priv, virt, hlvx, asid, vmid)
@@ -158,6 +186,8 @@ class Mmu:
             raise
         finally:
             self.walk_references += len(record.references)
+            for ref in record.references:
+                self.stage_references[ref.stage] += 1
         level = min(level, glevel)      # a combined translation is as big as the smaller page
         mask = (1 << (12 + 10 * level)) - 1
         record.paddr, record.page_size = paddr, mask + 1
@@ -204,6 +234,7 @@ class Mmu:
         hart = self.hart
         # Sv32x4: the root is 16 KiB, so hgatp.PPN's low two bits are zero (spec 8.2.10).
         root = hart.hgatp & PPN_MASK & ~3
+        made = len(record.references)
         try:
             pte, level, pte_address, hpa = walk(
                 SV32X4, root, gpa, lambda a: self._read_pte(a, cause_access, vaddr, True),
@@ -212,6 +243,9 @@ class Mmu:
             record.fault = fault
             raise Trap(GUEST_PAGE_FAULT[cause_access], vaddr, gpa=gpa, gva=True,
                        tinst=tinst) from None
+        finally:
+            if implicit:                # the 2D part: reads a native walk does not make
+                self.nested_references += len(record.references) - made
         if not leaf_allows(pte, access, True, 0, hart.mstatus & STATUS_MXR, hlvx):
             record.fault = WalkFault("G leaf PTE does not permit this access", level)
             raise Trap(GUEST_PAGE_FAULT[cause_access], vaddr, gpa=gpa, gva=True, tinst=tinst)

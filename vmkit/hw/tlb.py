@@ -8,10 +8,11 @@ bits of each stage (VS or HS, and G when V=1) so permissions can be checked on a
 current privilege and SUM/MXR, as hardware does. A store through an entry whose page is not yet
 dirty misses, so the walk can set D in memory (spec 4.3.2 step 7).
 
-`tagged=False` models a TLB without ASID/VMID tags: any change of address space or VM (ASID,
-VMID, or V) flushes everything - the cost the lecture attributes to pre-VPID VT-x and to CR3
-reloads without PCID. Replacement is FIFO within a set (hardware mostly uses pseudo-LRU; FIFO
-keeps a hit down to one dict lookup). Entries are 4 KiB pages or 4 MiB megapages (Sv32).
+`tagged=False` models a TLB without ASID/VMID tags: any change of address space or VM (the MMU
+calls `switch` with satp, or vsatp and hgatp, and V) flushes everything - the cost the lecture
+attributes to pre-VPID VT-x and to CR3 reloads without PCID. (The tags are still stored: the
+TLB then holds one context at a time, so they never tell two apart.) Replacement is FIFO
+within a set (hardware mostly uses pseudo-LRU; FIFO keeps a hit down to one dict lookup). Entries are 4 KiB pages or 4 MiB megapages (Sv32).
 
 Source: RISC-V privileged spec 20211203, sections 4.2.1 (SFENCE.VMA), 4.3.1 (ASID, G bit),
 8.3.2 (HFENCE.VVMA, HFENCE.GVMA).
@@ -63,7 +64,7 @@ class Tlb:
         self.num_sets = entries // ways
         self._map = {}                               # key -> TlbEntry (all sets)
         self._sets = [[] for _ in range(self.num_sets)]   # keys per set, oldest first
-        self.context = None                          # (asid, vmid, virt) last switched to
+        self.context = None                          # what `switch` was last given
         self.reset_stats()
 
     # -- statistics ----------------------------------------------------------------------
@@ -83,8 +84,6 @@ class Tlb:
 
         `store=True`: an entry whose page is not dirty yet does not count as a hit.
         """
-        if not self.tagged and (asid, vmid, virt) != self.context:
-            self.switch(asid, vmid, virt)
         found = self._map
         context = vmid << 1 | virt
         page = vpn << (_CONTEXT_BITS + 1)
@@ -150,9 +149,9 @@ class Tlb:
         self._remove(lambda e: e.virt and (vmid is None or e.vmid == vmid)
                      and (gpa is None or e.gpa_base >> 22 == gpa >> 22))
 
-    def switch(self, asid: int, vmid: int, virt: bool = False) -> None:
-        """The hart now runs in this address space: an untagged TLB forgets everything."""
-        context = (asid, vmid, bool(virt))
+    def switch(self, *context) -> None:
+        """The hart now translates in `context` (any values that name an address space: the
+        MMU gives satp, or vsatp and hgatp, and V). On a change an untagged TLB forgets all."""
         if not self.tagged and self.context is not None and context != self.context:
             self.flush_all()
         self.context = context

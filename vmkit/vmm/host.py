@@ -223,9 +223,10 @@ class Host:
 
     # -- several VMs on one host ---------------------------------------------------------------
     def create_vm(self, program, engine="hw", ram_size=4 << 20, name=None, weight=256,
-                  cap=None, console=None, quirks=(), fast=None):
+                  cap=None, console=None, quirks=(), fast=None, **options):
         """A new VM on this host, scheduled by `run` (`weight`, `cap`: the credit policy's).
-        The arguments are VirtualMachine's; `fast` defaults to the host's."""
+        The arguments are VirtualMachine's (`options`: tlb_tagged, gstage_page, ...);
+        `fast` defaults to the host's."""
         from .vm import VirtualMachine      # (vm.py's engines import this module)
         name = f"vm{len(self.vms)}" if name is None else name
         if not isinstance(name, str) or not name or name in self.vms:
@@ -233,7 +234,7 @@ class Host:
         try:
             vm = VirtualMachine(program, engine=engine, ram_size=ram_size, console=console,
                                 quirks=quirks, fast=self.fast if fast is None else fast,
-                                host=self, name=name)
+                                host=self, name=name, **options)
         except Exception:
             self._reclaim(name)            # a VM that failed to start leaves nothing behind
             raise

@@ -53,6 +53,10 @@ class Counters:
     interrupts_injected: int = 0
     device_accesses: int = 0          # device-model work done without an exit (emulate)
     direct_device_accesses: int = 0   # device registers the guest reached on the hardware (native)
+    # The MMU's counts for this VM (TLB lookups, misses, walks, walk references by stage):
+    # what the hardware model counted, about caches, which are not state: no snapshot keeps
+    # them, a VM restored in place counts on. Set by the VM to its engine's `mmu_counters`.
+    mmu = None
 
     def direct(self, count):
         self.direct_instructions += count
@@ -72,19 +76,23 @@ class Counters:
                 "hypercalls": self.exits.get("hypercall", 0),
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
-                "direct_device_accesses": self.direct_device_accesses}
+                "direct_device_accesses": self.direct_device_accesses,
+                **(self.mmu() if self.mmu else {})}
 
 
 class VirtualMachine:
     def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=(),
-                 fast=True, host=None, name=None):
+                 fast=True, host=None, name=None, tlb_tagged=True, gstage_page=None):
         """`program`: an assembled `vmkit.asm.Program` or an `vmkit.elf.ElfImage` linked for
         guest-physical RAM at 0x8000_0000; it starts in (virtual) S-mode at its entry with
         a0 = hart ID 0, as Linux starts under OpenSBI. `quirks`: Popek-Goldberg lab switches
         of the host CPU (vmkit.hw.system.QUIRKS), e.g. ("popf",). `fast`: the host CPU runs
         compiled blocks (False: the reference interpreter; the results are identical).
         `host`: the Host to run on (default: a private one); several VMs on one host are
-        made with `Host.create_vm`, which names them (`name`)."""
+        made with `Host.create_vm`, which names them (`name`). `tlb_tagged=False`: run as
+        on a CPU without ASIDs/VMIDs (the TLB flushes on every world and address-space
+        switch). `gstage_page`: the size of the leaves of the VMM's G-stage table, 4096 or
+        4 << 20 (engines with one: hw; default the engine's)."""
         from vmkit.hw.system import QUIRKS
 
         engine_type = engine_class(engine)
@@ -100,6 +108,11 @@ class VirtualMachine:
                              f"({GUEST_RAM:#010x}, {ram_size} bytes)")
         if entry & 3:
             raise ValueError(f"entry point {entry:#010x} is not 4-byte aligned")
+        pages = engine_type.gstage_pages
+        if gstage_page is not None and gstage_page not in pages:
+            raise ValueError(f"gstage_page must be one of {', '.join(map(str, pages))}, not "
+                             f"{gstage_page!r}" if pages else f"engine {engine!r} has no "
+                             "G-stage table: gstage_page is for an engine with one (hw)")
         segments = _segments(program)
         for gpa, data, memsize in segments:      # checked before anything is allocated
             if not GUEST_RAM <= gpa <= gpa + max(memsize, len(data)) <= GUEST_RAM + ram_size:
@@ -107,6 +120,8 @@ class VirtualMachine:
                                  f"guest RAM ({GUEST_RAM:#010x}, {ram_size} bytes)")
         self.ram_size = ram_size
         self.fast = fast
+        self.tlb_tagged = bool(tlb_tagged)
+        self.gstage_page = gstage_page or (pages[0] if pages else None)
         self.name = engine if name is None else name
         # On a shared host: wfi waiting for the timer ends `run` with VmStop("idle") (after
         # skipping guest time), so the scheduler can give the hart to another VM.
@@ -127,6 +142,7 @@ class VirtualMachine:
         self.failure = None                # the exception that stopped the VMM, if any
         self.storm = StormWatch()          # traps since the guest last retired an instruction
         self.engine = engine_type(self, host)
+        self.counters.mmu = self.engine.mmu_counters
         self.engine.load(segments, entry)
         self.engine.cpu.quirks = frozenset(quirks)      # (after load: the VM is on the hart)
 

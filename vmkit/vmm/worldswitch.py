@@ -12,7 +12,13 @@ No TLB flush: every VM's translations are tagged with its own VMID (hw) or ASID 
 from the host's allocators, so they can stay in the TLB side by side. The exception is the
 engine that owns the bare metal (native): its kernel chooses its own ASIDs, which the host does
 not allocate, so a switch to or from it flushes the HS-level entries (x86: a host without PCID
-reloading CR3).
+reloading CR3). A VM made with `tlb_tagged=False` runs as on a CPU without ASIDs and VMIDs (x86:
+VT-x before VPID): a switch to or from it flushes the whole TLB, and while it runs the TLB
+flushes on every change of address space too (vmkit/hw/tlb.py).
+
+MMU counters: the hart's MMU counts for whichever VM is on it, so the switch books what it
+counted (TLB lookups, misses, walks, walk references: `Mmu.counters`) to the VM it ran for.
+`mmu_counters(engine)` is one VM's share, which the VM's counters report.
 
 Time: the hart's CLINT counts retired instructions, and all of a VM's own instructions retire
 on it, so while a VM is on the hart mtime is that VM's guest time. The switch saves mtime with
@@ -33,6 +39,8 @@ class WorldSwitch:
         self.saved = {}                          # engine -> (context, mtime, PLIC)
         self.switches = 0                        # world switches done
         self.flushes = 0                         # of them, those that had to flush the TLB
+        self.mmu_booked = {}                     # engine -> its MMU counts, while off the hart
+        self.mmu_since = None                    # the MMU's counts when `current` came on
 
     def install(self, engine, setup):
         """Set up a new VM on the hart: the current VM's state goes out, the hart is made
@@ -54,23 +62,44 @@ class WorldSwitch:
     def forget(self, engine):
         """The VM is gone: drop its saved state."""
         self.saved.pop(engine, None)
+        self.mmu_booked.pop(engine, None)
         if self.current is engine:
             self.current = None
+
+    def mmu_counters(self, engine):
+        """What the hart's MMU counted while `engine`'s VM was on it (Mmu.counters' keys)."""
+        counts = dict(self.mmu_booked.get(engine) or _zero(self.host.hart.mmu.counters()))
+        if self.current is engine:
+            now = self.host.hart.mmu.counters()
+            for key in counts:
+                counts[key] += now[key] - self.mmu_since[key]
+        return counts
 
     def _save(self):
         if self.current is not None:
             hart = self.host.hart
+            self.mmu_booked[self.current] = self.mmu_counters(self.current)
             self.saved[self.current] = (save_context(hart), self.host.machine.clint.mtime,
                                         hart.plic)
 
     def _load(self, engine, context, mtime, plic):
         previous, hart = self.current, self.host.hart
-        if getattr(engine, "bare_metal", False) or getattr(previous, "bare_metal", False):
-            self.host.machine.tlb.flush_vma()          # its ASIDs are not the host's
+        tlb, tagged = self.host.machine.tlb, engine.vm.tlb_tagged
+        if not (tagged and (previous is None or previous.vm.tlb_tagged)):
+            tlb.flush_all()                            # no tags: nothing may survive
             self.flushes += 1
+        elif getattr(engine, "bare_metal", False) or getattr(previous, "bare_metal", False):
+            tlb.flush_vma()                            # its ASIDs are not the host's
+            self.flushes += 1
+        tlb.tagged, tlb.context = tagged, None
         load_context(hart, context)
         hart.plic = plic               # whose PLIC drives mip.SEIP: native wires its VM's own
         clint = self.host.machine.clint
         clint.write(MTIME, 4, mtime & 0xFFFF_FFFF)
         clint.write(MTIME + 4, 4, mtime >> 32)
         self.current = engine
+        self.mmu_since = hart.mmu.counters()
+
+
+def _zero(counts):
+    return dict.fromkeys(counts, 0)

@@ -58,9 +58,10 @@ class HartEngine(Engine):
     def ram_region(self):
         """Guest RAM in whole 4 MiB megapages, 4 MiB aligned in host memory, so page tables
         map it with megapage leaves; PMP ends it at exactly ram_size (an access past it is an
-        access fault, as on a board with that much RAM)."""
-        return Region("ram", GUEST_RAM, max(self.vm.ram_size, MEGAPAGE), contiguous=True,
-                      align=MEGAPAGE)
+        access fault, as on a board with that much RAM). A NAPOT PMP entry covers a region
+        aligned to its size, so RAM above 4 MiB is aligned to its own size."""
+        size = max(self.vm.ram_size, MEGAPAGE)
+        return Region("ram", GUEST_RAM, size, contiguous=True, align=size)
 
     # -- guest memory ---------------------------------------------------------------------------
     def host_address(self, gpa, length=1):
@@ -120,6 +121,10 @@ class HartEngine(Engine):
     # -- running -----------------------------------------------------------------------------------
     def activate(self):
         self.host.world.activate(self)
+
+    def mmu_counters(self):
+        # The hart's MMU counts for every VM on it: the world switch books each VM's share.
+        return self.host.world.mmu_counters(self)
 
     def guest_state(self):
         self.activate()

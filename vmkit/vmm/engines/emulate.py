@@ -8,6 +8,12 @@ the way Bochs or QEMU's TCG do it. There are no exits: a device access is just a
 the interpreter, and SBI calls are served inline. Everything costs emulation: the cost model
 charges every guest instruction at the emulator's price.
 
+Memory: the software MMU walks the guest's own page tables (its TLB and walks are counted as
+the hart's are: vm.counters, walk_references_hs), and the second translation, guest-physical
+to host, is the software CPU's bus: one contiguous region, an offset rather than a table walk
+(QEMU's softmmu TLB likewise maps guest-virtual straight to host addresses). `tlb_tagged=False`
+makes its TLB forget everything on every guest address-space switch.
+
 Source: DESIGN §3; the lecture's claim 1 ("works, but is not efficient").
 """
 
@@ -50,6 +56,7 @@ class EmulateEngine(Engine):
         # The guest PLIC is the software CPU's PLIC: mip.SEIP is computed as on hardware.
         self.vcpu = self.cpu = Hart(self.bus, clint=self.clint, plic=vm.plic)
         self.vcpu.fast = vm.fast
+        self.vcpu.mmu.tlb.tagged = vm.tlb_tagged
 
     # -- guest memory --------------------------------------------------------------------------
     def read_guest(self, gpa, length):

@@ -30,6 +30,7 @@ class Engine(ABC):
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the
     #                                                         guest kernel (lab's timeline)
     cpu = None                 # the hart (or software CPU) that runs guest code
+    gstage_pages = ()          # G-stage leaf sizes the VMM can build (hw), its default first
     # What the VMM sets up on `cpu` for its guest and the guest cannot change (intercepts, PMP,
     # delegation, the VMM's page tables): not guest state, so a snapshot loads the guest's
     # state under the loading VMM's own values (x86: the VMCS controls and host state are not
@@ -98,6 +99,10 @@ class Engine(ABC):
             else:
                 context["csrs"][name] = ours["csrs"][name]
         return context
+
+    def mmu_counters(self):
+        """What `cpu`'s MMU counted for this VM (TLB, walks: hw/mmu.py Mmu.counters)."""
+        return self.cpu.mmu.counters()
 
     def statistics(self):
         """The engine's own counters for the cost model (bt: its translation cache)."""

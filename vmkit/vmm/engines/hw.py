@@ -11,7 +11,16 @@ is mapped. So the guest exits to the VMM (HS-mode, here Python) only for:
 * virtual instruction (cause 22)       -> a hypervisor-only instruction: illegal for the guest
 * wfi with nothing pending             -> the VMM lets guest time pass
 
-Source: RISC-V privileged spec 20211203, chapter 8.
+Nested paging (x86: AMD RVI / Intel EPT): a guest that turns on its own paging (vsatp) has its
+page tables walked by the hardware through the G-stage, the "2D walk": each VS-stage PTE
+address is guest-physical and needs a G-stage walk before it is read. The VMM's G-stage leaves
+are 4 MiB megapages by default, or 4 KiB pages (`VirtualMachine(..., gstage_page=4096)`), so a
+TLB miss on a 4 KiB guest page costs (2+1)x(1+1)-1 = 5 or (2+1)x(2+1)-1 = 8 PTE reads against
+2 natively (counted by the MMU: vm.counters, walk_references_vs/_g/_2d; tests/
+test_nested_paging.py), and a TLB entry covers no more than the smaller of the two pages.
+
+Source: RISC-V privileged spec 20211203, chapter 8; Bhargava et al., "Accelerating
+two-dimensional page walks for virtualized systems", ASPLOS 2008 (the 2D walk and its cost).
 """
 
 from vmkit.hw import csr as C
@@ -22,6 +31,9 @@ from vmkit.hw.trap import (ECALL_FROM_VS, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32X4
 
 from ..exits import ExitReason, VmExit
+from ..host import FRAME
+from ..layout import GUEST_RAM
+from ..memory import MEGAPAGE
 from .base import PMP_RWX, HartEngine, guest_pmp
 
 # Guest-internal exceptions go straight to the guest kernel (VS-mode) ...
@@ -39,14 +51,18 @@ class HwEngine(HartEngine):
     has_vm_exits = True
     vmm_owned = HartEngine.vmm_owned + ("hedeleg", "hideleg", "hcounteren", "hgatp")
     guest_modes = frozenset({(1, True), (0, True)})        # VS and VU
-    table_pool = 8                    # the 16 KiB Sv32x4 root, and room for leaf tables
+    gstage_pages = (MEGAPAGE, FRAME)
+    # The 16 KiB Sv32x4 root, and a leaf table per 4 MiB of guest RAM (MAX_GUEST_RAM: 4).
+    table_pool = 8
 
     def setup(self, entry):
         hart = self.hart
-        # The G-stage (x86: the EPT): guest RAM in 4 MiB leaves, from a root the host gave us,
-        # tagged in the TLB with a VMID the host gave us.
+        # The G-stage (x86: the EPT): guest RAM in leaves of the chosen size, from a root the
+        # host gave us, tagged in the TLB with a VMID the host gave us.
         root = self.memory.new_root(SV32X4)
-        self.memory.map_region(root, "ram", G_LEAF)
+        ram = self.memory.region("ram")
+        self.memory.map_pages(root, GUEST_RAM, ram.size, ram.frames[0], G_LEAF,
+                              page=self.vm.gstage_page)
         self.vmid = self.host.vmids.alloc()
         guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
         hart.medeleg = TO_GUEST | TO_VMM
