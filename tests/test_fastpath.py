@@ -23,7 +23,7 @@ from vmkit import guest, lab
 from vmkit.asm import assemble, assemble_file
 from vmkit.hw.hart import Hart
 from vmkit.hw.machine import Machine
-from vmkit.vmm.engines import ENGINES
+from vmkit.vmm.engines import ENGINES, engine_class
 
 # -- observing a machine ---------------------------------------------------------------------
 
@@ -327,6 +327,8 @@ def test_corpus_identical_on_both_paths(program):
 @pytest.mark.parametrize("workload", sorted(guest.WORKLOADS))
 def test_workloads_identical_on_both_paths(workload, engine):
     """Every counter a notebook shows (exits, TLB, walks, the bt cache...) is path-independent."""
+    if workload in guest.PAGING and not engine_class(engine).guest_paging:
+        pytest.skip("refuses guest paging (tests/test_paging_guest.py)")
     results = [lab.run(workload, engine, fast=False)]
     with eager():
         results.append(lab.run(workload, engine, fast=True))

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import need_tool
 from vmkit.asm import assemble
-from vmkit.guest import WORKLOADS, build, source
+from vmkit.guest import INCLUDES, WORKLOADS, build, source
 from vmkit.vmm.engines.pv import EID_PV
 from vmkit.vmm.vm import VirtualMachine
 
@@ -375,7 +375,7 @@ def test_gnu_as_builds_the_same_pv_bytes(name, tmp_path):
     objcopy = need_tool("riscv64-unknown-elf-objcopy")
     program = build(name, pv=True)
     folder = resources.files("vmkit.guest")
-    for include in ("priv.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc"):
+    for include in INCLUDES:
         (tmp_path / include).write_text(folder.joinpath(include).read_text())
     (tmp_path / "guest.s").write_text(".equ PV, 1\n" + source(name))
     subprocess.run([gas, "-march=rv32ima_zicsr", "-mabi=ilp32", "-mno-relax", "-I",

@@ -3,9 +3,13 @@
 * ``tinyos``: a teaching kernel (S-mode, two U-mode tasks, syscalls, timer preemption).
 * ``syscall``, ``io``, ``csr``, ``callret``, ``trapinsn``: microbenchmarks after Adams & Agesen
   (ASPLOS 2006), each repeating one operation ITERATIONS times.
+* ``pagefault``, ``ptemod``, ``ctxswitch``, ``forkwait``: their memory microbenchmarks, user
+  programs on ``pgkernel.inc`` (tinyos with Sv32 paging: a page table and an ASID per task,
+  demand-zero pages, brk, fork, wait, mprotect). They turn paging on: `PAGING` lists them.
 
 Shared include files: ``priv.inc`` (every privileged instruction, as a macro: the one place the
-paravirtual build will change), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``.
+paravirtual build will change), ``mmu.inc`` (the same for every page-table write, satp write
+and sfence.vma), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``, ``pgkernel.inc``.
 
     >>> from vmkit.vmm.vm import VirtualMachine
     >>> vm = VirtualMachine(build("callret", iterations=10), engine="native")
@@ -15,7 +19,11 @@ paravirtual build will change), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``mi
 
 from importlib import resources
 
-WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn")
+WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn",
+             "pagefault", "ptemod", "ctxswitch", "forkwait")
+PAGING = ("pagefault", "ptemod", "ctxswitch", "forkwait")     # the guests that turn paging on
+INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
+            "pgkernel.inc")
 
 
 def source(name) -> str:
@@ -30,8 +38,10 @@ def build(name, iterations=None, pv=False, console_sbi=False):
 
     `iterations` overrides the source's ITERATIONS (loop trips; for tinyos, the lines task A
     prints), `console_sbi` prints through the SBI debug console instead of the UART. `pv`
-    builds the paravirtual kernel (priv.inc with PV = 1) for the `pv` engine; it starts at
-    `pv_boot`, which registers the shared vCPU page before jumping to `_start`.
+    builds the paravirtual kernel (priv.inc and mmu.inc with PV = 1) for the `pv` engine; it
+    starts at `pv_boot`, which registers the shared vCPU page before jumping to `_start`.
+    (The PV build of the PAGING workloads uses the direct-paging hypercalls of mmu.inc, which
+    no engine implements yet: it assembles, but does not run.)
     """
     from vmkit.asm import assemble                 # not at import time: vmkit.asm is larger
     text = source(name)
