@@ -178,6 +178,7 @@ class ShadowTables:
                 if victims:
                     self._evict(victims[0])
                 elif keep is not None and keep.pages:
+                    self.stats["shadow_evictions"] += 1
                     self._reset(keep)
                 else:
                     raise

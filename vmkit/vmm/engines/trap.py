@@ -116,13 +116,14 @@ class TrapEngine(HartEngine):
     def _switch_shadow(self):
         """Put the shadow for the guest's satp and view (privilege, SUM, MXR) on the hart.
         One host ASID serves every shadow, so a switch flushes it from the TLB."""
-        vcpu, hart = self.vcpu, self.hart
+        vcpu, hart, before = self.vcpu, self.hart, self.shadow
         if vcpu.satp & SATP_MODE:
             self.shadow = self.shadows.get(view_key(vcpu.satp, vcpu.priv == U, vcpu.mstatus))
             satp = 1 << 31 | self.asid << 22 | self.shadow.root >> 12
         else:
             self.shadow, satp = None, self.shadow_satp
-        if hart.satp != satp:
+        # (Not only when satp changes: a new shadow may get the root frame of an evicted one.)
+        if hart.satp != satp or self.shadow is not before:
             hart.satp = satp
             hart.mmu.tlb.flush_vma(asid=self.asid)
 
@@ -131,6 +132,7 @@ class TrapEngine(HartEngine):
         it), or an access to a device mapped by the guest's table (MMIO)."""
         vcpu, stats = self.vcpu, self.shadows.stats
         user, status = vcpu.priv == U, vcpu.mstatus
+        evictions = stats["shadow_evictions"]
         try:
             gpa = self.shadows.fill(self.shadow, vcpu.satp, vaddr, ACCESS[cause], user,
                                     status & STATUS_SUM, status & STATUS_MXR)
@@ -140,7 +142,9 @@ class TrapEngine(HartEngine):
             return VmExit(ExitReason.EXCEPTION)
         if self.host_address(gpa) is not None:
             stats["hidden_faults"] += 1
-            self.hart.mmu.tlb.flush_vma(vaddr, self.asid)      # an upgraded leaf
+            # An upgraded leaf; or the pool ran dry and this shadow started over.
+            self.hart.mmu.tlb.flush_vma(None if stats["shadow_evictions"] != evictions
+                                        else vaddr, self.asid)
             self.hart.translation_changed()
             return VmExit(ExitReason.PAGE_FAULT)
         if cause == INSTRUCTION_PAGE_FAULT:        # no code outside RAM (PMP: no X)

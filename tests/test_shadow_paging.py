@@ -1,0 +1,201 @@
+"""Shadow paging under `trap` (vmkit/vmm/shadow.py): a guest that pages gets, under trap, what
+it gets on the hardware (`native`): the same console, registers, supervisor CSRs, RAM (so its
+page tables' A/D bits) and guest instruction count, on both execution paths of the hart.
+
+The guest is tests/programs/guests/pte_script.s (read its header): a paging kernel running a
+script of PTE edits, fences, satp switches and S/U-mode accesses. Its own script covers each
+case by name; Hypothesis writes random ones. A random script fences after every PTE edit, as
+the privileged spec requires (4.2.1): without the fence the hardware may use either the old or
+the new translation, so native's TLB and trap's shadow may legally differ.
+"""
+
+import random
+import re
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import corpus
+from vmkit.asm import assemble, assemble_file
+from vmkit.hw.paging import SV32, walk
+from vmkit.vmm import shadow
+from vmkit.vmm.engines.trap import TrapEngine
+from vmkit.vmm.layout import GUEST_RAM
+from vmkit.vmm.vm import VirtualMachine
+
+GUEST = corpus.PROGRAM_DIR / "guests" / "pte_script.s"
+SOURCE = GUEST.read_text()
+SCRIPT = re.compile(r"^script:\n.*?^script_end:", re.S | re.M)
+PATHS = pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+
+
+def program(script=None):
+    """The guest, with its own script or `script` ([(op, a, b)]; op 0 is appended)."""
+    source = SOURCE
+    if script is not None:
+        words = "\n".join(f"    .word {op}, {a}, {b}" for op, a, b in [*script, (0, 0, 0)])
+        source = SCRIPT.sub(lambda _: f"script:\n{words}\nscript_end:", source)
+    return assemble(source, "pte_script.s")
+
+
+def observe(prog, engine, fast=True):
+    """Everything the guest can see of a run, and the VM."""
+    vm = VirtualMachine(prog, engine=engine, fast=fast)
+    stop = vm.run(3_000_000)
+    state = vm.engine.guest_state()
+    seen = (stop.reason, stop.code, stop.message, bytes(vm.console),
+            vm.counters.guest_instructions, state["x"], state["pc"],
+            tuple(sorted(state["csrs"].items())), vm.read_guest(GUEST_RAM, vm.ram_size))
+    return seen, vm
+
+
+def shadow_targets(vm):
+    """Host-physical pages every cached shadow maps (checked by walking it as the hart does)."""
+    engine, bus = vm.engine, vm.engine.machine.bus
+    for table in engine.shadows.shadows.values():
+        for va in table.pages:
+            yield walk(SV32, table.root >> 12, va, lambda a: bus.load(a, 4))[3]
+
+
+def in_guest_ram(vm, hpa):
+    return vm.engine.ram_base <= hpa < vm.engine.ram_base + vm.ram_size
+
+
+# -- the guest's own script -----------------------------------------------------------------
+@PATHS
+def test_script_under_trap_is_native(fast):
+    reference, _ = observe(program(), "native", fast)
+    assert reference[0] == "shutdown"
+    seen, vm = observe(program(), "trap", fast)
+    assert seen == reference
+    assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
+
+
+def test_script_output_is_what_the_spec_says():
+    """Spot checks against the privileged spec, so that native itself is checked too."""
+    (_, _, _, console, *_), _ = observe(program(), "trap")
+    lines = console.decode().splitlines()
+    # A kernel page: V R W (0x07); a load sets A (0x47), a store D (0xc7): 4.3.2 step 7.
+    assert lines[:5] == ["P 20001807", "L 11111111", "P 20001847", "S 12345678",
+                         "P 200018c7"]
+    # A user page from S without SUM: load page fault (13), stval = the address (4.3.2).
+    assert lines[5:8] == ["T 0000000d", "V 40002004", "L 0000dead"]
+    assert lines[8:10] == ["L 22222222", "U 22222222"]          # SUM; then U-mode
+    # S-mode never executes a user page: instruction page fault (12) at the target.
+    assert ["T 0000000c", "V 40002000", "X 0000dead"] == lines[14:17]
+    # A leaf outside RAM: access faults (5, 7, 1), not page faults; A and D set (0xcf).
+    assert "T 00000005" in lines and "T 00000007" in lines and "T 00000001" in lines
+    assert "a 000008cf" in lines
+    # The guest mapped its own page table and read PTE l0a[1] through it.
+    assert "L 20001847" in lines
+
+
+def test_faults_are_counted_hidden_or_true():
+    (_, _, _, console, *_), vm = observe(program(), "trap")
+    stats = vm.engine.statistics()
+    page_faults = [line for line in console.decode().splitlines()
+                   if line in ("T 0000000c", "T 0000000d", "T 0000000f")]
+    assert stats["true_faults"] == len(page_faults) == 9
+    assert stats["hidden_faults"] == vm.counters.exits["page_fault"] > 0
+    assert stats["shadow_switches"] == 5       # the first satp write and four space switches
+    assert stats["shadow_fences"] == 11
+
+
+def test_vs_paging_takes_one_true_fault():
+    """tests/programs/guests/vs_paging.s: the fetch after `csrw satp` is a true fault."""
+    vm = VirtualMachine(assemble_file(corpus.PROGRAM_DIR / "guests" / "vs_paging.s"),
+                        engine="trap")
+    assert vm.run(200_000).reason == "shutdown"
+    stats = vm.engine.statistics()
+    assert stats["true_faults"] == 1 and stats["hidden_faults"] >= 1
+
+
+# -- scarce shadows: eviction and a tiny table pool --------------------------------------------
+def every_view_script():
+    """Both spaces, every (SUM, MXR) in S and U: 12 views, more than MAX_SHADOWS."""
+    script = [(1, 0, 0 << 16 | 0xdf), (1, 16, 1 << 16 | 0xdf), (2, -1, -1)]
+    for space in (0, 1):
+        script.append((5, space, 0))
+        for status in range(4):
+            script += [(6, status, 0), (3, 0, 0), (7, 0, 0), (4, 0, status), (3, 0, 0)]
+    return script
+
+
+@PATHS
+def test_more_views_than_the_cache_holds(fast):
+    prog = program(every_view_script())
+    reference, _ = observe(prog, "native", fast)
+    seen, vm = observe(prog, "trap", fast)
+    assert seen == reference
+    assert vm.engine.statistics()["shadow_evictions"] > 0
+    assert len(vm.engine.shadows.shadows) <= shadow.MAX_SHADOWS
+
+
+def test_a_four_frame_table_pool_still_works(monkeypatch):
+    """The identity table, one shadow root and two leaf tables (the kernel's 4 MiB and the
+    window's): each new shadow evicts the last, a full one starts over."""
+    monkeypatch.setattr(TrapEngine, "table_pool", 4)
+    reference, _ = observe(program(), "native")
+    seen, vm = observe(program(), "trap")
+    assert seen == reference
+    assert vm.engine.statistics()["shadow_evictions"] > 0
+
+
+# -- snapshots: shadows are a cache, rebuilt after a restore -----------------------------------
+def test_snapshot_in_the_middle_of_paging():
+    reference, _ = observe(program(), "native")
+    vm = VirtualMachine(program(), engine="trap")
+    assert vm.run(4000).reason == "budget"
+    copy = VirtualMachine.from_snapshot(vm.snapshot())
+    assert copy.run(3_000_000).reason == "shutdown"
+    assert bytes(copy.console) == reference[3]          # (the log is in the snapshot)
+    assert copy.read_guest(GUEST_RAM, copy.ram_size) == reference[-1]
+
+
+# -- random scripts against native ---------------------------------------------------------------
+FRAMES = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 15)
+
+
+def random_script(seed, length):
+    rng = random.Random(seed)
+    script = []
+    for _ in range(length):
+        kind = rng.randrange(10)
+        page = rng.randrange(8)
+        if kind < 3:                                  # edit a PTE, then a sufficient fence
+            space, frame = rng.randrange(2), rng.choice(FRAMES)
+            flags = rng.randrange(256) & ~0x20        # no G: global mappings must agree
+            if rng.random() < 0.8:
+                flags |= 1
+            if frame == 13:
+                flags &= ~0x08                        # never execute a page table
+            script.append((1, space << 4 | page, frame << 16 | flags))
+            script.append(rng.choice([(2, page, space + 1), (2, page, -1), (2, -1, space + 1),
+                                      (2, -1, -1)]))
+        elif kind == 3:
+            script.append((rng.choice((3, 7)), page, 0))
+        elif kind == 4:
+            script.append((rng.choice((4, 8)), page, rng.randrange(1 << 32)))
+        elif kind == 5:
+            script.append((5, rng.randrange(2), 0))
+        elif kind == 6:
+            script.append((6, rng.randrange(4), 0))
+        elif kind == 7:
+            script.append((9, page, 0))
+        elif kind == 8:
+            script.append((10, rng.randrange(2) << 4 | page, 0))
+        else:
+            script.append((3, page, 0))
+    return script
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 40),
+       fast=st.booleans())
+def test_random_pte_scripts_match_native(seed, length, fast):
+    prog = program(random_script(seed, length))
+    reference, _ = observe(prog, "native", fast)
+    assert reference[0] == "shutdown"
+    seen, vm = observe(prog, "trap", fast)
+    assert seen == reference
+    assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
