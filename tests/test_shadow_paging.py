@@ -199,3 +199,23 @@ def test_random_pte_scripts_match_native(seed, length, fast):
     seen, vm = observe(prog, "trap", fast)
     assert seen == reference
     assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
+
+
+# -- hostile page tables -------------------------------------------------------------------------
+HOSTILE_ROOT = """
+_start:
+    la t0, 1f
+    csrw stvec, t0
+    li t0, 0x80000000 | {root:#x}
+    csrw satp, t0
+1:  j 1b
+"""
+
+
+@pytest.mark.parametrize("root", [0x3F000, 0x80100], ids=["outside-RAM", "empty"])
+def test_a_root_that_maps_nothing_ends_in_a_trap_storm(root):
+    """Every fetch faults, the trap vector too: the VM stops, under trap as on the hardware."""
+    prog = assemble(HOSTILE_ROOT.format(root=root), "hostile.s")
+    stops = [VirtualMachine(prog, engine=engine).run(1_000_000) for engine in ("native", "trap")]
+    assert stops[0] == stops[1]
+    assert stops[0].reason == "error" and "trap after trap" in stops[0].message
