@@ -11,7 +11,8 @@
 #   1 pte: l0[a >> 4 & 1][a & 15] = PTE to frame b >> 16 with flags b & 0x3ff; frames 0-7 are
 #          data pages (word 0 `ret`, word 1 0x11111111 * (frame + 1)), 12 the user code page,
 #          13 l0a itself, 15 a frame outside RAM (0x2000)
-#   2 sfence.vma: rs1 = VA of page a (x0 if a = -1), rs2 = ASID b (x0 if b = -1)
+#   2 sfence.vma: rs1 = VA of page a (x0 if a = -1; a & 16: of its alias in the megapage
+#     window), rs2 = ASID b (x0 if b = -1)
 #   3 load word 1 of page a in S-mode, print "L" and it (0xdead if it faulted)
 #   4 store b at offset 0x7fc of page a in S-mode, print "S"
 #   5 csrw satp: space a (no fence: ASIDs)
@@ -20,6 +21,8 @@
 #   8 store b at offset 0x7fc of page a in U-mode, print "U"
 #   9 call page a in S-mode (its word 0 is `ret`), print "X"
 #  10 print "P" and l0[a >> 4 & 1][a & 15]
+#  11 megapage window: root[a & 1] maps VA 0x40400000 (4 MiB) to guest RAM, flags b & 0x3ff
+#  12 load word 1 of data page a through the megapage window in S-mode, print "M" and it
 # A trap prints "T" scause and "V" stval; a faulting load or store is skipped, a faulting call
 # returns (sepc = ra), an ecall from U-mode ends the user-mode step.
 
@@ -27,6 +30,7 @@
     .option norelax
     .equ UART, 0x10000000
     .equ WINDOW, 0x40000000
+    .equ MEGA, 0x40400000                # the megapage window: VA MEGA + x = PA 0x80000000 + x
     .equ SBI_SRST, 0x53525354
     .equ SUM_MXR, 3 << 18
     .equ SPP, 1 << 8
@@ -128,6 +132,10 @@ next:
     beq s2, t0, op_call
     li t0, 10
     beq s2, t0, op_print
+    li t0, 11
+    beq s2, t0, op_mega
+    li t0, 12
+    beq s2, t0, op_mload
     j op_end
 
 slot:                                   # t0 = address of l0[a >> 4 & 1][a & 15]
@@ -164,7 +172,11 @@ op_pte:
     j next
 
 op_fence:
-    li t0, -1
+    andi t0, s3, 16                     # the alias of page a in the megapage window
+    beqz t0, 1f
+    call alias
+    mv s5, t0
+1:  li t0, -1
     andi t1, s4, 0x1ff
     beq s3, t0, 1f
     beq s4, t0, 2f
@@ -230,6 +242,33 @@ op_call:
     call print
     j next
 
+alias:                                  # t0 = VA of data page a's alias in the megapage
+    la t0, pages
+    li t1, 0x80000000 - MEGA
+    sub t0, t0, t1
+    andi t1, s3, 7
+    slli t1, t1, 12
+    add t0, t0, t1
+    ret
+
+op_mega:
+    la t0, root1
+    andi t1, s3, 1
+    beqz t1, 1f
+    la t0, root2
+1:  li t1, 0x80000000 >> 12 << 10
+    andi t2, s4, 0x3ff
+    or t1, t1, t2
+    sw t1, (MEGA >> 22) * 4(t0)
+    j next
+
+op_mload:
+    call alias
+    lw a1, 4(t0)
+    la a0, msg_mega
+    call print
+    j next
+
 op_print:
     call slot
     lw a1, 0(t0)
@@ -256,6 +295,14 @@ op_end:
     li t1, (0x80000000 >> 22) * 4
     add t0, t0, t1
     lw a1, 0(t0)
+    call print
+    la a0, msg_mega
+    la t0, root1
+    lw a1, (MEGA >> 22) * 4(t0)
+    call print
+    la a0, msg_mega
+    la t0, root2
+    lw a1, (MEGA >> 22) * 4(t0)
     call print
     li a0, 0                            # SBI system_reset(shutdown, no reason)
     li a1, 0
@@ -328,6 +375,7 @@ msg_tval:   .asciz "V "
 msg_a:      .asciz "a "
 msg_b:      .asciz "b "
 msg_kernel: .asciz "K "
+msg_mega:   .asciz "M "
     .align 2
 saved: .word 0, 0, 0
 
@@ -401,6 +449,18 @@ script:
     .word 3, 6, 0
     .word 4, 6, 0x55
     .word 10, 6, 0
+    # A guest megapage: shadowed as 4 KiB pages; a fence by any address in it drops them all.
+    .word 11, 0, 0x03                   # V R
+    .word 2, -1, 1
+    .word 12, 0, 0
+    .word 12, 3, 0
+    .word 11, 0, 0x09                   # V X: a load needs MXR now
+    .word 2, 16 | 5, 1                  # fence another 4 KiB page of the megapage
+    .word 12, 0, 0
+    .word 12, 3, 0
+    .word 11, 0, 0x0b                   # V R X, fenced by its first page
+    .word 2, 16, -1
+    .word 12, 1, 0
     # Reserved encodings and a missing V: page faults.
     .word 1, 7, 0 << 16 | 0x05          # W without R
     .word 1, 8, 0 << 16 | 0x06          # not valid
