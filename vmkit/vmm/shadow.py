@@ -64,6 +64,7 @@ class Shadow:
     def __init__(self, key, root):
         self.key, self.root = key, root
         self.pages = set()        # guest-virtual pages mapped
+        self.slots = set()        # 4 MiB slots with a leaf table (kept when fences empty it)
         self.mega = set()         # 4 MiB slots filled from a guest megapage (fenced whole)
 
 
@@ -141,6 +142,7 @@ class ShadowTables:
         self._frame(lambda: self.memory.map_pages(shadow.root, va, FRAME, hpa, flags),
                     keep=shadow)
         shadow.pages.add(va)
+        shadow.slots.add(va >> MEGA_SHIFT)
 
     # -- sfence.vma -------------------------------------------------------------------------
     def fence(self, vaddr=None, asid=None):
@@ -177,7 +179,7 @@ class ShadowTables:
                 victims = [key for key, s in self.shadows.items() if s is not keep]
                 if victims:
                     self._evict(victims[0])
-                elif keep is not None and keep.pages:
+                elif keep is not None and keep.slots:
                     self.stats["shadow_evictions"] += 1
                     self._reset(keep)
                 else:
@@ -196,10 +198,11 @@ class ShadowTables:
     def _reset(self, shadow):
         """Free the shadow's leaf tables and clear its root: an empty shadow."""
         bus = self.memory.host.bus
-        for slot in {va >> MEGA_SHIFT for va in shadow.pages}:
+        for slot in shadow.slots:
             pte = bus.load(shadow.root + 4 * slot, 4)
             if pte & PTE_V:
                 self.memory.tables.free((pte >> PTE_PPN_SHIFT) << 12)
                 bus.store(shadow.root + 4 * slot, 4, 0)
         shadow.pages.clear()
+        shadow.slots.clear()
         shadow.mega.clear()
