@@ -249,3 +249,37 @@ def test_a_root_that_maps_nothing_ends_in_a_trap_storm(root):
     stops = [VirtualMachine(prog, engine=engine).run(1_000_000) for engine in ("native", "trap")]
     assert stops[0] == stops[1]
     assert stops[0].reason == "error" and "trap after trap" in stops[0].message
+
+
+@pytest.mark.parametrize("target", ["table-pool", "past-guest-ram"])
+def test_a_pte_at_vmm_memory_reaches_only_guest_ram(target):
+    """Frame 15 patched to a host-physical address the VMM uses (the shadows' table pool), or
+    just past guest RAM: the guest stores through it, and host RAM outside its own RAM and the
+    pool (which holds only shadows) stays as it was."""
+    engine = VirtualMachine(program(), engine="trap").engine
+    address = {"table-pool": engine.memory.tables.base,
+               "past-guest-ram": engine.ram_base + engine.vm.ram_size}[target]
+    script = [(1, 1, 15 << 16 | 0xc7), (2, -1, -1), (4, 1, 0xbad), (3, 1, 0), (0, 0, 0)]
+    words = "\n".join(f"    .word {op}, {a}, {b}" for op, a, b in script)
+    source = SCRIPT.sub(lambda _: f"script:\n{words}\nscript_end:", SOURCE)
+    source = source.replace("li t3, 0x2000", f"li t3, {address:#x}")
+    vm = VirtualMachine(assemble(source, "pte_script.s"), engine="trap")
+    bus, engine = vm.engine.machine.bus, vm.engine
+    mine = [(engine.ram_base, vm.ram_size),
+            (engine.memory.tables.base, engine.memory.tables.total * 4096)]
+
+    def outside():
+        ram, base = bus.ram, bus.ram_base
+        edges = sorted((start - base, start - base + size) for start, size in mine)
+        return ram[:edges[0][0]] + ram[edges[0][1]:edges[1][0]] + ram[edges[1][1]:]
+
+    before = outside()
+    assert vm.run(3_000_000).reason == "shutdown"
+    assert outside() == before
+    assert engine.memory.tables.used_frames == pool_frames_reachable(vm)
+    assert bus.load(engine.memory.tables.base + 0x7fc, 4) != 0xbad
+    if target == "table-pool":     # that number is a guest-physical address in its own RAM
+        assert vm.read_guest(address + 0x7fc, 4) == (0xbad).to_bytes(4, "little")
+    else:                          # nothing there: a store access fault
+        assert b"T 00000007\nV 400017fc\n" in bytes(vm.console)
+    assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
