@@ -390,16 +390,16 @@ script:
     .word 4, 1, 0x12345678
     .word 10, 1, 0
     # A user page from S: a fault without SUM, a load with it; U-mode may load and store.
-    .word 1, 2, 1 << 16 | 0x17          # l0a[2] = frame 1, V R W U
+    .word 1, 2, 1 << 16 | 0x1f          # l0a[2] = frame 1, V R W X U
     .word 2, 2, 1                       # sfence.vma page 2, ASID 1
     .word 3, 2, 0
     .word 6, 1, 0
     .word 3, 2, 0
+    .word 9, 2, 0                       # S calls a user page: a fetch fault, SUM or not
     .word 6, 0, 0
     .word 7, 2, 0
     .word 8, 2, 0xcafe
     .word 7, 1, 0                       # a kernel page from U-mode: fault
-    .word 9, 2, 0                       # S calls a user page: fetch fault
     .word 10, 2, 0
     # Execute-only: a load faults unless MXR.
     .word 1, 3, 2 << 16 | 0x09          # V X
