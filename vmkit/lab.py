@@ -132,6 +132,11 @@ _EXITS = {
     ExitReason.INTERRUPT: (
         "the VMM delivered a virtual interrupt (the guest's timer) into the guest kernel",
         "event injection at VM entry (external-interrupt / interrupt-window exits)"),
+    ExitReason.PAGE_FAULT: (
+        "trap: the guest pages and an access missed in the VMM's shadow page table; the VMM "
+        "walked the guest's table and filled the shadow (a hidden fault: the guest never sees "
+        "it; a true fault is an exception)",
+        "#PF exit absorbed by a shadow-paging VMM (VMware, KVM without EPT)"),
     ExitReason.WFI: (
         "the guest waits for an interrupt (wfi, or the pv IDLE hypercall) with none pending: the "
         "VMM lets guest time pass to its timer",

@@ -29,6 +29,8 @@ class ExitReason(StrEnum):
     #                                software VMM (no exit under VT-x)
     EXCEPTION = "exception"        # a guest exception reflected: exception/NMI exit (#PF, #UD)
     INTERRUPT = "interrupt"        # virtual interrupt delivered: event injection at VM entry
+    PAGE_FAULT = "page_fault"      # trap: a hidden fault, the VMM filled its shadow page table
+    #                                (vmm/shadow.py): #PF exit under shadow paging
     HYPERCALL = "hypercall"        # pv: a call the kernel makes on purpose: Xen hypercall
     # Not exits: the run loop's bookkeeping, never counted in counters["exits"]:
     BUDGET = "budget"              # the time slice ran out: VMX-preemption timer exit

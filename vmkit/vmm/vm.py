@@ -242,7 +242,7 @@ class VirtualMachine:
                                        traceback=exit.traceback)
             case (ExitReason.BUDGET | ExitReason.CALLOUT | ExitReason.ILLEGAL_INSTRUCTION
                   | ExitReason.ECALL | ExitReason.EXCEPTION | ExitReason.INTERRUPT
-                  | ExitReason.HYPERCALL):
+                  | ExitReason.HYPERCALL | ExitReason.PAGE_FAULT):
                 pass                       # the engine has handled it (or nothing happened)
             case _:
                 self.stop = VmStop("error", message=f"unhandled exit: {exit.kind}")

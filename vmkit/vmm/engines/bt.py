@@ -134,6 +134,7 @@ class Block:
 class BtEngine(TrapEngine):
     name = "bt"
     title = "binary translation: kernel code rewritten before it runs (VMware)"
+    guest_paging = False     # its kernel runs from the TC on a table of its own: no shadows yet
 
     def __init__(self, vm, host=None):
         super().__init__(vm, host)
@@ -625,7 +626,7 @@ class BtEngine(TrapEngine):
     NOT_STATE = frozenset({"vm", "machine", "hart", "cpu", "vcpu", "csrs", "last_tval",
                            "host", "memory", "ram_base", "world_switches", "shadow_root",
                            "asid", "shadow_satp", "user_asid", "user_satp", "tc_pa",
-                           "vcpu_pa"})
+                           "vcpu_pa", "shadows", "shadow"})
 
     def _tables(self):
         return {name: value for name, value in vars(self).items()

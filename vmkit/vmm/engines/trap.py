@@ -12,23 +12,30 @@ not (POPF silently ignores IF in ring 3), which is why VMware needed binary tran
 Memory: guest RAM lives elsewhere in host-physical memory; a VMM-owned page table maps
 guest-physical -> host-physical for the (real) U-mode guest and maps nothing else, so a guest
 access to its UART page faults into the VMM (emulated I/O) and it can reach no other memory.
-With the guest's own paging off this table is the whole shadow page table.
+With the guest's own paging off this table is the whole shadow page table. When the guest
+turns paging on (satp), the hart runs on shadow page tables instead (vmkit/vmm/shadow.py):
+a page fault is then hidden (the VMM fills the shadow) or true (reflected into the guest),
+a guest satp write switches shadows (x86: `mov cr3` -> HANDLE_CR3) and sfence.vma
+invalidates them.
 """
 
 from vmkit.hw import csr as C
 from vmkit.hw.csr import CsrFile
+from vmkit.hw.mmu import FETCH, LOAD, SATP_MODE, STATUS_MXR, STATUS_SUM, STORE
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
 from vmkit.hw.state import load_plain_state, plain_state
 from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
                            INSTRUCTION_PAGE_FAULT, INTERRUPT_BIT, LOAD_PAGE_FAULT, SEI, SSI, STI,
-                           STORE_PAGE_FAULT)
+                           STORE_PAGE_FAULT, Trap)
 from vmkit.isa import decode
 
 from ..exits import ExitReason, VmExit
+from ..shadow import ShadowTables, view_key
 from .base import PMP_RWX, HartEngine, guest_pmp
 from .engine import SUPERVISOR_CSRS
 
 S, U = 1, 0
+ACCESS = {INSTRUCTION_PAGE_FAULT: FETCH, LOAD_PAGE_FAULT: LOAD, STORE_PAGE_FAULT: STORE}
 # A user page, already accessed and dirty (the walker may only read the table pool).
 PTE_GUEST = PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D
 
@@ -53,7 +60,7 @@ class VirtualSupervisor:
                 | (C.SEIP if self.external_pending else 0))
 
     def translation_changed(self):
-        pass                         # guest paging is off: nothing to recompute
+        pass                         # the engine looks at satp and sstatus after each write
 
 
 class SretState:
@@ -70,7 +77,8 @@ class TrapEngine(HartEngine):
     deprivileged = True
     vmm_owned = HartEngine.vmm_owned + ("satp",)          # shadow table (set on load, too)
     guest_modes = frozenset({(U, False)})                  # virtual S and U both run in U
-    guest_paging = False              # no shadow page tables yet: satp.MODE=1 stops the VM
+    guest_paging = True               # shadow page tables (vmm/shadow.py)
+    table_pool = 32                   # the shadows' frames (one PMP entry)
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
     student_sret = None
 
@@ -86,6 +94,9 @@ class TrapEngine(HartEngine):
         guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
         self.shadow_satp = 1 << 31 | self.asid << 22 | self.shadow_root >> 12      # Sv32
         hart.satp = self.shadow_satp
+        self.shadows = ShadowTables(self.memory, self.read_guest, self.write_guest,
+                                    self.host_address)
+        self.shadow = None                    # the shadow in use: None while paging is off
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
         hart.mcounteren = 0b111
         hart.intercept = {"M"}
@@ -98,7 +109,51 @@ class TrapEngine(HartEngine):
         # Counters: virtual S may read them (mcounteren); virtual U only what the guest's own
         # scounteren allows, so the real scounteren follows the virtual privilege.
         self.hart.scounteren = 0b111 if self.vcpu.priv == S else self.vcpu.scounteren
+        self._switch_shadow()
         self.hart.translation_changed()
+
+    # -- shadow paging (vmm/shadow.py) ---------------------------------------------------------
+    def _switch_shadow(self):
+        """Put the shadow for the guest's satp and view (privilege, SUM, MXR) on the hart.
+        One host ASID serves every shadow, so a switch flushes it from the TLB."""
+        vcpu, hart, before = self.vcpu, self.hart, self.shadow
+        if vcpu.satp & SATP_MODE:
+            self.shadow = self.shadows.get(view_key(vcpu.satp, vcpu.priv == U, vcpu.mstatus))
+            satp = 1 << 31 | self.asid << 22 | self.shadow.root >> 12
+        else:
+            self.shadow, satp = None, self.shadow_satp
+        # (Not only when satp changes: a new shadow may get the root frame of an evicted one.)
+        if hart.satp != satp or self.shadow is not before:
+            hart.satp = satp
+            hart.mmu.tlb.flush_vma(asid=self.asid)
+
+    def _shadow_fault(self, cause, vaddr):
+        """A page fault while the guest pages: hidden (fill the shadow, resume), true (reflect
+        it), or an access to a device mapped by the guest's table (MMIO)."""
+        vcpu, stats = self.vcpu, self.shadows.stats
+        user, status = vcpu.priv == U, vcpu.mstatus
+        evictions = stats["shadow_evictions"]
+        try:
+            gpa = self.shadows.fill(self.shadow, vcpu.satp, vaddr, ACCESS[cause], user,
+                                    status & STATUS_SUM, status & STATUS_MXR)
+        except Trap as trap:
+            stats["true_faults"] += 1
+            self.reflect(trap.cause, trap.tval)
+            return VmExit(ExitReason.EXCEPTION)
+        if self.host_address(gpa) is not None:
+            stats["hidden_faults"] += 1
+            # An upgraded leaf; or the pool ran dry and this shadow started over.
+            self.hart.mmu.tlb.flush_vma(None if stats["shadow_evictions"] != evictions
+                                        else vaddr, self.asid)
+            self.hart.translation_changed()
+            return VmExit(ExitReason.PAGE_FAULT)
+        if cause == INSTRUCTION_PAGE_FAULT:        # no code outside RAM (PMP: no X)
+            self.reflect(INSTRUCTION_ACCESS_FAULT, vaddr)
+            return VmExit(ExitReason.EXCEPTION)
+        return VmExit(ExitReason.MMIO, gpa=gpa, word=self.instruction_at_pc())
+
+    def statistics(self):
+        return dict(self.shadows.stats)
 
     # -- entering the guest --------------------------------------------------------------------
     def enter(self, budget):
@@ -116,6 +171,8 @@ class TrapEngine(HartEngine):
             return VmExit(ExitReason.ECALL)
         if cause == ILLEGAL_INSTRUCTION and vcpu.priv == S:
             return self.emulate_privileged(tval)
+        if cause in ACCESS and self.shadow is not None:
+            return self._shadow_fault(cause, tval)
         if cause in (LOAD_PAGE_FAULT, STORE_PAGE_FAULT):
             # Nothing but guest RAM is mapped: the guest touched a device (or nothing).
             return VmExit(ExitReason.MMIO, gpa=tval, word=self.instruction_at_pc())
@@ -141,7 +198,12 @@ class TrapEngine(HartEngine):
                 return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
             return VmExit(ExitReason.WFI)
         if name == "sfence.vma":
-            self.complete_instruction()             # guest paging is off: nothing to flush
+            x = self.hart.x
+            self.shadows.fence(x[ops["s"]] if ops["s"] else None,
+                               x[ops["t"]] & 0x1FF if ops["t"] else None)
+            self.complete_instruction()
+            self.hart.mmu.tlb.flush_vma(asid=self.asid)
+            self._privilege_changed()               # the current shadow may be gone
             return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
         self.reflect(ILLEGAL_INSTRUCTION, word)     # mret, H instructions, M CSRs: illegal
         return VmExit(ExitReason.EXCEPTION)
@@ -157,7 +219,8 @@ class TrapEngine(HartEngine):
         if number not in SUPERVISOR_CSRS or (number >> 10 == 3 and writes):
             self.reflect(ILLEGAL_INSTRUCTION, word)
             return VmExit(ExitReason.EXCEPTION)
-        if number == 0x180 and writes and value & (1 << 31) and kind != "c":
+        if number == 0x180 and writes and value & (1 << 31) and kind != "c" \
+                and not self.guest_paging:
             return VmExit(ExitReason.ERROR, message=f"the {self.name} engine does not yet "
                                                     "virtualize guest paging (satp); use hw")
         old = self.csrs.read(number)
@@ -167,7 +230,9 @@ class TrapEngine(HartEngine):
         if rd:
             x[rd] = old
         self.complete_instruction()
-        if number == 0x106:
+        if writes and number == 0x180 and new != old:
+            self.shadows.stats["shadow_switches"] += 1      # HANDLE_CR3
+        if writes and number in (0x100, 0x106, 0x180):    # SUM, MXR; scounteren; satp
             self._privilege_changed()
         return VmExit(ExitReason.ILLEGAL_INSTRUCTION)
 
@@ -219,6 +284,7 @@ class TrapEngine(HartEngine):
     def load_state(self, state):
         super().load_state(state)
         load_plain_state(self.vcpu, state.get("vcpu"), f"engine {self.name}: vcpu")
+        self.shadows.clear()           # a cache of the guest's tables: RAM may differ now
         self._privilege_changed()      # what the hart gets for the virtual privilege (bt: satp)
 
     def read_supervisor_csr(self, number):
