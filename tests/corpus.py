@@ -101,6 +101,93 @@ def run_qemu(elf: Path, timeout: float = 20) -> tuple:
     return proc.stdout, proc.returncode
 
 
+# -- a guest kernel on QEMU, behind a few lines of M-mode firmware ------------------------------
+KERNEL_BASE = 0x8040_0000        # where OpenSBI's fw_dynamic starts a kernel on RV32; QEMU's
+                                 # reset jumps to 0x8000_0000, where this firmware lives
+# PMP open, every U-mode exception and the page faults delegated to the kernel (medeleg bits
+# 0-8, 12, 13, 15), S-mode entered at KERNEL_BASE with a0 = 0. An SBI system_reset with reason
+# 0 ends QEMU with status 0, any other M-mode trap with status 1. With VIRT = 1 the kernel runs
+# in VS-mode, as under the hw engine: the same exceptions delegated on by hedeleg, a G-stage
+# (Sv32x4) identity map of 8 MiB of RAM from 0x8000_0000 and of the UART (U = 1, as G-stage
+# leaves must be).
+KERNEL_FIRMWARE = """
+    .option norvc
+    .option arch, +h
+    .equ VIRT, {virt}
+    .globl _start
+_start:
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    li t0, 0x1ff | (1 << 12) | (1 << 13) | (1 << 15)
+    csrw medeleg, t0
+.if VIRT
+    csrw hedeleg, t0
+    la t0, groot
+    li t1, 0x80000000 >> 22 << 2
+    add t1, t0, t1
+    li t2, (0x80000000 >> 12 << 10) | 0xdf
+    sw t2, 0(t1)
+    li t2, (0x80400000 >> 12 << 10) | 0xdf
+    sw t2, 4(t1)
+    li t1, 0x10000000 >> 22 << 2
+    add t1, t0, t1
+    li t2, (0x10000000 >> 12 << 10) | 0xd7
+    sw t2, 0(t1)
+    srli t0, t0, 12
+    li t1, 0x80000000
+    or t0, t0, t1
+    csrw hgatp, t0
+    hfence.gvma
+    li t0, 1 << 7                 # mstatush.MPV: mret enters VS
+    csrs mstatush, t0
+.endif
+    la t0, mtrap
+    csrw mtvec, t0
+    li t0, 3 << 11
+    csrc mstatus, t0
+    li t0, 1 << 11                # MPP = S
+    csrs mstatus, t0
+    li t0, {base:#x}
+    csrw mepc, t0
+    li a0, 0
+    mret
+    .align 2
+mtrap:
+    csrr t0, mcause
+    li t1, 9 + VIRT               # ecall from S (VS: 10)
+    bne t0, t1, 1f
+    li t0, 0x53525354             # SRST
+    bne a7, t0, 1f
+    bnez a1, 1f
+    li t0, 0x100000
+    li t1, 0x5555
+    sw t1, 0(t0)
+1:  li t0, 0x100000
+    li t1, 0x13333
+    sw t1, 0(t0)
+    j .
+    .align 14
+groot: .space 16384
+    .section .guest, "ax"
+    .incbin "{binary}"
+"""
+
+
+def run_kernel_on_qemu(kernel_elf: Path, tmp_path: Path, virt: int = 0) -> tuple:
+    """Run a kernel linked at KERNEL_BASE on QEMU behind KERNEL_FIRMWARE (in VS-mode with
+    `virt`); (UART output, exit status)."""
+    binary = tmp_path / "kernel.bin"
+    _tool(["riscv64-unknown-elf-objcopy", "-O", "binary", str(kernel_elf), str(binary)])
+    (tmp_path / "firmware.s").write_text(KERNEL_FIRMWARE.format(virt=virt, base=KERNEL_BASE,
+                                                                binary=binary))
+    _tool([AS, *AS_FLAGS, str(tmp_path / "firmware.s"), "-o", str(tmp_path / "firmware.o")])
+    _tool([LD, "-m", "elf32lriscv", "-Ttext=0x80000000", f"--section-start=.guest={KERNEL_BASE:#x}",
+           str(tmp_path / "firmware.o"), "-o", str(tmp_path / "firmware.elf")])
+    return run_qemu(tmp_path / "firmware.elf", timeout=60)
+
+
 def expected_status(program: Path) -> int:
     """Exit status the program is meant to end with: 0 unless `# expect-exit: N`."""
     match = _EXIT_HEADER.search(Path(program).read_bytes())

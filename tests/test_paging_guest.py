@@ -4,8 +4,9 @@ microbenchmarks on it (pagefault, ptemod, ctxswitch, forkwait; Adams & Agesen, A
 `tests/programs/guests/pgkernel_test.s` checks the kernel from user mode (read its header):
 demand-zero pages, fork's copy, wait4, bad accesses killing only the task, exit freeing every
 frame, bad arguments. Its console is compared whole, under every engine that runs guest
-paging (native, emulate, hw; both execution paths) and under QEMU behind a few lines of M-mode
-firmware. trap, bt and pv do not virtualize guest paging yet: they must refuse cleanly.
+paging (those whose class says `guest_paging`: native, emulate, hw, trap with shadow paging;
+both execution paths) and under QEMU behind a few lines of M-mode firmware. bt and pv do not
+virtualize guest paging yet: they must refuse cleanly.
 """
 
 import subprocess
@@ -178,78 +179,9 @@ def test_sources_and_includes_are_package_data():
 
 
 # -- the same kernel on QEMU -------------------------------------------------------------------
-KERNEL_BASE = 0x8040_0000        # QEMU's reset jumps to 0x8000_0000: the firmware lives there
-# M-mode firmware: PMP open, every U-mode exception and the page faults delegated to the
-# kernel (medeleg bits 0-8, 12, 13, 15), S-mode entered at the kernel; an SBI system_reset
-# with reason 0 ends QEMU with status 0, anything else with status 1. With VIRT = 1 the kernel
-# runs in VS-mode, as under the hw engine: the same exceptions delegated on by hedeleg, a
-# G-stage (Sv32x4) identity map of its 4 MiB and the UART (U = 1, as G-stage leaves must be).
-FIRMWARE = """
-    .option norvc
-    .option arch, +h
-    .equ VIRT, {virt}
-    .globl _start
-_start:
-    li t0, -1
-    csrw pmpaddr0, t0
-    li t0, 0x1f
-    csrw pmpcfg0, t0
-    li t0, 0x1ff | (1 << 12) | (1 << 13) | (1 << 15)
-    csrw medeleg, t0
-.if VIRT
-    csrw hedeleg, t0
-    la t0, groot
-    li t1, {base:#x} >> 22 << 2
-    add t1, t0, t1
-    li t2, ({base:#x} >> 12 << 10) | 0xdf
-    sw t2, 0(t1)
-    li t1, 0x10000000 >> 22 << 2
-    add t1, t0, t1
-    li t2, (0x10000000 >> 12 << 10) | 0xd7
-    sw t2, 0(t1)
-    srli t0, t0, 12
-    li t1, 0x80000000
-    or t0, t0, t1
-    csrw hgatp, t0
-    hfence.gvma
-    li t0, 1 << 7                 # mstatush.MPV: mret enters VS
-    csrs mstatush, t0
-.endif
-    la t0, mtrap
-    csrw mtvec, t0
-    li t0, 3 << 11
-    csrc mstatus, t0
-    li t0, 1 << 11                # MPP = S
-    csrs mstatus, t0
-    li t0, {base:#x}
-    csrw mepc, t0
-    li a0, 0
-    mret
-    .align 2
-mtrap:
-    csrr t0, mcause
-    li t1, 9 + VIRT               # ecall from S (VS: 10)
-    bne t0, t1, 1f
-    li t0, 0x53525354             # SRST
-    bne a7, t0, 1f
-    bnez a1, 1f
-    li t0, 0x100000
-    li t1, 0x5555
-    sw t1, 0(t0)
-1:  li t0, 0x100000
-    li t1, 0x13333
-    sw t1, 0(t0)
-    j .
-    .align 14
-groot: .space 16384
-    .section .guest, "ax"
-    .incbin "{binary}"
-"""
-
-
 def qemu_output(text, tmp_path, virt=0):
     """Assemble kernel source `text` with GNU as at KERNEL_BASE, run it on QEMU behind
-    FIRMWARE (in VS-mode with `virt`); (console, exit status)."""
+    corpus.KERNEL_FIRMWARE (in VS-mode with `virt`); (console, exit status)."""
     for tool in (corpus.AS, corpus.LD, corpus.QEMU, "riscv64-unknown-elf-objcopy"):
         need_tool(tool)
     folder = resources.files("vmkit.guest")
@@ -259,20 +191,11 @@ def qemu_output(text, tmp_path, virt=0):
     steps = [[corpus.AS, "-march=rv32ima_zicsr", "-mabi=ilp32", "-mno-relax", "-I",
               str(tmp_path), str(tmp_path / "kernel.s"), "-o", str(tmp_path / "kernel.o")],
              [corpus.LD, "-m", "elf32lriscv", "--no-relax", "--no-warn-rwx-segments",
-              f"-Ttext={KERNEL_BASE:#x}", str(tmp_path / "kernel.o"), "-o",
-              str(tmp_path / "kernel.elf")],
-             ["riscv64-unknown-elf-objcopy", "-O", "binary", str(tmp_path / "kernel.elf"),
-              str(tmp_path / "kernel.bin")]]
-    (tmp_path / "firmware.s").write_text(FIRMWARE.format(virt=virt, base=KERNEL_BASE,
-                                                         binary=tmp_path / "kernel.bin"))
-    steps += [[corpus.AS, *corpus.AS_FLAGS, str(tmp_path / "firmware.s"), "-o",
-               str(tmp_path / "firmware.o")],
-              [corpus.LD, "-m", "elf32lriscv", "-Ttext=0x80000000",
-               f"--section-start=.guest={KERNEL_BASE:#x}", str(tmp_path / "firmware.o"),
-               "-o", str(tmp_path / "firmware.elf")]]
+              f"-Ttext={corpus.KERNEL_BASE:#x}", str(tmp_path / "kernel.o"), "-o",
+              str(tmp_path / "kernel.elf")]]
     for step in steps:
         subprocess.run(step, check=True, capture_output=True)
-    return corpus.run_qemu(tmp_path / "firmware.elf", timeout=60)
+    return corpus.run_kernel_on_qemu(tmp_path / "kernel.elf", tmp_path, virt)
 
 
 @pytest.mark.parametrize("virt", [0, 1], ids=["S-under-firmware", "VS-under-hypervisor"])
