@@ -28,6 +28,8 @@ from vmkit.hw.paging import references_2d
 from vmkit.vmm.host import Host
 from vmkit.vmm.vm import VirtualMachine
 
+from conftest import no_pyodide
+
 TOUCH = """
     .option norvc
     .equ VA, 0x40000000
@@ -247,6 +249,7 @@ def test_the_cost_model_prices_each_counted_reference():
     assert "Bhargava" in model.sources["walk_reference"]
 
 
+@no_pyodide                                   # the CLI runs in a subprocess
 def test_cli_switches_and_stats():
     from test_cli import no_traceback, vmkit
     import json
