@@ -12,7 +12,8 @@ dirty misses, so the walk can set D in memory (spec 4.3.2 step 7).
 calls `switch` with satp, or vsatp and hgatp, and V) flushes everything - the cost the lecture
 attributes to pre-VPID VT-x and to CR3 reloads without PCID. (The tags are still stored: the
 TLB then holds one context at a time, so they never tell two apart.) Replacement is FIFO
-within a set (hardware mostly uses pseudo-LRU; FIFO keeps a hit down to one dict lookup). Entries are 4 KiB pages or 4 MiB megapages (Sv32).
+within a set (hardware mostly uses pseudo-LRU; FIFO keeps a hit down to one dict lookup).
+Entries are 4 KiB pages or 4 MiB megapages (Sv32).
 
 Source: RISC-V privileged spec 20211203, sections 4.2.1 (SFENCE.VMA), 4.3.1 (ASID, G bit),
 8.3.2 (HFENCE.VVMA, HFENCE.GVMA).

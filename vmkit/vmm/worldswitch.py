@@ -29,6 +29,7 @@ what VS-mode reads, so it could not serve native or the trap family; hw leaves i
 
 from vmkit.hw.context import load_context, save_context
 from vmkit.hw.devices.clint import MTIME
+from vmkit.hw.mmu import COUNTERS
 
 
 class WorldSwitch:
@@ -68,7 +69,7 @@ class WorldSwitch:
 
     def mmu_counters(self, engine):
         """What the hart's MMU counted while `engine`'s VM was on it (Mmu.counters' keys)."""
-        counts = dict(self.mmu_booked.get(engine) or _zero(self.host.hart.mmu.counters()))
+        counts = dict(self.mmu_booked.get(engine) or dict.fromkeys(COUNTERS, 0))
         if self.current is engine:
             now = self.host.hart.mmu.counters()
             for key in counts:
@@ -99,7 +100,3 @@ class WorldSwitch:
         clint.write(MTIME + 4, 4, mtime >> 32)
         self.current = engine
         self.mmu_since = hart.mmu.counters()
-
-
-def _zero(counts):
-    return dict.fromkeys(counts, 0)
