@@ -27,6 +27,7 @@ GUEST = corpus.PROGRAM_DIR / "guests" / "pte_script.s"
 SOURCE = GUEST.read_text()
 SCRIPT = re.compile(r"^script:\n.*?^script_end:", re.S | re.M)
 PATHS = pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+SHADOW_ENGINES = ("trap", "bt")
 
 
 def program(script=None):
@@ -82,6 +83,16 @@ def test_script_under_trap_is_native(fast):
     assert vm.engine.memory.tables.used_frames == pool_frames_reachable(vm)
 
 
+@PATHS
+def test_script_under_bt_is_native(fast):
+    """bt's kernel runs translated, on S shadows that also map its TC and vCPU page."""
+    reference, _ = observe(program(), "native", fast)
+    seen, vm = observe(program(), "bt", fast)
+    assert seen == reference
+    assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
+    assert vm.engine.statistics()["hidden_faults"] > 0
+
+
 def test_script_output_is_what_the_spec_says():
     """Spot checks against the privileged spec, so that native itself is checked too."""
     (_, _, _, console, *_), _ = observe(program(), "trap")
@@ -120,6 +131,24 @@ def test_vs_paging_takes_one_true_fault():
     assert vm.run(200_000).reason == "shutdown"
     stats = vm.engine.statistics()
     assert stats["true_faults"] == 1 and stats["hidden_faults"] >= 1
+
+
+# Kernel code at a window page, translated under bt, then its PTE changed and fenced: the
+# second call must see the new PTE (no X: an instruction page fault, scause 12), the third the
+# page executable again but another frame. A translation keyed by virtual pc alone would run on.
+CODE_REMAPPED = [(1, 1, 0 << 16 | 0x4B), (2, -1, -1), (9, 1, 0),      # V R X A: runs `ret`
+                 (1, 1, 0 << 16 | 0x43), (2, 1, -1), (9, 1, 0),       # V R A: fetch faults
+                 (1, 1, 1 << 16 | 0x4B), (2, -1, 1), (9, 1, 0),       # frame 1, executable
+                 (5, 1, 0), (1, 17, 2 << 16 | 0x4B), (2, -1, -1), (9, 1, 0)]   # other space
+
+
+@pytest.mark.parametrize("engine", SHADOW_ENGINES)
+def test_kernel_code_remapped_and_fenced_runs_the_new_mapping(engine):
+    prog = program(CODE_REMAPPED)
+    reference, _ = observe(prog, "native")
+    assert reference[3].count(b"T 0000000c\nV 40001000\n") == 1
+    seen, vm = observe(prog, engine)
+    assert seen == reference
 
 
 # -- scarce shadows: eviction and a tiny table pool --------------------------------------------
@@ -227,9 +256,10 @@ def test_random_pte_scripts_match_native(seed, length, fast):
     prog = program(random_script(seed, length))
     reference, _ = observe(prog, "native", fast)
     assert reference[0] == "shutdown"
-    seen, vm = observe(prog, "trap", fast)
-    assert seen == reference
-    assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
+    for engine in SHADOW_ENGINES:
+        seen, vm = observe(prog, engine, fast)
+        assert seen == reference, engine
+        assert all(in_guest_ram(vm, hpa) for hpa in shadow_targets(vm))
 
 
 # -- hostile page tables -------------------------------------------------------------------------

@@ -44,6 +44,11 @@ which no shadow maps.
 
 Shadows are cached per (root, ASID, view), at most MAX_SHADOWS, the oldest evicted; their
 frames go back to the pool (and with the VM to the host).
+
+A VMM may keep 4 MiB slots of every shadow for itself (`fixed`): binary translation (bt.py)
+puts its translation cache and vCPU page at the top of the guest's address space, as VMware's
+VMM sat in the top 4 MiB of every x86 guest's. A guest mapping there is not shadowed: the
+guest's access gets an access fault (on the machine it would reach its page).
 """
 
 from vmkit.hw.mmu import ACCESS_FAULT, PAGE_FAULT, PPN_MASK, STATUS_MXR, STATUS_SUM, STORE, \
@@ -95,6 +100,7 @@ class ShadowTables:
         self.read_guest, self.write_guest, self.host_address = read_guest, write_guest, \
             host_address
         self.shadows = {}         # key -> Shadow, least recently used first
+        self.fixed = lambda key: {}   # key -> {4 MiB slot: root PTE} the VMM keeps for itself
         self.stats = {"hidden_faults": 0, "true_faults": 0, "shadow_switches": 0,
                       "shadow_fences": 0, "shadow_evictions": 0}
 
@@ -103,6 +109,8 @@ class ShadowTables:
         shadow = self.shadows.pop(key, None)
         if shadow is None:
             shadow = Shadow(key, self._frame(lambda: self.memory.new_root(SV32)))
+            for slot, pte in self.fixed(key).items():
+                self.memory.host.bus.store(shadow.root + 4 * slot, 4, pte)
         self.shadows[key] = shadow
         while len(self.shadows) > MAX_SHADOWS:
             self._evict(next(iter(self.shadows)))          # the oldest (never `key`: newest)
@@ -125,6 +133,8 @@ class ShadowTables:
             raise Trap(PAGE_FAULT[access], vaddr) from None
         if not leaf_allows(pte, access, user, sum_, mxr):
             raise Trap(PAGE_FAULT[access], vaddr)
+        if vaddr >> MEGA_SHIFT in self.fixed(shadow.key):
+            raise Trap(ACCESS_FAULT[access], vaddr)          # the VMM's own slot
         updated = pte | PTE_A | (PTE_D if access == STORE else 0)
         if updated != pte:
             self.write_guest(pte_gpa, updated.to_bytes(4, "little"))
@@ -134,6 +144,21 @@ class ShadowTables:
             if level:
                 shadow.mega.add(vaddr >> MEGA_SHIFT)
         return gpa
+
+    def lookup(self, satp, vaddr, access, user, sum_, mxr):
+        """The guest-physical address the guest's table gives `vaddr` for this access, or None
+        if it faults; a walk that only reads (no A/D), for a VMM checking what it cached."""
+        def read_pte(gpa):
+            data = self.read_guest(gpa, 4)
+            if data is None:
+                raise WalkFault("a table outside guest RAM", 0)
+            return int.from_bytes(data, "little")
+
+        try:
+            pte, _, _, gpa = walk(SV32, satp & PPN_MASK, vaddr, read_pte)
+        except WalkFault:
+            return None
+        return gpa if leaf_allows(pte, access, user, sum_, mxr) else None
 
     def _map(self, shadow, va, hpa, flags):
         if va in shadow.pages:    # an upgrade (read-only until dirty): replace the leaf

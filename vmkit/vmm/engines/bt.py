@@ -46,6 +46,18 @@ word only tells the VMM what it cannot see; it is not in charge: hart.run is bou
 host instructions per guest instruction of the budget, and the count the VMM takes from the
 word is clamped between the budget and what the host instructions run stand for.
 
+A guest that pages (satp) runs on shadow page tables, as under `trap` (vmkit/vmm/shadow.py):
+its user code on the shadows of the U view, its translated kernel on those of the S view,
+each of which also maps the TC and the vCPU page (the VMM keeps the top 4 MiB slot of every
+S shadow, as VMware's VMM sat in the top 4 MiB of every x86 guest address space). The TC is
+keyed by the guest-*virtual* pc, because that is what the guest jumps to; the translator reads
+the code through the guest's table (a walk that sets A, as the fetch would), and remembers the
+guest-physical page each block came from. Stores to that page drop the block as before (write
+protection follows the physical page, whichever virtual address the store used). When the
+guest switches address spaces (satp) or fences (sfence.vma), the VMM checks that every
+translated code page still maps to the page it was translated from, and drops the blocks
+whose page moved: the same virtual pc may be other code in another address space.
+
 Counters (rdtime, rdinstret) are guest state and are emulated. A store into a guest page that
 has translations drops the blocks it touches (the hart reports stores to watched pages, as
 write protection would); so does a VMM write into guest memory (guest_memory_written).
@@ -66,14 +78,16 @@ bounded: VIF, SPILL and the CSR copies are its own state; a false PENDING costs 
 delays its own interrupt to the slice's end; a false BUDGET moves its own instruction count
 within [0, budget] for that slice (it may burn its budget, never exceed it or run unbounded).
 Closing it needs every translated load and store checked, or hardware help (the H
-extension's two-stage translation).
+extension's two-stage translation). With guest paging, the same top 4 MiB of every address
+space is the VMM's: a guest PTE mapping a page there is not shadowed (its access faults).
 """
 
 import base64
 
 from vmkit.hw import csr as C
+from vmkit.hw.mmu import FETCH, SATP_MODE, STATUS_MXR, STATUS_SUM
 from vmkit.hw.trap import (BREAKPOINT, ECALL_FROM_U, ILLEGAL_INSTRUCTION,
-                           INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED)
+                           INSTRUCTION_ACCESS_FAULT, INSTRUCTION_MISALIGNED, Trap)
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, PTE_X, SV32
 from vmkit.hw.state import from_plain, to_plain
 from vmkit.isa import BY_NAME, decode, encode
@@ -126,15 +140,19 @@ def li(rd, value):
 
 
 class Block:
-    def __init__(self, gpc, pcs, tc, length):
-        self.gpc, self.pcs, self.tc, self.length = gpc, frozenset(pcs), tc, length
+    """One translation: guest-virtual pc `gpc`, the guest pcs it covers, from guest-physical
+    page `page`; `length` words at `tc`. `code`: the guest-physical words it was made from."""
+
+    def __init__(self, gpc, pcs, tc, length, page):
+        self.gpc, self.pcs, self.tc, self.length, self.page = gpc, frozenset(pcs), tc, length, page
+        self.code = frozenset(page << 12 | pc & 0xFFF for pc in pcs)
         self.incoming = []                 # (TC address, its word) of exits patched to jump here
 
 
 class BtEngine(TrapEngine):
     name = "bt"
     title = "binary translation: kernel code rewritten before it runs (VMware)"
-    guest_paging = False     # its kernel runs from the TC on a table of its own: no shadows yet
+    guest_paging = True      # shadow page tables, the TC and vCPU page in every S shadow
 
     def __init__(self, vm, host=None):
         super().__init__(vm, host)
@@ -157,6 +175,10 @@ class BtEngine(TrapEngine):
                          PTE_R | PTE_X | PTE_U | PTE_A)
         memory.map_pages(self.shadow_root, VCPU_PAGE_VA, 4096, self.vcpu_pa,
                          PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+        # Every shadow of the S view shares the leaf table that maps them (the top 4 MiB).
+        top = TC_VA >> 22
+        vmm_slot = {top: self.machine.bus.load(self.shadow_root + 4 * top, 4)}
+        self.shadows.fixed = lambda key: {} if key[2] else vmm_slot        # key[2]: the U view
         guest_pmp(hart, [(self.vcpu_pa, 4096, PMP_RW),
                          (self.ram_base, self.vm.ram_size, PMP_RWX),
                          (self.tc_pa, TC_SIZE, PMP_RX), self.table_pmp()])
@@ -179,9 +201,54 @@ class BtEngine(TrapEngine):
     def _privilege_changed(self):
         # Only virtual S sees the TC and the vCPU page: guest user code touching them gets
         # the fault it gets under trap/hw (the VMM switches shadow tables, as VMware's did).
-        self.hart.satp = self.shadow_satp if self.vcpu.priv == S else self.user_satp
+        if self.vcpu.satp & SATP_MODE:
+            self._switch_shadow()              # trap's: S shadows map the TC too (setup)
+        else:
+            if self.shadow is not None:        # paging just went off: forget the shadows'
+                self.shadow = None
+                self.hart.mmu.tlb.flush_vma(asid=self.asid)
+            self.hart.satp = self.shadow_satp if self.vcpu.priv == S else self.user_satp
         self.hart.scounteren = 0
         self.hart.translation_changed()
+
+    def emulate_privileged(self, word):
+        """trap's, and then: after a satp switch or a fence, translations whose code page no
+        longer maps where it did go (the same virtual pc may be other code now)."""
+        stats = self.shadows.stats
+        before = stats["shadow_switches"], stats["shadow_fences"]
+        exit = super().emulate_privileged(word)
+        if (stats["shadow_switches"], stats["shadow_fences"]) != before:
+            self._check_code_pages()
+        return exit
+
+    def _code_page(self, gpc):
+        """The guest-physical page the guest's table gives kernel code at `gpc` now, or None;
+        a walk that changes nothing."""
+        vcpu = self.vcpu
+        if not vcpu.satp & SATP_MODE:
+            return gpc >> 12
+        status = vcpu.mstatus
+        gpa = self.shadows.lookup(vcpu.satp, gpc, FETCH, False, status & STATUS_SUM,
+                                  status & STATUS_MXR)
+        return None if gpa is None else gpa >> 12
+
+    def _check_code_pages(self):
+        pages = {}
+        for key, block in list(self.blocks.items()):
+            page = block.gpc >> 12
+            if page not in pages:
+                pages[page] = self._code_page(block.gpc)
+            if pages[page] != block.page:
+                self._drop(key, block)
+
+    def instruction_at_pc(self):
+        """The faulting guest instruction: read through the guest's table when it pages (the
+        S shadows do not map kernel code for fetching: it runs from the TC)."""
+        if not self.vcpu.satp & SATP_MODE or self.vcpu.priv != S:
+            return super().instruction_at_pc()
+        page = self._code_page(self.hart.pc)
+        data = None if page is None else self.read_guest(page << 12 | self.hart.pc & 0xFFF, 4)
+        return 0 if data is None else int.from_bytes(data, "little")
 
     # -- the vCPU page ------------------------------------------------------------------------
     def _read_vcpu(self, offset):
@@ -422,13 +489,28 @@ class BtEngine(TrapEngine):
         if gpc & 3:
             self.reflect(INSTRUCTION_MISALIGNED, gpc)
             return None
-        if self.read_guest(gpc, 4) is None:
+        try:
+            gpa = self._fetch_address(gpc)
+        except Trap as fault:                  # a true fault: the guest's table says no
+            self.reflect(fault.cause, fault.tval)
+            return None
+        if self.read_guest(gpa, 4) is None:
             self.reflect(INSTRUCTION_ACCESS_FAULT, gpc)
             return None
-        return self._translate(gpc, limit)
+        return self._translate(gpc, gpa, limit)
 
-    def _translate(self, gpc, limit=MAX_BLOCK):
-        guest = self._scan(gpc, limit)
+    def _fetch_address(self, gpc):
+        """Where the guest's kernel code at `gpc` is (guest-physical): through the guest's
+        table when it pages, setting A as the hardware's fetch would; raises Trap."""
+        vcpu = self.vcpu
+        if not vcpu.satp & SATP_MODE:
+            return gpc
+        status = vcpu.mstatus
+        return self.shadows.fill(self.shadow, vcpu.satp, gpc, FETCH, False,
+                                 status & STATUS_SUM, status & STATUS_MXR)
+
+    def _translate(self, gpc, gpa, limit=MAX_BLOCK):
+        guest = self._scan(gpc, gpa, limit)
         count = len(guest)
         targets = _direct_calls(guest)
         exits = []                             # [(callout, restore t6 first)]
@@ -464,7 +546,7 @@ class BtEngine(TrapEngine):
         tc = self.tc_next
         if tc + 4 * (len(code) + len(stubs)) > TC_VA + TC_SIZE:
             self._flush_tc()
-            return self._translate(gpc, limit)
+            return self._translate(gpc, gpa, limit)
         words = [_resolve(item, index, stub_of) for index, item in enumerate(code)] + stubs
         self._install(tc, words)
         for index, number, action, restore in callouts:
@@ -480,21 +562,21 @@ class BtEngine(TrapEngine):
             if origin is not None:
                 self.by_tc[tc + 4 * index] = origin
         key = gpc if limit == MAX_BLOCK else (gpc, limit)
-        self.blocks[key] = Block(gpc, [pc for pc, _, _ in guest], tc, len(words))
+        self.blocks[key] = Block(gpc, [pc for pc, _, _ in guest], tc, len(words), gpa >> 12)
         self.tc_next = tc + 4 * len(words)
         self.stats["tc_fills"] += 1
         self.stats["translated_instructions"] += count
-        self._watch(key, gpc)
+        self._watch(key, gpa)
         return tc
 
-    def _scan(self, gpc, limit):
+    def _scan(self, gpc, gpa, limit):
         """The guest instructions of the block at gpc, [(pc, word, kind)]: straight-line code
         up to a branch, an indirect jump or a sensitive instruction (included), the end of
         gpc's page or `limit` instructions. Direct jumps and calls (jal, auipc + jalr) do not
         end it: it goes on at their target (a superblock), unless that is already in it."""
         guest, pc = [], gpc
         while len(guest) < limit and pc >> 12 == gpc >> 12:
-            data = self.read_guest(pc, 4)
+            data = self.read_guest(gpa & ~0xFFF | pc & 0xFFF, 4)      # (its page is gpa's)
             if data is None:
                 break
             word = int.from_bytes(data, "little")
@@ -576,9 +658,9 @@ class BtEngine(TrapEngine):
             self.blocks[gpc].incoming.append((at, word))
 
     # -- keeping translations coherent with guest code ------------------------------------------
-    def _watch(self, key, gpc):
+    def _watch(self, key, gpa):
         """Blocks are within one guest page: remember it, and have its stores reported."""
-        page = gpc >> 12
+        page = gpa >> 12
         self.page_blocks.setdefault(page, set()).add(key)
         host = self.host_address(page << 12)
         self.host.watch_page(host >> 12, self._guest_code_written)
@@ -599,12 +681,15 @@ class BtEngine(TrapEngine):
             words = range(max(gpa & ~3, page), min(gpa + length, page + 4096), 4)
             for key in list(self.page_blocks.get(page >> 12, ())):
                 block = self.blocks.get(key)
-                if block is not None and not block.pcs.isdisjoint(words):
-                    del self.blocks[key]
-                    self.page_blocks[page >> 12].discard(key)
-                    for at, word in block.incoming:    # unchain: back to calling out
-                        self._install(at, [word])
-                    self.stats["tc_invalidations"] += 1
+                if block is not None and not block.code.isdisjoint(words):
+                    self._drop(key, block)
+
+    def _drop(self, key, block):
+        del self.blocks[key]
+        self.page_blocks[block.page].discard(key)
+        for at, word in block.incoming:        # unchain: back to calling out
+            self._install(at, [word])
+        self.stats["tc_invalidations"] += 1
 
     def _flush_tc(self):
         self.generation += 1
@@ -687,8 +772,9 @@ class BtEngine(TrapEngine):
         return page, tc, tables
 
     def statistics(self):
-        """Translation-cache counters for the cost model (fills, hits, callouts, ...)."""
-        return dict(self.stats)
+        """Translation-cache counters for the cost model (fills, hits, callouts, ...), and
+        shadow paging's (trap's)."""
+        return super().statistics() | self.stats
 
     def describe_block(self, gpc):
         """The lecture's slide for one block: each guest instruction beside what it became.
@@ -711,7 +797,8 @@ class BtEngine(TrapEngine):
                 if guest_pc is None:
                     text = "(block entry: charge the budget)" if not rows else "(exits)"
                 else:
-                    guest_word = int.from_bytes(self.read_guest(guest_pc, 4), "little")
+                    at = block.page << 12 | guest_pc & 0xFFF
+                    guest_word = int.from_bytes(self.read_guest(at, 4), "little")
                     text = disassemble_word(guest_word, guest_pc)
                 current = (guest_pc, text, [])
                 rows.append(current)
