@@ -172,6 +172,38 @@ def test_more_views_than_the_cache_holds(fast):
     assert len(vm.engine.shadows.shadows) <= shadow.MAX_SHADOWS
 
 
+@pytest.mark.parametrize("engine", SHADOW_ENGINES)
+def test_shadows_give_their_asids_back(engine):
+    """Each shadow is tagged with a host ASID of its own, fenced and freed when it goes."""
+    prog = program(every_view_script())
+    vm = VirtualMachine(prog, engine=engine)
+    asids = vm.engine.host.asids
+    engine_own = asids.in_use
+    assert vm.run(3_000_000).reason == "shutdown"
+    live = {s.asid for s in vm.engine.shadows.shadows.values()}
+    assert None not in live and len(live) == len(vm.engine.shadows.shadows)
+    assert asids.in_use == engine_own + len(live) <= engine_own + shadow.MAX_SHADOWS
+    vm.engine.shadows.clear()
+    assert asids.in_use == engine_own
+
+
+@pytest.mark.parametrize("engine", SHADOW_ENGINES)
+def test_without_asids_left_shadows_share_the_vmms(engine):
+    """A host out of ASIDs: shadows get none and the VMM flushes on every switch: the same
+    run as native still."""
+    reference, _ = observe(program(), "native")
+    vm = VirtualMachine(program(), engine=engine)
+    taken = []
+    while vm.engine.host.asids.free_ids:
+        taken.append(vm.engine.host.asids.alloc())
+    stop = vm.run(3_000_000)
+    state = vm.engine.guest_state()
+    assert (stop.reason, bytes(vm.console), state["x"]) == (reference[0], reference[3],
+                                                            reference[5])
+    assert vm.read_guest(GUEST_RAM, vm.ram_size) == reference[-1]
+    assert all(s.asid is None for s in vm.engine.shadows.shadows.values())
+
+
 def test_a_four_frame_table_pool_still_works(monkeypatch):
     """The identity table, one shadow root and two leaf tables (the kernel's 4 MiB and the
     window's): each new shadow evicts the last, a full one starts over."""

@@ -43,7 +43,11 @@ fault (a table) or the VMM an MMIO exit (a leaf). Shadows live in the engine's p
 which no shadow maps.
 
 Shadows are cached per (root, ASID, view), at most MAX_SHADOWS, the oldest evicted; their
-frames go back to the pool (and with the VM to the host).
+frames go back to the pool (and with the VM to the host). Each shadow is tagged in the TLB
+with a host ASID of its own, so switching shadows (the guest's satp writes) flushes nothing
+on a tagged TLB, as the guest's own ASIDs promise it (x86: shadow paging with PCID/VPID); an
+evicted shadow's ASID is fenced before it is reused. With the host out of ASIDs a shadow gets
+none, and the VMM flushes its one ASID on every switch instead.
 
 A VMM may keep 4 MiB slots of every shadow for itself (`fixed`): binary translation (bt.py)
 puts its translation cache and vCPU page at the top of the guest's address space, as VMware's
@@ -66,8 +70,8 @@ MEGA_SHIFT = 22                   # a root PTE covers 4 MiB
 class Shadow:
     """One shadow table: guest-virtual -> host-physical for one address space and view."""
 
-    def __init__(self, key, root):
-        self.key, self.root = key, root
+    def __init__(self, key, root, asid):
+        self.key, self.root, self.asid = key, root, asid     # asid: None = the VMM's own
         self.pages = set()        # guest-virtual pages mapped
         self.slots = set()        # 4 MiB slots with a leaf table (kept when fences empty it)
         self.mega = set()         # 4 MiB slots filled from a guest megapage (fenced whole)
@@ -95,8 +99,10 @@ def shadow_flags(pte, user, mxr):
 class ShadowTables:
     """The shadows of one VM: built in `memory`'s page-table pool."""
 
-    def __init__(self, memory, read_guest, write_guest, host_address):
-        self.memory = memory
+    def __init__(self, memory, read_guest, write_guest, host_address, asids=None, flush=None):
+        """`asids`: the host's ASID allocator (None: no ASID per shadow); `flush(vaddr, asid)`:
+        the TLB fence for a shadow's own ASID (vaddr None: all of it)."""
+        self.memory, self.asids, self.flush = memory, asids, flush
         self.read_guest, self.write_guest, self.host_address = read_guest, write_guest, \
             host_address
         self.shadows = {}         # key -> Shadow, least recently used first
@@ -108,7 +114,8 @@ class ShadowTables:
         """The shadow for `key`, made (empty) if there is none; it becomes the most recent."""
         shadow = self.shadows.pop(key, None)
         if shadow is None:
-            shadow = Shadow(key, self._frame(lambda: self.memory.new_root(SV32)))
+            shadow = Shadow(key, self._frame(lambda: self.memory.new_root(SV32)),
+                            self._new_asid())
             for slot, pte in self.fixed(key).items():
                 self.memory.host.bus.store(shadow.root + 4 * slot, 4, pte)
         self.shadows[key] = shadow
@@ -160,6 +167,18 @@ class ShadowTables:
             return None
         return gpa if leaf_allows(pte, access, user, sum_, mxr) else None
 
+    def _new_asid(self):
+        if self.asids is None:
+            return None
+        try:
+            return self.asids.alloc()
+        except ValueError:        # the host has none left: this shadow shares the VMM's
+            return None
+
+    def _flush(self, shadow, vaddr=None):
+        if shadow.asid is not None:
+            self.flush(vaddr, shadow.asid)
+
     def _map(self, shadow, va, hpa, flags):
         if va in shadow.pages:    # an upgrade (read-only until dirty): replace the leaf
             self.memory.unmap_pages(shadow.root, va, FRAME)
@@ -187,6 +206,7 @@ class ShadowTables:
                 if va in shadow.pages:
                     self.memory.unmap_pages(shadow.root, va, FRAME)
                     shadow.pages.discard(va)
+                    self._flush(shadow, va)
             shadow.mega.discard(slot)
 
     def clear(self):
@@ -219,6 +239,8 @@ class ShadowTables:
         self._reset(shadow)
         self.memory.roots.pop(shadow.root, None)
         self.memory.tables.free(shadow.root)
+        if shadow.asid is not None:
+            self.asids.free(shadow.asid)          # (which fences it for the next owner)
 
     def _reset(self, shadow):
         """Free the shadow's leaf tables and clear its root: an empty shadow."""
@@ -231,3 +253,4 @@ class ShadowTables:
         shadow.pages.clear()
         shadow.slots.clear()
         shadow.mega.clear()
+        self._flush(shadow)

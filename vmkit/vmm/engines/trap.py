@@ -95,7 +95,7 @@ class TrapEngine(HartEngine):
         self.shadow_satp = 1 << 31 | self.asid << 22 | self.shadow_root >> 12      # Sv32
         hart.satp = self.shadow_satp
         self.shadows = ShadowTables(self.memory, self.read_guest, self.write_guest,
-                                    self.host_address)
+                                    self.host_address, self.host.asids, self._flush_asid)
         self.shadow = None                    # the shadow in use: None while paging is off
         hart.medeleg = hart.mideleg = 0       # every guest trap comes to the VMM first
         hart.mcounteren = 0b111
@@ -115,17 +115,29 @@ class TrapEngine(HartEngine):
     # -- shadow paging (vmm/shadow.py) ---------------------------------------------------------
     def _switch_shadow(self):
         """Put the shadow for the guest's satp and view (privilege, SUM, MXR) on the hart.
-        One host ASID serves every shadow, so a switch flushes it from the TLB."""
+        A shadow has a host ASID of its own: a switch flushes nothing on a tagged TLB. The
+        VMM's ASID, which its identity table (paging off) and any shadow without an ASID of
+        its own share, is flushed on a switch to it."""
         vcpu, hart, before = self.vcpu, self.hart, self.shadow
         if vcpu.satp & SATP_MODE:
             self.shadow = self.shadows.get(view_key(vcpu.satp, vcpu.priv == U, vcpu.mstatus))
-            satp = 1 << 31 | self.asid << 22 | self.shadow.root >> 12
+            asid = self.shadow_asid()
+            satp = 1 << 31 | asid << 22 | self.shadow.root >> 12
         else:
-            self.shadow, satp = None, self.shadow_satp
+            self.shadow, asid, satp = None, self.asid, self.shadow_satp
         # (Not only when satp changes: a new shadow may get the root frame of an evicted one.)
         if hart.satp != satp or self.shadow is not before:
             hart.satp = satp
-            hart.mmu.tlb.flush_vma(asid=self.asid)
+            if asid == self.asid:
+                hart.mmu.tlb.flush_vma(asid=self.asid)
+
+    def shadow_asid(self):
+        """The host ASID the current shadow's translations are tagged with."""
+        return self.shadow.asid if self.shadow.asid is not None else self.asid
+
+    def _flush_asid(self, vaddr, asid):
+        self.hart.mmu.tlb.flush_vma(vaddr, asid)
+        self.hart.translation_changed()
 
     def _shadow_fault(self, cause, vaddr):
         """A page fault while the guest pages: hidden (fill the shadow, resume), true (reflect
@@ -144,7 +156,7 @@ class TrapEngine(HartEngine):
             stats["hidden_faults"] += 1
             # An upgraded leaf; or the pool ran dry and this shadow started over.
             self.hart.mmu.tlb.flush_vma(None if stats["shadow_evictions"] != evictions
-                                        else vaddr, self.asid)
+                                        else vaddr, self.shadow_asid())
             self.hart.translation_changed()
             return VmExit(ExitReason.PAGE_FAULT)
         if cause == INSTRUCTION_PAGE_FAULT:        # no code outside RAM (PMP: no X)
