@@ -204,6 +204,24 @@ def test_a_call_ret_loop_runs_from_the_cache_without_callouts():
     assert "lw" not in ret and "jr" not in ret
 
 
+def test_a_satp_write_is_the_slides_handle_cr3_callout():
+    """The lecture's row `mov cr3 -> call HANDLE_CR3`: the paging kernel's satp write ends its
+    block in a callout that switches shadow page tables; sfence.vma is another (invlpg)."""
+    program = guest.build("ctxswitch", iterations=3)
+    vm, stop = run(program)
+    assert stop.reason == "shutdown"
+    texts, notes = set(), set()          # guest instructions; the exit stubs' callouts
+    for block in list(vm.engine.blocks.values()):
+        for guest_pc, text, host in vm.engine.describe_block(block.gpc):
+            texts.add(text)
+            notes.update(h.split("# ")[1] for _, h in host if "# callout" in h)
+    assert any(text.startswith("csrw\tsatp,") for text in texts) and "sfence.vma" in texts
+    assert "callout: HANDLE_CR3: switch shadow page tables (x86: mov cr3)" in notes
+    assert "callout: HANDLE_INVLPG: drop shadow entries (x86: invlpg)" in notes
+    assert "callout: emulate sret" in notes
+    assert vm.engine.statistics()["shadow_switches"] > 3
+
+
 def test_translated_code_is_counted_in_host_instructions():
     # The cli/sti loop, from the slide: block prologue (sw, lw, addi, bltz, sw, lw = 6),
     # cli (1), sti (sw, li, sw, lw, bnez, lw = 6), addi, bnez and the chained j: 16 host

@@ -804,10 +804,28 @@ class BtEngine(TrapEngine):
                 rows.append(current)
             note = self.callouts.get(address)
             if note is not None:
-                note = f"callout: {note[0]}" if word == ECALL else "exit chained to the next block"
+                note = _callout_label(note) if word == ECALL else "exit chained to the next block"
             host = disassemble_word(word, address) + (f"   # {note}" if note else "")
             current[2].append((address, host))
         return rows
+
+
+# The VMM routines a callout runs, named as on the lecture's slide (x86 beside RISC-V).
+HANDLERS = {"satp": "HANDLE_CR3: switch shadow page tables (x86: mov cr3)",
+            "sfence.vma": "HANDLE_INVLPG: drop shadow entries (x86: invlpg)"}
+
+
+def _callout_label(action):
+    """What a callout stub asks the VMM for, in words: `callout: HANDLE_CR3: ...` for a satp
+    write, `callout: emulate sret` for another sensitive instruction, `callout: goto` ..."""
+    kind = action[0]
+    if kind != "emulate":
+        return f"callout: {kind}"
+    row, ops = decode(action[2], aliases=False)
+    name = row.name if row is not None else "an illegal instruction"
+    if name.startswith("csrr") and ops["E"] == 0x180:
+        name = "satp"
+    return f"callout: {HANDLERS.get(name, 'emulate ' + name)}"
 
 
 def _b64(data):
