@@ -1,6 +1,6 @@
 """Build homework 1 from its master notebook with `otter assign` (instructors only).
 
-    python3 instructor/hw1/assign.py            # rewrite hw1's files in notebooks/homework/, build the autograder
+    python3 instructor/hw1/assign.py            # rewrite hw1's student files, build the autograder
     python3 instructor/hw1/assign.py --check    # only say whether notebooks/homework/ is current
 
 The master (hw1-cpu-virtualization.ipynb here) holds the questions, the solutions and every

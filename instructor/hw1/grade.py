@@ -11,8 +11,6 @@ test's result, hints included, never an answer). Where Docker runs, `otter grade
 dist/hw1-autograder.zip -p SUBMISSIONS/` does the same in containers.
 """
 
-import sys
-
 from assign import HOMEWORK
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build homework 2 from its master notebook with `otter assign` (instructors only).
 
-    python3 instructor/hw2/assign.py            # rewrite hw2's files in notebooks/homework/, build the autograder
+    python3 instructor/hw2/assign.py            # rewrite hw2's student files, build the autograder
     python3 instructor/hw2/assign.py --check    # only say whether notebooks/homework/ is current
 
 The master (hw2-memory-virtualization.ipynb here) holds the questions, the solutions and every
@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from homework import Homework  # noqa: E402  (instructor/ is not a package)
 
-HOMEWORK = Homework(HERE, "hw2-memory-virtualization.ipynb", ("hw2_q1", "hw2_q2", "hw2_q3", "hw2_q4"))
+HOMEWORK = Homework(HERE, "hw2-memory-virtualization.ipynb",
+                    ("hw2_q1", "hw2_q2", "hw2_q3", "hw2_q4"))
 build, differences = HOMEWORK.build, HOMEWORK.differences
 
 if __name__ == "__main__":
