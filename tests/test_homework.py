@@ -1,5 +1,5 @@
-"""Homework 1: the key is right for hundreds of seeds, the student's files hold no key, and a
-wrong my_sret is told which field is wrong.
+"""Homeworks 1 and 2: each key is right for hundreds of seeds, the student's files hold no key,
+and a wrong my_sret or shadow_pte is told which field or rule is wrong.
 
 The key (instructor/hw1/hw1_key.py) is graded here against the reasoning of the lecture: the
 cli/sti loop exits twice per iteration under trap and never under bt, and one iteration costs
@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 STUDENT = ROOT / "notebooks" / "homework"
 INSTRUCTOR = ROOT / "instructor" / "hw1"
+INSTRUCTOR2 = ROOT / "instructor" / "hw2"
 SEEDS = range(200)
 
 pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
@@ -220,5 +221,184 @@ def test_a_wrong_answer_is_failed_without_showing_the_right_one(hw, name, capsys
     assert key.check(name, right, student)
     capsys.readouterr()
     assert not key.check(name, wrong, student)
+    said = capsys.readouterr().out
+    assert said.strip() and not re.search(rf"\b{re.escape(str(right))}\b", said), said
+
+
+# -- homework 2: memory virtualization ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hw2():
+    """(student module, key module), imported from instructor/hw2 (the source of both)."""
+    sys.path.insert(0, str(INSTRUCTOR2))
+    import hw2
+    import hw2_key
+    yield hw2, hw2_key
+    sys.path.remove(str(INSTRUCTOR2))
+
+
+def levels_walked(engine, gstage_page, megapage):
+    """(n, m): guest levels and G-stage levels one walk reads (a 4 MiB leaf is in the root).
+    Under native and emulate no table translates guest-physical addresses (emulate looks
+    guest RAM up, as QEMU's softmmu does): m = 0."""
+    return 1 if megapage else 2, (0 if engine != "hw" else 2 if gstage_page == 4096 else 1)
+
+
+def shadow_as_a_tlb(pages, trace):
+    """(hidden, true) faults of `trace`, reasoned as shadow.py describes a shadow: a cache
+    filled on a miss, a page mapped writable only once its guest PTE is dirty, and a fault the
+    guest's own PTE causes (not mapped; a store to a read-only page) reflected and never filled."""
+    shadow, dirty, hidden, true = {}, {}, 0, 0          # page -> writable in the shadow
+    for op, page in trace:
+        kind = pages[page]
+        if kind == "not mapped" or op == "store" and kind == "read-only":
+            true += 1
+            continue
+        dirty.setdefault(page, kind == "read-write, A and D set")
+        if op == "store":
+            if not shadow.get(page):            # missing, or mapped read-only until dirty
+                hidden += 1
+            dirty[page] = shadow[page] = True
+        elif page not in shadow:
+            hidden += 1
+            shadow[page] = dirty[page]
+    return hidden, true
+
+
+def test_hw2_key_follows_the_reasoning_for_200_seeds(hw2):
+    """q1 is (n+1)(m+1)-1 (paging.references_2d: the lecture's 2D walk), q3 what a shadow
+    filled like a TLB gives, q4 the letter the seed gave the right option."""
+    from vmkit.hw.paging import references_2d
+    student, key = hw2
+    configs, q3_answers = set(), set()
+    for seed in SEEDS:
+        v, answers = student.Variant(seed), key.answers(seed)
+        for name, config in (("q1a", v.q1a), ("q1b", v.q1b)):
+            assert answers[name] == references_2d(*levels_walked(*config)), (seed, config)
+            configs.add(config)
+        assert v.q1a[0] == "hw" and v.q1a != v.q1b
+        assert (answers["q3_hidden"], answers["q3_true"]) == shadow_as_a_tlb(v.pages, v.trace)
+        q3_answers.add((answers["q3_hidden"], answers["q3_true"]))
+        assert v.q4_options["abcde".index(answers["q4"])].startswith("The spec lets a hart")
+    # Seeds vary what is asked: every configuration, and many different fault counts.
+    assert configs == set(student.Q1_CONFIGS)
+    assert len(q3_answers) >= 5, q3_answers
+
+
+def test_hw2_q1_counts_the_hand_worked_walks(hw2):
+    """The four configurations tests/test_nested_paging.py works out by hand (native 2, hw
+    with 4 MiB G-stage leaves 5, with 4 KiB ones 8) and a guest megapage under 4 MiB G-stage
+    leaves: (1+1)(1+1)-1 = 3 (G root for the VS root PTE's address, the VS root PTE, which is
+    the leaf, G root for the data)."""
+    _, key = hw2
+    assert key.walk_references("native", None, False) == 2
+    assert key.walk_references("hw", 4 << 20, False) == 5
+    assert key.walk_references("hw", 4096, False) == 8
+    assert key.walk_references("hw", 4 << 20, True) == 3
+
+
+def test_hw2_the_seed_is_a_stable_hash_of_the_student_id(hw2):
+    student, _ = hw2
+    expected = int.from_bytes(hashlib.sha256(b"vmkit-hw2:AB12CD").digest()[:4], "big")
+    assert student.seed_of("AB12CD") == student.seed_of(" AB12CD\n") == expected
+    for missing in ("", "   ", ...):
+        with pytest.raises(ValueError, match="STUDENT_ID"):
+            student.seed_of(missing)
+
+
+def shadow_pte_mutants(hw2):
+    """Wrong shadow leaves, each with the sentence the check must say: the reference with one
+    rule broken."""
+    student, key = hw2
+    V, R, W, X, U, G, A, D = (student.V, student.R, student.W, student.X, student.U, student.G,
+                              student.A, student.D)
+
+    def broken(rule):
+        def shadow_pte(guest_pte, host_frame, user, mxr):
+            leaf = key.reference_shadow_pte(guest_pte, host_frame, user, mxr)
+            return {"frame": leaf + (1 << 10), "v": leaf & ~V, "u": leaf & ~U,
+                    "ad": leaf & ~(A | D), "g": leaf | guest_pte & G, "rsw": leaf | 1 << 8,
+                    "r": leaf & ~R if guest_pte & X and not guest_pte & R else leaf,
+                    "w": leaf | guest_pte & W, "x": leaf | guest_pte & X}[rule]
+        return shadow_pte
+    return {"frame": "PPN (bits 31:10) must be host_frame >> 12", "v": "V must be set",
+            "u": "U must be set", "ad": "A and D must be set", "g": "G must be clear",
+            "rsw": "RSW bits", "r": "R: readable when the guest PTE has R, or X with mxr",
+            "w": "W only once the guest PTE is dirty (D)",
+            "x": "S-mode never executes user pages"}, broken
+
+
+@pytest.mark.parametrize("rule", ["frame", "v", "u", "ad", "g", "rsw", "r", "w", "x"])
+def test_hw2_a_wrong_shadow_pte_is_told_which_rule_it_breaks(hw2, rule, capsys):
+    student, key = hw2
+    messages, broken = shadow_pte_mutants(hw2)
+    student.check_shadow_pte(broken(rule))
+    said = capsys.readouterr().out
+    assert messages[rule] in said, said
+    assert not key.check_shadow_pte(broken(rule))
+
+
+def test_hw2_the_reference_shadow_pte_passes_in_the_trap_engine(hw2, capsys):
+    student, key = hw2
+    student.check_shadow_pte(key.reference_shadow_pte)
+    assert capsys.readouterr().out.strip() == "ok"
+    assert key.check_shadow_pte(key.reference_shadow_pte)
+
+
+def test_hw2_the_engine_run_catches_what_the_unit_cases_miss(hw2):
+    """A shadow_pte right for the check's own host frame but writable before D for any other:
+    the trace guest loads, then stores, to a read-write page; natively the store sets D in
+    its PTE; with this leaf the store does not fault, the VMM never sets D, and the guest's
+    RAM (its page table) differs from native's."""
+    student, key = hw2
+
+    def shadow_pte(guest_pte, host_frame, user, mxr):
+        leaf = key.reference_shadow_pte(guest_pte, host_frame, user, mxr)
+        return leaf if host_frame == student.FRAME else leaf | guest_pte & student.W
+    assert student.shadow_pte_problems(shadow_pte) == []
+    assert "left other bytes in its RAM" in student.paging_problem(shadow_pte)
+
+
+def test_hw2_a_leaf_for_another_frame_is_refused_by_the_vmm(hw2):
+    """Isolation holds whatever the student returns: the VMM maps no frame but host_frame."""
+    student, key = hw2
+
+    def shadow_pte(guest_pte, host_frame, user, mxr):
+        return key.reference_shadow_pte(guest_pte, host_frame + 4096, user, mxr)
+    said = student.paging_problem(shadow_pte)
+    assert "ValueError" in said and "the frame host_frame" in said
+
+
+def test_hw2_an_exception_in_shadow_pte_shows_its_traceback(hw2, capsys):
+    student, _ = hw2
+
+    def shadow_pte(guest_pte, host_frame, user, mxr):
+        return guest_pte.flags                  # a typo
+    student.check_shadow_pte(shadow_pte)
+    said = capsys.readouterr().out
+    assert "Traceback" in said and "in shadow_pte" in said and "AttributeError" in said
+
+
+def test_hw2_the_student_files_hold_no_answers_and_no_reference(hw2):
+    _, key = hw2
+    code = {p: student_code(p) for p in student_files()}
+    assert STUDENT / "hw2.py" in code and STUDENT / "hw2-memory-virtualization.ipynb" in code
+    # What computes an answer: the key, the VMM's own shadow leaf, measuring the guests.
+    forbidden = ["hw2_key", "reference_shadow_pte", "shadow_flags", "answers(", "Q4_RIGHT",
+                 "statistics(", "as_dict(", "walk_references", "hidden_faults", "true_faults",
+                 "'hidden': True", '"hidden": true', "leaf |= hw2."]
+    for path, content in code.items():
+        for needle in forbidden:
+            assert needle not in content, f"{path.relative_to(ROOT)} contains {needle!r}"
+
+
+@pytest.mark.parametrize("name", ["q1a", "q1b", "q3_hidden", "q3_true", "q4"])
+def test_hw2_a_wrong_answer_is_failed_without_showing_the_right_one(hw2, name, capsys):
+    student, key = hw2
+    right = key.answers(student.seed_of("AB12CD"))[name]
+    wrong = "abcde"["abcde".index(right) - 1] if name == "q4" else right + 1
+    assert key.check(name, right, "AB12CD")
+    capsys.readouterr()
+    assert not key.check(name, wrong, "AB12CD")
     said = capsys.readouterr().out
     assert said.strip() and not re.search(rf"\b{re.escape(str(right))}\b", said), said

@@ -1,9 +1,12 @@
-"""Homework 1 through otter-grader, as instructors and students use it: the committed student
-folder is what `otter assign` makes of the master, the public tests pass the solution and fail
-an unanswered notebook, and grade.py turns a folder of submissions into a CSV (a right one, a
-wrong one and one whose code raises) without showing anyone an answer."""
+"""Homeworks 1 and 2 through otter-grader, as instructors and students use them: the committed
+student folder is what `otter assign` makes of each master (and a rebuild of one leaves the
+other's files alone), the public tests pass the solution and fail an unanswered notebook, and
+grade.py turns a folder of submissions into a CSV (a right one, a wrong one and one whose code
+raises) without showing anyone an answer."""
 
 import csv
+import importlib.util
+import shutil
 import json
 import re
 import subprocess
@@ -18,6 +21,8 @@ ROOT = Path(__file__).parent.parent
 STUDENT = ROOT / "notebooks" / "homework"
 INSTRUCTOR = ROOT / "instructor" / "hw1"
 QUESTIONS = ["q1", "q2", "q3", "q4"]
+INSTRUCTOR2 = ROOT / "instructor" / "hw2"
+QUESTIONS2 = ["hw2_q1", "hw2_q2", "hw2_q3", "hw2_q4"]
 
 pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
                                 reason="otter-grader is not part of the Pyodide core suite")
@@ -59,10 +64,10 @@ def test_the_committed_student_folder_is_fresh_otter_assign_output(modules, buil
     assert not (STUDENT / "hw1_key.py").exists()
 
 
-def public_results(environment):
+def public_results(environment, questions=QUESTIONS):
     from otter.test_files import OKTestFile
     results = {}
-    for question in QUESTIONS:
+    for question in questions:
         test = OKTestFile.from_file(str(STUDENT / "tests" / f"{question}.py"))
         assert all(not case.hidden for case in test.test_cases)
         test.run(dict(environment))
@@ -84,9 +89,9 @@ def test_public_tests_pass_the_solution_and_fail_an_unanswered_notebook(modules)
     assert public_results(empty) == {q: False for q in QUESTIONS}
 
 
-def submission(path, student_id, answers):
+def submission(path, student_id, answers, notebook="hw1-cpu-virtualization.ipynb"):
     """The student notebook with STUDENT_ID and the answer cells filled in."""
-    book = json.loads((STUDENT / "hw1-cpu-virtualization.ipynb").read_text())
+    book = json.loads((STUDENT / notebook).read_text())
     cells = [c for c in book["cells"] if c["cell_type"] == "code"]
     answer_cells = [c for c in cells if c["metadata"].get("tags")]
     assert len(answer_cells) == len(answers) == 4
@@ -141,5 +146,119 @@ def test_grade_py_grades_a_folder_into_a_csv(modules, built, tmp_path):
         assert not re.search(rf"\b{wrong[name]}\b", report), name
     assert repr(wrong["q3"]) not in report
     # The raising student sees the traceback of their own code.
+    report = (reports / "raises.txt").read_text()
+    assert "RuntimeError: not yet" in report and "Traceback" in report
+
+
+# -- homework 2 ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def modules2():
+    """hw2's assign.py (loaded under another name: hw1's is `assign`), hw2, hw2_key."""
+    need("otter")
+    sys.path.insert(0, str(INSTRUCTOR2))
+    spec = importlib.util.spec_from_file_location("hw2_assign", INSTRUCTOR2 / "assign.py")
+    assign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(assign)
+    import hw2
+    import hw2_key
+    yield assign, hw2, hw2_key
+    sys.path.remove(str(INSTRUCTOR2))
+
+
+@pytest.fixture(scope="module")
+def built2(modules2, tmp_path_factory):
+    need("nbclient")
+    assign, _, _ = modules2
+    return assign.build(tmp_path_factory.mktemp("assign2"))
+
+
+def test_hw2_committed_student_files_are_fresh_otter_assign_output(modules2, built2):
+    assign, _, _ = modules2
+    assert assign.differences(built2 / "student", STUDENT) == []
+    assert (STUDENT / "hw2-memory-virtualization.ipynb").is_file()
+    assert not (STUDENT / "hw2_key.py").exists()
+
+
+def test_rebuilding_one_homework_leaves_the_others_files_alone(modules, built, modules2, built2,
+                                                               tmp_path):
+    """Both share notebooks/homework/ (and its tests/): installing hw1's build into a copy
+    changes none of hw2's files, and the other way round."""
+    hw1_assign, hw2_assign = modules[0], modules2[0]
+    folder = tmp_path / "homework"
+    shutil.copytree(STUDENT, folder)
+    (folder / "hw1-stale.txt").write_text("a file hw1's master no longer makes")
+    hw1_assign.HOMEWORK.install(built / "student", folder)
+    assert not (folder / "hw1-stale.txt").exists()
+    hw2_assign.HOMEWORK.install(built2 / "student", folder)
+    assert hw1_assign.differences(built / "student", folder) == []
+    assert hw2_assign.differences(built2 / "student", folder) == []
+    assert (sorted(p.name for p in (folder / "tests").iterdir())
+            == sorted(f"{q}.py" for q in QUESTIONS + QUESTIONS2))
+
+
+def test_hw2_public_tests_pass_the_solution_and_fail_an_unanswered_notebook(modules2):
+    _, hw2, key = modules2
+    student = "AB12CD"
+    answers = key.answers(hw2.seed_of(student))
+    solved = {"hw2": hw2, "STUDENT_ID": student, "shadow_pte": key.reference_shadow_pte,
+              **answers}
+    assert public_results(solved, QUESTIONS2) == {q: True for q in QUESTIONS2}
+
+    def shadow_pte(guest_pte, host_frame, user, mxr):
+        ...
+    empty = {"hw2": hw2, "STUDENT_ID": ..., "q1a": ..., "q1b": ..., "q3_hidden": ...,
+             "q3_true": ..., "q4": ..., "shadow_pte": shadow_pte}
+    assert public_results(empty, QUESTIONS2) == {q: False for q in QUESTIONS2}
+
+
+SHADOW_PTE = """def shadow_pte(guest_pte, host_frame, user, mxr):
+    leaf = host_frame >> 12 << 10 | 0b11010001           # D A U V
+    if guest_pte & 0b10 or mxr and guest_pte & 0b1000:
+        leaf |= 0b10
+    if guest_pte & 0b100 and guest_pte & 0b10000000:
+        leaf |= 0b100
+    if guest_pte & 0b1000 and (user or not guest_pte & 0b10000):
+        leaf |= 0b1000
+    return leaf"""
+
+
+def test_hw2_grade_py_grades_a_folder_into_a_csv(modules2, built2, tmp_path):
+    _, hw2, key = modules2
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    notebook = "hw2-memory-virtualization.ipynb"
+    right = key.answers(hw2.seed_of("right"))
+    submission(folder / "right.ipynb", "right",
+               [f"q1a = {right['q1a']}\nq1b = {right['q1b']}", SHADOW_PTE,
+                f"q3_hidden = {right['q3_hidden']}\nq3_true = {right['q3_true']}",
+                f"q4 = {right['q4']!r}"], notebook)
+    wrong = key.answers(hw2.seed_of("wrong"))
+    submission(folder / "wrong.ipynb", "wrong",
+               [f"q1a = {wrong['q1a'] + 1}\nq1b = {wrong['q1b'] + 1}",
+                SHADOW_PTE.replace(" and guest_pte & 0b10000000", ""),      # W before D
+                f"q3_hidden = {wrong['q3_hidden'] + 1}\nq3_true = {wrong['q3_true'] + 1}",
+                f"q4 = {'abcde'['abcde'.index(wrong['q4']) - 1]!r}"], notebook)
+    submission(folder / "raises.ipynb", "raises",
+               ["q1a = 1 // 0", "def shadow_pte(guest_pte, host_frame, user, mxr):\n"
+                "    raise RuntimeError('not yet')", "q3_hidden = ...", "q4 = undefined_name"],
+               notebook)
+    autograder = next((built2 / "autograder").glob("*.zip"))
+    grades, reports = tmp_path / "grades.csv", tmp_path / "reports"
+    subprocess.run([sys.executable, str(INSTRUCTOR2 / "grade.py"), str(folder), "-o",
+                    str(grades), "--reports", str(reports), "--autograder", str(autograder)],
+                   check=True, cwd=tmp_path)
+    rows = {row["file"]: row for row in csv.DictReader(grades.open())}
+    assert set(rows) == {"right.ipynb", "wrong.ipynb", "raises.ipynb"}
+    assert float(rows["right.ipynb"]["total"]) == float(rows["right.ipynb"]["possible"]) == 8
+    assert [float(rows["right.ipynb"][q]) for q in QUESTIONS2] == [2, 3, 2, 1]
+    for name in ("wrong.ipynb", "raises.ipynb"):
+        assert float(rows[name]["total"]) == 0, rows[name]
+    assert rows["right.ipynb"]["student_id"] == "right"
+    # The wrong student reads which rule the shadow leaf breaks and the hints, no right letter.
+    report = (reports / "wrong.txt").read_text()
+    assert "W only once the guest PTE is dirty (D)" in report
+    assert key.HINTS["q3_hidden"] in report and key.HINTS["q4"] in report
+    assert f"'{wrong['q4']}'" not in report and f'"{wrong["q4"]}"' not in report
     report = (reports / "raises.txt").read_text()
     assert "RuntimeError: not yet" in report and "Traceback" in report

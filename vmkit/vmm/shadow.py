@@ -53,6 +53,11 @@ A VMM may keep 4 MiB slots of every shadow for itself (`fixed`): binary translat
 puts its translation cache and vCPU page at the top of the guest's address space, as VMware's
 VMM sat in the top 4 MiB of every x86 guest's. A guest mapping there is not shadowed: the
 guest's access gets an access fault (on the machine it would reach its page).
+
+Homework 2 hook: `student_shadow_pte`, when set, makes each shadow leaf instead of
+`shadow_flags`: `student_shadow_pte(guest_pte, host_frame, user, mxr)` returns the whole leaf
+PTE, whose frame must be `host_frame` (a leaf elsewhere would break isolation, so it is refused
+with a ValueError before anything is mapped).
 """
 
 from vmkit.hw.mmu import ACCESS_FAULT, PAGE_FAULT, PPN_MASK, STATUS_MXR, STATUS_SUM, STORE, \
@@ -107,6 +112,7 @@ class ShadowTables:
             host_address
         self.shadows = {}         # key -> Shadow, least recently used first
         self.fixed = lambda key: {}   # key -> {4 MiB slot: root PTE} the VMM keeps for itself
+        self.student_shadow_pte = None    # homework 2 (see the module docstring)
         self.stats = {"hidden_faults": 0, "true_faults": 0, "shadow_switches": 0,
                       "shadow_fences": 0, "shadow_evictions": 0}
 
@@ -147,7 +153,7 @@ class ShadowTables:
             self.write_guest(pte_gpa, updated.to_bytes(4, "little"))
         hpa = self.host_address(gpa & ~(FRAME - 1), FRAME)
         if hpa is not None:
-            self._map(shadow, vaddr & ~(FRAME - 1), hpa, shadow_flags(updated, user, mxr))
+            self._map(shadow, vaddr & ~(FRAME - 1), hpa, self._leaf_flags(updated, hpa, user, mxr))
             if level:
                 shadow.mega.add(vaddr >> MEGA_SHIFT)
         return gpa
@@ -178,6 +184,17 @@ class ShadowTables:
     def _flush(self, shadow, vaddr=None):
         if shadow.asid is not None:
             self.flush(vaddr, shadow.asid)
+
+    def _leaf_flags(self, pte, hpa, user, mxr):
+        """The shadow leaf's bits but V (map_pages adds V): shadow_flags', or the student's."""
+        if self.student_shadow_pte is None:
+            return shadow_flags(pte, user, mxr)
+        leaf = self.student_shadow_pte(pte, hpa, user, bool(mxr))
+        if isinstance(leaf, bool) or not isinstance(leaf, int) or not leaf & PTE_V \
+                or leaf >> PTE_PPN_SHIFT << 12 != hpa or leaf >> 32:
+            raise ValueError(f"shadow_pte gave {leaf!r}: a leaf PTE must be a 32-bit int with "
+                             f"V set and the frame host_frame ({hpa:#x})")
+        return leaf & 0xFF & ~PTE_V
 
     def _map(self, shadow, va, hpa, flags):
         if va in shadow.pages:    # an upgrade (read-only until dirty): replace the leaf
