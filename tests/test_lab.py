@@ -14,7 +14,7 @@ from vmkit import lab
 from vmkit.vmm.exits import ExitReason
 
 ROW_KEYS = {"engine", "workload", "counters", "cycles", "total_cycles", "wall_s", "console",
-            "exit_code", "exit_reason"}
+            "exit_code", "exit_reason", "paging_refused"}
 
 
 def by_engine(workload, iterations):
@@ -254,3 +254,23 @@ def test_paravirtual_macros_are_the_two_branches_of_priv_inc():
     native, pv = macros["priv_sret"]
     assert native.splitlines()[1].split() == ["sret"] and "PV_TRAP_RETURN" in pv
     assert not any(line.split()[:1] == ["sret"] for line in pv.splitlines())
+
+
+def test_a_run_whose_engine_refuses_guest_paging_is_not_priced():
+    """pagefault pages: bt stops at the guest's `csrw satp` and pv's PV build is refused its
+    first page-table hypercall, so both runs are short. They are marked, not priced; the
+    engines with a paging_mode run and price it. A file guest that turns paging on
+    (vs_paging.s) is caught by the engine itself, and not marked where it runs."""
+    from pathlib import Path
+    rows = {r.engine: r for r in lab.compare("pagefault", iterations=3)}
+    refused = {e for e, r in rows.items() if r.paging_refused}
+    assert refused == {"bt", "pv"}
+    for engine, row in rows.items():
+        if engine in refused:
+            assert (row.cycles, row.total_cycles) == ({}, None)
+        else:
+            assert row.exit_code == 0 and row.total_cycles == sum(row.cycles.values()) > 0
+    guest = Path(__file__).parent / "programs" / "guests" / "vs_paging.s"
+    assert lab.run(guest, "bt").paging_refused
+    assert not lab.run(guest, "trap").paging_refused
+    assert not lab.run("syscall", "bt", iterations=2).paging_refused

@@ -70,14 +70,24 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
     counters = vm.counters.as_dict()                      # with the MMU's counts
-    counters.update(vm.engine.statistics())               # bt's translation cache
-    cycles = price(engine, counters, cost_model(model))
+    counters.update(vm.engine.statistics())               # bt's TC, trap's shadows
+    refused = paging_refused(workload, vm.engine)
+    cycles = {} if refused else price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
-                     total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
+                     total_cycles=None if refused else sum(cycles.values()),
+                     wall_s=round(wall, 4),
                      console=bytes(vm.console).decode("utf-8", "replace"),
                      exit_code=stop.code if stop.reason == "shutdown" else None,
                      exit_reason=stop.reason if not stop.message else
-                     f"{stop.reason}: {stop.message}")
+                     f"{stop.reason}: {stop.message}", paging_refused=refused)
+
+
+def paging_refused(workload, engine):
+    """Did `engine` (an Engine) refuse the guest's own paging? A paging workload (guest.PAGING)
+    under an engine without a `paging_mode`, or a guest the engine stopped when it turned
+    paging on. Such a run is short and cheap only because it did not run: it is not priced."""
+    return type(engine).paging_mode is None and (str(workload) in guest.PAGING
+                                                 or engine.paging_refused)
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",

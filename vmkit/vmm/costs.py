@@ -314,23 +314,31 @@ def _count(key, value):
     return value
 
 
+# What a table or plot shows for a run with `paging_refused`, in place of its cycles.
+REFUSED = "refuses guest paging"
+
+
 @dataclasses.dataclass
 class RunResult:
     """What one run of a workload under one engine produced; plain data, JSON-ready.
 
     `counters` is the VMM's counter dict, `cycles` its `CostModel.estimate`, `wall_s` the
     simulator's wall-clock time (not comparable across techniques), `exit_code` the guest's
-    exit status (None if it did not finish) and `exit_reason` why the run stopped."""
+    exit status (None if it did not finish) and `exit_reason` why the run stopped.
+    `paging_refused`: the guest pages and the engine refuses guest paging (lab.paging_refused):
+    the run is not priced (`cycles` empty, `total_cycles` None), since a run that stopped at
+    the start is not a cheap one; tables and plots say "refuses guest paging" (REFUSED)."""
 
     engine: str
     workload: str
     counters: dict
     cycles: dict
-    total_cycles: int
+    total_cycles: int | None
     wall_s: float
     console: str
     exit_code: int | None
     exit_reason: str
+    paging_refused: bool = False
 
     def to_dict(self):
         """A deep copy made of dicts, strings and numbers only (json.dumps accepts it), with

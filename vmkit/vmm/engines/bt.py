@@ -134,7 +134,7 @@ class Block:
 class BtEngine(TrapEngine):
     name = "bt"
     title = "binary translation: kernel code rewritten before it runs (VMware)"
-    guest_paging = False     # its kernel runs from the TC on a table of its own: no shadows yet
+    paging_mode = None       # its kernel runs from the TC on a table of its own: no shadows yet
 
     def __init__(self, vm, host=None):
         super().__init__(vm, host)
