@@ -261,7 +261,7 @@ def test_a_run_whose_engine_refuses_guest_paging_is_not_priced():
     first page-table hypercall, so both runs are short. They are marked, not priced; the
     engines with a paging_mode run and price it. A file guest that turns paging on
     (vs_paging.s) is caught by the engine itself, and not marked where it runs."""
-    from pathlib import Path
+    import corpus
     rows = {r.engine: r for r in lab.compare("pagefault", iterations=3)}
     refused = {e for e, r in rows.items() if r.paging_refused}
     assert refused == {"bt", "pv"}
@@ -270,7 +270,7 @@ def test_a_run_whose_engine_refuses_guest_paging_is_not_priced():
             assert (row.cycles, row.total_cycles) == ({}, None)
         else:
             assert row.exit_code == 0 and row.total_cycles == sum(row.cycles.values()) > 0
-    guest = Path(__file__).parent / "programs" / "guests" / "vs_paging.s"
+    guest = corpus.PROGRAM_DIR / "guests" / "vs_paging.s"
     assert lab.run(guest, "bt").paging_refused
     assert not lab.run(guest, "trap").paging_refused
     assert not lab.run("syscall", "bt", iterations=2).paging_refused

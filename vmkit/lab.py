@@ -94,7 +94,9 @@ def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
             max_instructions=50_000_000, quirks=(), fast=True, tlb_tagged=True,
             gstage_page=None):
     """The same workload under each engine: a list of RunResults, in `engines` order.
-    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it."""
+    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it.
+    A workload that pages, under an engine that refuses guest paging, gives a row marked
+    `paging_refused` and not priced (see paging_refused)."""
     for name in engines:
         engine_class(name)                 # every name checked before the first run
     return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast,
