@@ -109,6 +109,8 @@ _start: li a7, 0x53525354       # SBI SRST: shutdown, no failure
     (("run", "--guest", "syscall", "--stats", "--json"), "not both"),
     (("run", "--guest", "prog.s", "--iterations", "3"), "--iterations"),
     (("compare", "prog.s", "--iterations", "3"), "--iterations"),
+    (("run", "prog.s", "--paging", "shadow"), "--paging"),
+    (("run", "--guest", "a=prog.s", "--guest", "b=prog.s", "--paging", "soft"), "--paging"),
     (("run",), "give a program"),
 ])
 def test_options_that_do_not_apply_are_refused(tmp_path, args, option):
@@ -145,6 +147,64 @@ def test_engine_choices_are_the_registered_engines():
     for command in ("run", "compare"):
         text = vmkit(command, "--help").stdout
         assert all(f"\n  {name} " in text for name in ENGINES), (command, text)
+
+
+# --paging MODE: read from the engines (Engine.paging_mode), not a table in the CLI.
+# The first engine offering each mode (registry order) is the one --paging picks.
+PAGING = {"native": "native", "soft": "emulate", "shadow": "trap", "nested": "hw"}
+
+
+def test_paging_picks_the_engine_that_offers_it(tmp_path):
+    """Without --engine, --paging runs the guest under the one engine with that paging_mode
+    (the --stats header names it); the shadow counters appear exactly under trap."""
+    from vmkit.vmm.engines import PAGING_MODES, offering
+    assert PAGING == {mode: offering(mode)[0] for mode in PAGING_MODES}
+    for mode, engine in PAGING.items():
+        result = vmkit("run", "--guest", "pagefault", "--iterations", 3, "--paging", mode,
+                       "--stats")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "pagefault: 3 iterations done\n"
+        assert f"--- pagefault under {engine}: shutdown" in result.stderr
+        # pagefault under trap: one true fault per page (3), each page then filled (hidden).
+        shadow = [line for line in result.stderr.splitlines() if line.startswith("shadow")]
+        assert shadow == ([] if engine != "trap" else [shadow[0]])
+        if engine == "trap":
+            assert ", 3 true faults," in shadow[0] and "hidden faults" in shadow[0]
+            assert "switches" in shadow[0] and "fences" in shadow[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "--guest", "pagefault", "--engine", "trap", "--paging", "nested"),
+     "vmkit run: engine trap virtualizes guest paging by shadow, not nested "
+     "(--paging nested: hw)"),
+    (("run", "--guest", "pagefault:pv", "--paging", "shadow"),
+     "vmkit run: engine pv refuses guest paging (--paging shadow: trap, bt)"),
+    (("compare", "pagefault", "--engines", "hw,pv", "--paging", "nested"),
+     "vmkit compare: engine pv refuses guest paging (--paging nested: hw)"),
+])
+def test_paging_checks_the_engine_asked_for(args, message):
+    result = vmkit(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    no_traceback(result)
+    assert result.stderr == message + "\n"
+
+
+def test_compare_shows_a_refused_run_as_refused():
+    """pv refuses guest paging: its pagefault row stops at once, so it must not show a
+    (small) cycle figure. --paging nested compares hw alone."""
+    result = vmkit("compare", "pagefault", "--iterations", 3, "--engines", "native,bt,pv,hw")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:6]}
+    assert rows["pv"].endswith("refuses guest paging"), rows
+    for engine in ("native", "bt", "hw"):
+        assert "refuses" not in rows[engine] and int(rows[engine].split()[3]) > 0
+    assert "identical under every engine that ran it" in result.stdout
+    rows = json.loads(vmkit("compare", "pagefault", "--iterations", 3, "--engines", "pv,hw",
+                            "--json").stdout)
+    assert [(r["engine"], r["paging_refused"], r["total_cycles"] is None) for r in rows] == \
+        [("pv", True, True), ("hw", False, False)]
+    result = vmkit("compare", "pagefault", "--iterations", 3, "--paging", "nested")
+    assert [line.split()[0] for line in result.stdout.splitlines()[2:-1]] == ["hw"]
 
 
 def test_a_bad_model_is_refused_before_the_run():

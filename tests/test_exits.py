@@ -81,7 +81,10 @@ def test_capabilities_say_what_the_lab_and_widgets_used_to_read_from_names():
     assert having("has_vm_exits") == {"hw"}
     assert having("software_cpu") == {"emulate"}
     assert having("deprivileged") == {"trap", "bt", "pv"}
-    assert having("guest_paging") == set(PAGING)       # as tests/test_guest_paging.py runs it
+    assert having("paging_mode") == set(PAGING)       # as tests/test_guest_paging.py runs it
+    assert {name: engine.paging_mode for name, engine in ENGINES.items()} == {
+        "native": "native", "emulate": "soft", "trap": "shadow", "bt": "shadow", "pv": None,
+        "hw": "nested"}
 
 
 def test_the_cli_help_lists_every_engine_with_its_title():

@@ -326,7 +326,7 @@ def test_corpus_identical_on_both_paths(program):
 # A paging workload only under the engines that run guest paging (the others refuse it:
 # tests/test_paging_guest.py), so no pair here is a skip.
 RUNNABLE = [(workload, engine) for workload in sorted(guest.WORKLOADS) for engine in ENGINES
-            if workload not in guest.PAGING or engine_class(engine).guest_paging]
+            if workload not in guest.PAGING or engine_class(engine).paging_mode]
 
 
 @pytest.mark.parametrize("workload, engine", RUNNABLE)

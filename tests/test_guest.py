@@ -36,7 +36,7 @@ def run(name, engine, **options):
 def test_clean_shutdown_and_same_result_on_every_engine(name, console_sbi):
     results = {}
     for engine in ALL_ENGINES:
-        if name in PAGING and not vmkit.vmm.engines.engine_class(engine).guest_paging:
+        if name in PAGING and not vmkit.vmm.engines.engine_class(engine).paging_mode:
             continue                       # it refuses: tests/test_paging_guest.py
         vm, stop = run(name, engine, console_sbi=console_sbi)
         assert (stop.reason, stop.code) == ("shutdown", 0), (engine, stop, bytes(vm.console))

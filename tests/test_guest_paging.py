@@ -35,7 +35,7 @@ EXPECTED = (b"scause 0000000c\n"                  # instruction page fault
             b"stval  base+%08x\n"                 # the faulting (physical) address
             b"sepc   base+%08x\n"
             b"pc     PAGE_OFFSET+%08x\n") % (HIGH, HIGH, HIGH)
-PAGING = tuple(e for e in ENGINES if engine_class(e).guest_paging)
+PAGING = tuple(e for e in ENGINES if engine_class(e).paging_mode)
 REFUSED = tuple(e for e in ENGINES if e not in PAGING)
 
 

@@ -14,7 +14,7 @@ from vmkit import lab
 from vmkit.vmm.exits import ExitReason
 
 ROW_KEYS = {"engine", "workload", "counters", "cycles", "total_cycles", "wall_s", "console",
-            "exit_code", "exit_reason"}
+            "exit_code", "exit_reason", "paging_refused"}
 
 
 def by_engine(workload, iterations):
@@ -254,3 +254,28 @@ def test_paravirtual_macros_are_the_two_branches_of_priv_inc():
     native, pv = macros["priv_sret"]
     assert native.splitlines()[1].split() == ["sret"] and "PV_TRAP_RETURN" in pv
     assert not any(line.split()[:1] == ["sret"] for line in pv.splitlines())
+
+
+def test_a_run_whose_engine_refuses_guest_paging_is_not_priced(monkeypatch):
+    """An engine without a paging_mode stops a guest at its `csrw satp` (a PV build at its
+    first page-table hypercall), so its run is short: marked, not priced; the engines with a
+    paging_mode run and price it. trap is made to refuse here (its class attribute is the
+    switch), beside any engine that refuses by itself. A file guest that turns paging on
+    (vs_paging.s) is caught by the engine itself, and not marked where it runs."""
+    import corpus
+    from vmkit.vmm.engines import ENGINES, engine_class
+    monkeypatch.setattr(engine_class("trap"), "paging_mode", None)
+    refusing = {e for e in ENGINES if engine_class(e).paging_mode is None}
+    assert "trap" in refusing and "bt" not in refusing       # (bt's own mode stays)
+    rows = {r.engine: r for r in lab.compare("pagefault", iterations=3)}
+    refused = {e for e, r in rows.items() if r.paging_refused}
+    assert refused == refusing
+    for engine, row in rows.items():
+        if engine in refused:
+            assert (row.cycles, row.total_cycles) == ({}, None)
+        else:
+            assert row.exit_code == 0 and row.total_cycles == sum(row.cycles.values()) > 0
+    guest = corpus.PROGRAM_DIR / "guests" / "vs_paging.s"
+    assert lab.run(guest, "trap").paging_refused
+    assert not lab.run(guest, "bt").paging_refused
+    assert not lab.run("syscall", "bt", iterations=2).paging_refused

@@ -4,7 +4,7 @@ microbenchmarks on it (pagefault, ptemod, ctxswitch, forkwait; Adams & Agesen, A
 `tests/programs/guests/pgkernel_test.s` checks the kernel from user mode (read its header):
 demand-zero pages, fork's copy, wait4, bad accesses killing only the task, exit freeing every
 frame, bad arguments. Its console is compared whole, under every engine that runs guest
-paging (those whose class says `guest_paging`: native, emulate, hw, trap with shadow paging;
+paging (those whose class names a `paging_mode`: native, emulate, hw, trap with shadow paging;
 both execution paths) and under QEMU behind a few lines of M-mode firmware. bt and pv do not
 virtualize guest paging yet: they must refuse cleanly.
 """
@@ -24,9 +24,9 @@ from vmkit.vmm.vm import VirtualMachine
 # The engines that run a guest's own paging, and those that refuse it for now (the PV build,
 # for pv, is tested on its own below). Read from the engines (trap and bt: shadow paging).
 ENGINES = tuple(e for e in ALL_ENGINES
-                if engine_class(e).guest_paging and not engine_class(e).needs_pv_build)
+                if engine_class(e).paging_mode and not engine_class(e).needs_pv_build)
 REFUSING = tuple(e for e in ALL_ENGINES
-                 if not engine_class(e).guest_paging and not engine_class(e).needs_pv_build)
+                 if not engine_class(e).paging_mode and not engine_class(e).needs_pv_build)
 KERNEL_TEST = corpus.PROGRAM_DIR / "guests" / "pgkernel_test.s"
 KERNEL_TEST_OUTPUT = (
     b"demand-zero: fresh pages read zero\n"

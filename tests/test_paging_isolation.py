@@ -26,7 +26,7 @@ from vmkit.vmm.vm import VirtualMachine
 
 # Techniques with a VMM between guest and machine that run a guest's own paging (native has
 # none: there the guest is the machine; the PV kernel's direct paging has tests of its own).
-VMM_ENGINES = [e for e in ENGINES if engine_class(e).guest_paging and e != "native"
+VMM_ENGINES = [e for e in ENGINES if engine_class(e).paging_mode and e != "native"
                and not engine_class(e).needs_pv_build]
 STORE = 0xBAD
 ATTACK = [(1, 1, 15 << 16 | 0xC7),          # l0a[1] = frame 15, V R W A D

@@ -39,9 +39,9 @@ def program(script=None):
     return assemble(source, "pte_script.s")
 
 
-def observe(prog, engine, fast=True):
-    """Everything the guest can see of a run, and the VM."""
-    vm = VirtualMachine(prog, engine=engine, fast=fast)
+def observe(prog, engine, fast=True, **options):
+    """Everything the guest can see of a run, and the VM (`options`: VirtualMachine's)."""
+    vm = VirtualMachine(prog, engine=engine, fast=fast, **options)
     stop = vm.run(3_000_000)
     state = vm.engine.guest_state()
     seen = (stop.reason, stop.code, stop.message, bytes(vm.console),

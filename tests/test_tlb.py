@@ -132,6 +132,25 @@ def test_megapage_entry_covers_1024_pages():
     assert mega.covers(0x807F_F123) and not mega.covers(0x8080_0000)
 
 
+def test_a_fence_anywhere_in_a_guest_megapage_drops_its_4k_pieces():
+    """A guest megapage (VS leaf, level 1) over 4 KiB G-stage pages is cached as 4 KiB
+    combined entries (the smaller page). sfence.vma in VS-mode with rs1 = another page of the
+    megapage must still drop them: each holds the megapage's leaf PTE, which translates that
+    address too (spec 4.2.1). A fence of an address outside the megapage leaves them."""
+    tlb = Tlb()
+    pieces = [TlbEntry(0x40400 + n, 0, 1, 3, True, False, (0x80000 + n) << 12,
+                       (0x80000 + n) << 12, RW_DIRTY, RW_DIRTY, first_level=1) for n in (0, 3)]
+    for piece in pieces:
+        tlb.insert(piece)
+    tlb.flush_vvma(3, 0x40800000)                         # the next megapage: not ours
+    assert len(tlb) == 2
+    tlb.flush_vvma(3, 0x40405000)                         # page 5 of the megapage
+    assert len(tlb) == 0
+    tlb.insert(entry(0x40400, level=0))                   # a 4 KiB leaf: only its own page
+    tlb.flush_vma(0x40405000)
+    assert len(tlb) == 1
+
+
 def test_set_associative_fifo_eviction():
     tlb = Tlb(entries=4, ways=2)                           # 2 sets; even VPNs share set 0
     for vpn in (0, 2):

@@ -88,7 +88,7 @@ ROUNDS = 50
 
 
 # Every engine that runs a guest's own paging (shadow paging too: each shadow has an ASID).
-PAGING = [e for e in ENGINES if engine_class(e).guest_paging and not engine_class(e).needs_pv_build]
+PAGING = [e for e in ENGINES if engine_class(e).paging_mode and not engine_class(e).needs_pv_build]
 
 
 def switcher(engine, tagged, rounds=ROUNDS):

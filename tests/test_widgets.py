@@ -600,6 +600,24 @@ def test_comparison_plots_exits_by_reason(rows):
     assert type(comparison.widget.children[1]).__name__ == "BokehModel"
 
 
+def test_comparison_shows_a_refused_run_as_refused_under_every_preset(monkeypatch):
+    """pagefault under an engine without a paging_mode (trap, made to refuse here) stops at
+    the guest's satp write: its row is marked paging_refused, so its bar is empty and its
+    label says why, whatever the preset; hw's bar is its price."""
+    from vmkit.vmm.costs import REFUSED
+    from vmkit.vmm.engines import engine_class
+    monkeypatch.setattr(engine_class("trap"), "paging_mode", None)
+    refused, ran = lab.compare("pagefault", engines=("trap", "hw"), iterations=3)
+    comparison = TechniqueComparison([refused, ran])
+    for preset in ("modern", "p4-2006"):
+        comparison.preset.value = preset
+        data = comparison.cycles_source.data
+        assert data["engine"] == [f"trap: {REFUSED}", "hw"]
+        assert [data[c][0] for c in comparison.categories] == [0] * len(comparison.categories)
+        assert sum(data[c][1] for c in comparison.categories) == \
+            cost_model(preset).total(ran.counters, vm_exits=True)
+
+
 def test_comparison_rejects_bad_input(rows):
     with pytest.raises(ValueError, match="nothing to compare"):
         TechniqueComparison([])

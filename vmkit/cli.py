@@ -4,6 +4,7 @@
     vmkit disasm prog.elf               disassemble, as objdump -d prints it
     vmkit run prog.s|prog.elf           run bare-metal on the host machine (M-mode start)
     vmkit run --guest W --engine E      run a workload as a guest under the VMM
+    vmkit run --guest W --paging M      ... under the engine that virtualizes its paging by M
     vmkit run --guest a=W --guest b=W:E several guests on one host, consoles prefixed [a], [b]
     vmkit compare W                     the same workload under every technique
     vmkit snapshot W --after N -o F     run a guest N instructions, save the whole VM in F
@@ -164,7 +165,7 @@ def _check_run_options(args):
         for option, value in (("--engine", args.engine), ("--iterations", args.iterations),
                               ("--quirk", args.quirk), ("--stats", args.stats),
                               ("--json", args.json), ("--gstage-page", args.gstage_page),
-                              ("--untagged-tlb", args.untagged_tlb)):
+                              ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging)):
             if value:
                 raise OptionError(f"vmkit run: {option} applies only to a guest (--guest W)")
         if args.model:
@@ -185,7 +186,30 @@ def _check_run_options(args):
     if args.model and not (args.stats or args.json):
         raise OptionError("vmkit run: --model prices the run: add --stats or --json to see "
                           "the cycles")
-    _check_workload(_parse_guest(args.guest[0], args.engine)[1], args.iterations)
+    _, workload, engine = _parse_guest(args.guest[0], _default_engine(args))
+    _check_paging("vmkit run", engine, args.paging)
+    _check_workload(workload, args.iterations)
+
+
+def _default_engine(args):
+    """The engine of a --guest that names none: --engine, else the first engine offering
+    --paging, else None (parse_guest's default)."""
+    if args.engine or not args.paging:
+        return args.engine
+    from vmkit.vmm.engines import offering
+    return offering(args.paging)[0]
+
+
+def _check_paging(command, engine, mode):
+    """--paging MODE: `engine` must virtualize guest paging that way (Engine.paging_mode)."""
+    from vmkit.vmm.engines import engine_class, offering
+    own = engine_class(engine).paging_mode
+    if mode is None or own == mode:
+        return
+    how = f"virtualizes guest paging by {own}, not {mode}" if own else \
+        "refuses guest paging"
+    raise OptionError(f"{command}: engine {engine} {how} (--paging {mode}: "
+                      f"{', '.join(offering(mode))})")
 
 
 def _several(specs):
@@ -205,7 +229,7 @@ def _check_host_options(args):
     """Several guests: each spec parses, each file exists, the options apply to them."""
     for option, value in (("--stats", args.stats), ("--json", args.json),
                           ("--model", args.model), ("--gstage-page", args.gstage_page),
-                          ("--untagged-tlb", args.untagged_tlb)):
+                          ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging)):
         if value:
             raise OptionError(f"vmkit run: {option} applies to one guest; several guests "
                               "print a summary per VM")
@@ -240,7 +264,7 @@ def _check_workload(workload, iterations):
 def cmd_run_guest(args):
     """Run a workload as a guest under the VMM with one engine."""
     from vmkit import lab
-    _, workload, engine = _parse_guest(args.guest[0], args.engine)
+    _, workload, engine = _parse_guest(args.guest[0], _default_engine(args))
     stream = None if args.json else _stream_console
     result = _lab_call(lab.run, workload, engine, iterations=args.iterations,
                        model=args.model or "modern", max_instructions=args.max_insns,
@@ -331,7 +355,8 @@ def cmd_restore(args):
 def cmd_compare(args):
     from vmkit import lab
     _check_workload(args.workload, args.iterations)
-    engines = tuple(args.engines.split(",")) if args.engines else lab.DEFAULT_ENGINES
+    from vmkit.vmm.costs import REFUSED
+    engines = _compared_engines(args)
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
                         model=args.model, max_instructions=args.max_insns,
                         quirks=_quirks(args), fast=not args.reference, **_memory(args))
@@ -346,13 +371,30 @@ def cmd_compare(args):
     print(header)
     for r in results:
         exits = sum(r.counters["exits"].values())
-        print(f"{r.engine:<9} {r.counters['guest_instructions']:>11} {exits:>7} "
-              f"{r.total_cycles:>12}  " + "  ".join(f"{r.cycles.get(c, 0):>10}"
-                                                   for c in categories))
-    consoles = {r.console for r in results}
-    print("console output identical under every engine" if len(consoles) == 1 else
-          "WARNING: the console output differs between engines")
+        row = f"{r.engine:<9} {r.counters['guest_instructions']:>11} {exits:>7} "
+        print(row + (f"{REFUSED:>12}" if r.paging_refused else f"{r.total_cycles:>12}  " +
+                     "  ".join(f"{r.cycles.get(c, 0):>10}" for c in categories)))
+    ran = [r for r in results if not r.paging_refused]
+    consoles = {r.console for r in ran}
+    if len(ran) < len(results):
+        print("(an engine that refuses guest paging did not run the workload: not priced)")
+    print("console output identical under every engine that ran it" if len(consoles) <= 1
+          else "WARNING: the console output differs between engines")
     return 0
+
+
+def _compared_engines(args):
+    """--engines (default: every engine), each checked against --paging; with --paging and
+    no --engines, the engines offering that paging mode."""
+    from vmkit import lab
+    from vmkit.vmm.engines import ENGINES, offering
+    if not args.engines:
+        return offering(args.paging) if args.paging else lab.DEFAULT_ENGINES
+    engines = tuple(args.engines.split(","))
+    for engine in engines:
+        if engine in ENGINES:                    # (lab.compare names an unknown one)
+            _check_paging("vmkit compare", engine, args.paging)
+    return engines
 
 
 def _quirks(args):
@@ -380,7 +422,9 @@ def _stream_text(text):
 
 
 def _stats_text(result):
+    from vmkit.vmm.costs import REFUSED
     c = result.counters
+    shadow = [f"{c[key]} {name}" for key, name in SHADOW_COUNTERS if key in c]
     lines = [f"--- {result.workload} under {result.engine}: {result.exit_reason}",
              f"guest instructions {c['guest_instructions']} (direct {c['direct_instructions']},"
              f" emulated {c['emulated_instructions']}), idle {c['idle']}",
@@ -390,9 +434,17 @@ def _stats_text(result):
              f"flushes; {c['page_walks']} walks reading {c['walk_references']} PTEs (HS "
              f"{c['walk_references_hs']}, VS {c['walk_references_vs']}, G "
              f"{c['walk_references_g']}, of them 2D {c['walk_references_2d']})",
+             *(["shadow paging: " + ", ".join(shadow)] if shadow else []),
+             f"estimated cycles: the engine {REFUSED}" if result.paging_refused else
              f"estimated cycles {result.total_cycles}: " +
              ", ".join(f"{k}={v}" for k, v in result.cycles.items() if v)]
     return "\n".join(lines)
+
+
+# What --stats prints of the shadow-paging counters (trap's statistics, vmm/shadow.py).
+SHADOW_COUNTERS = (("hidden_faults", "hidden faults"), ("true_faults", "true faults"),
+                   ("shadow_switches", "switches"), ("shadow_fences", "fences"),
+                   ("shadow_evictions", "evictions"))
 
 
 def _report(exit, args):
@@ -560,6 +612,18 @@ def _engines():
     return tuple(ENGINES)
 
 
+def _paging_modes():
+    from vmkit.vmm.engines import PAGING_MODES
+    return PAGING_MODES
+
+
+def _paging_lines():
+    """One line per paging mode for the help texts: the engines offering it, from the
+    registry (Engine.paging_mode)."""
+    from vmkit.vmm.engines import PAGING_MODES, offering
+    return "\n".join(f"  {mode:<8} {', '.join(offering(mode))}" for mode in PAGING_MODES)
+
+
 def _cost_models():
     from vmkit.vmm.costs import PRESETS
     return tuple(PRESETS)
@@ -586,6 +650,9 @@ RUN_EXAMPLES = """\
 engines (--engine, with --guest):
 {techniques}
 
+guest paging (--paging, with --guest): the engine that virtualizes it that way
+{paging}
+
 examples:
   vmkit run hello.s                           run bare-metal; exit status = the program's
   vmkit run hello.s --trace hello.log         and log every instruction (Spike's format)
@@ -600,8 +667,11 @@ examples:
 """
 
 COMPARE_EXAMPLES = """\
-engines (--engines, default: all):
+engines (--engines, default: all, or those offering --paging):
 {techniques}
+
+guest paging (--paging):
+{paging}
 
 examples:
   vmkit compare tinyos
@@ -670,7 +740,7 @@ def build_parser():
     p.set_defaults(func=cmd_disasm)
 
     p = _parser(sub, "run", "run a program bare-metal, or a guest under the VMM",
-                RUN_EXAMPLES.format(techniques=techniques),
+                RUN_EXAMPLES.format(techniques=techniques, paging=_paging_lines()),
                 description="Run PROG (.s is assembled first) on the simulated "
                 "QEMU-virt machine, starting in M-mode. UART output goes to stdout. "
                 "Exit status: the guest's (sifive_test finisher or HTIF tohost; for --guest, "
@@ -689,6 +759,10 @@ def build_parser():
     p.add_argument("--engine", choices=engines, metavar="ENGINE",
                    help=f"with --guest: the technique, one of {', '.join(engines)} "
                    "(default hw), for each guest that names none")
+    p.add_argument("--paging", choices=_paging_modes(), metavar="MODE",
+                   help="with --guest: how the guest's own paging is virtualized, one of "
+                   f"{', '.join(_paging_modes())}: picks the engine offering it, or checks "
+                   "--engine")
     _workload_options(p, "with --guest: ")
     _memory_options(p, "with --guest: ")
     p.add_argument("--model", choices=models, metavar="MODEL",
@@ -702,10 +776,13 @@ def build_parser():
     p.set_defaults(func=cmd_run)
 
     p = _parser(sub, "compare", "run a workload under every technique, side by side",
-                COMPARE_EXAMPLES.format(techniques=techniques))
+                COMPARE_EXAMPLES.format(techniques=techniques, paging=_paging_lines()))
     p.add_argument("workload", metavar="WORKLOAD|FILE")
     p.add_argument("--engines", metavar="E1,E2,...",
                    help=f"comma-separated engines (default: all: {','.join(engines)})")
+    p.add_argument("--paging", choices=_paging_modes(), metavar="MODE",
+                   help=f"only the engines virtualizing guest paging by MODE, one of "
+                   f"{', '.join(_paging_modes())} (with --engines: checks each)")
     _workload_options(p)
     _memory_options(p)
     p.add_argument("--model", choices=models, default="modern", metavar="MODEL",

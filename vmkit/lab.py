@@ -70,21 +70,33 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
     counters = vm.counters.as_dict()                      # with the MMU's counts
-    counters.update(vm.engine.statistics())               # bt's translation cache
-    cycles = price(engine, counters, cost_model(model))
+    counters.update(vm.engine.statistics())               # bt's TC, trap's shadows
+    refused = paging_refused(workload, vm.engine)
+    cycles = {} if refused else price(engine, counters, cost_model(model))
     return RunResult(engine=engine, workload=str(workload), counters=counters, cycles=cycles,
-                     total_cycles=sum(cycles.values()), wall_s=round(wall, 4),
+                     total_cycles=None if refused else sum(cycles.values()),
+                     wall_s=round(wall, 4),
                      console=bytes(vm.console).decode("utf-8", "replace"),
                      exit_code=stop.code if stop.reason == "shutdown" else None,
                      exit_reason=stop.reason if not stop.message else
-                     f"{stop.reason}: {stop.message}")
+                     f"{stop.reason}: {stop.message}", paging_refused=refused)
+
+
+def paging_refused(workload, engine):
+    """Did `engine` (an Engine) refuse the guest's own paging? A paging workload (guest.PAGING)
+    under an engine without a `paging_mode`, or a guest the engine stopped when it turned
+    paging on. Such a run is short and cheap only because it did not run: it is not priced."""
+    return type(engine).paging_mode is None and (str(workload) in guest.PAGING
+                                                 or engine.paging_refused)
 
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
             max_instructions=50_000_000, quirks=(), fast=True, tlb_tagged=True,
             gstage_page=None):
     """The same workload under each engine: a list of RunResults, in `engines` order.
-    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it."""
+    `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it.
+    A workload that pages, under an engine that refuses guest paging, gives a row marked
+    `paging_refused` and not priced (see paging_refused)."""
     for name in engines:
         engine_class(name)                 # every name checked before the first run
     return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast,

@@ -188,11 +188,11 @@ class Mmu:
             self.walk_references += len(record.references)
             for ref in record.references:
                 self.stage_references[ref.stage] += 1
-        level = min(level, glevel)      # a combined translation is as big as the smaller page
-        mask = (1 << (12 + 10 * level)) - 1
+        first_level, level = level, min(level, glevel)   # a combined translation is as
+        mask = (1 << (12 + 10 * level)) - 1                # big as the smaller page
         record.paddr, record.page_size = paddr, mask + 1
         entry = TlbEntry(vaddr >> 12, level, asid, vmid, virt, is_global, paddr & ~mask,
-                         gpa & ~mask, flags, gflags)
+                         gpa & ~mask, flags, gflags, first_level)
         self.tlb.insert(entry)
         return entry
 

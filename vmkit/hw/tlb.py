@@ -30,11 +30,14 @@ class TlbEntry:
     """One cached translation; `flags`/`gflags` are the leaf PTE bits (None = stage is Bare)."""
 
     __slots__ = ("vpn", "level", "asid", "vmid", "virt", "is_global", "pa_base", "gpa_base",
-                 "mask", "flags", "gflags", "dirty")
+                 "mask", "flags", "gflags", "dirty", "first_level")
 
     def __init__(self, vpn, level, asid, vmid, virt, is_global, pa_base, gpa_base,
-                 flags, gflags):
+                 flags, gflags, first_level=None):
         self.level = level                               # 0 = 4 KiB page, 1 = megapage
+        # The first stage's (VS or HS) leaf: a guest megapage over 4 KiB G-stage pages makes
+        # 4 KiB entries, yet a fence by any address in the megapage must drop them all.
+        self.first_level = level if first_level is None else first_level
         self.mask = (1 << (12 + MEGA_BITS * level)) - 1  # page-offset bits
         self.vpn = vpn & ~((1 << (MEGA_BITS * level)) - 1)
         self.asid, self.vmid, self.virt, self.is_global = asid, vmid, virt, is_global
@@ -44,6 +47,13 @@ class TlbEntry:
 
     def covers(self, vaddr: int) -> bool:
         return (vaddr >> 12) & ~(self.mask >> 12) == self.vpn
+
+    def fenced_by(self, vaddr: int) -> bool:
+        """SFENCE.VMA / HFENCE.VVMA with rs1 = `vaddr` must drop this entry: it was made from
+        the first-stage leaf PTE that translates `vaddr` (spec 4.2.1: the fence invalidates
+        entries "that contain leaf page table entries corresponding to" the address)."""
+        shift = 12 + MEGA_BITS * self.first_level
+        return vaddr >> shift == (self.vpn << 12) >> shift
 
     def __repr__(self):
         size = "4M" if self.level else "4K"
@@ -136,7 +146,7 @@ class Tlb:
     def _fence(self, virt, vmid, vaddr, asid) -> None:
         self.flushes += 1
         self._remove(lambda e: e.virt == virt and (vmid is None or e.vmid == vmid)
-                     and (vaddr is None or e.covers(vaddr))
+                     and (vaddr is None or e.fenced_by(vaddr))
                      and (asid is None or (e.asid == asid and not e.is_global)))
 
     def flush_gvma(self, vmid: int | None = None, gpa: int | None = None) -> None:

@@ -40,6 +40,15 @@ resumed with a return from trap (`trap_roundtrip`). Each exit pays only its tran
 "exits"; the VMM's work for it is charged in its own category (emulate, hypercalls, memory,
 io, interrupts), so an event is never counted twice.
 
+Shadow paging (engine `trap`, vmm/shadow.py; its counters come from `engine.statistics()`,
+which lab.run adds to the row). A hidden fault is a "page_fault" exit: a trap round trip
+("exits") plus the VMM's walk of the guest's table and shadow fill (`pt_fill`, "memory"). A
+true fault reaches the VMM as an "exception" exit (the round trip) and pays the walk that
+found it (`pt_fill`) and its reflection into the guest (`inject`), both under "memory"
+(`true_faults`). A guest satp write and a guest sfence.vma are "illegal_instruction" exits plus
+one emulated instruction, like any privileged instruction; the shadow work each causes on top
+is `shadow_switch` and `shadow_fence` (`shadow_switches`, `shadow_fences`), under "memory".
+
 Page walks are priced per PTE read (`walk_reference`), as Bhargava et al., "Accelerating
 two-dimensional page walks for virtualized systems", ASPLOS 2008, count a walk's cost: a nested
 (2D) walk makes up to (n+1)(m+1)-1 reads, 8 for Sv32 over Sv32x4 against 2 native. The MMU
@@ -73,7 +82,9 @@ UNITS = {
     "hypercall": "cycles / hypercall",
     "inject": "cycles / injected interrupt",
     "walk_reference": "cycles / page-walk reference",
-    "pt_fill": "cycles / page-fault exit",
+    "pt_fill": "cycles / shadow fill (a hidden or true page fault)",
+    "shadow_switch": "cycles / guest satp write (shadow switch)",
+    "shadow_fence": "cycles / guest sfence.vma applied to shadows",
     "device_model": "cycles / device exit",
     "device_access": "cycles / device access by the hardware",
     "dma_byte": "cycles / DMA byte",
@@ -131,9 +142,24 @@ _P4_2006 = {
                        "price) and that page-walk caches, which this TLB model lacks, win back "
                        "15-38% of guest performance (cheaper): these counts are an upper "
                        "bound"),
-    "pt_fill": (500, "derived: " + AA + ": pgfault costs 3927 under BT, 1093 native: "
-                "3927 - 1093 = 2834 over native, minus the 2334 of reflecting an exception "
-                "(divzero) = 500 for the VMM's shadow page-table work"),
+    "pt_fill": (500, "derived: " + AA + ": pgfault (a fault the guest handles: a true fault) "
+                "costs 3927 under BT, 1093 native: 3927 - 1093 = 2834 over native, minus the "
+                "2334 of reflecting an exception (divzero: trap_roundtrip + inject) = 500 for "
+                "the VMM's walk of the guest's table and its shadow work; a hidden fault pays "
+                "it too, without the reflection"),
+    "shadow_switch": (40, "assumption: the VMM's work for a guest satp write (x86 `mov cr3`, "
+                      "the lecture's HANDLE_CR3) beyond trapping and decoding it (priced as "
+                      "an exit and an emulated instruction): it looks up the cached shadow of "
+                      "the new address space and loads its root, a hash-table lookup like the "
+                      "TC's return-target lookup (tc_lookup, 40, from " + AA + "'s call/ret); "
+                      "a shadow built anew is paid fault by fault (pt_fill) and the TLB refill "
+                      "walk by walk (walk_reference); no published figure found"),
+    "shadow_fence": (391, "assumption: the VMM's work for a guest sfence.vma beyond trapping "
+                     "and decoding it: it drops the shadow entries the fence names, the work "
+                     "VMware's VMM does to keep a shadow coherent with one traced guest PTE "
+                     "write, which " + AA + " measure as ptemod under BT (no transition): 391 "
+                     "cycles; vmkit invalidates at the fence instead of at the write "
+                     "(vmm/shadow.py), so the same work is priced per fence"),
     "device_model": (3484, "derived: " + AA + ": `in` costs 15826 under VT; minus the VM exit "
                      "(12342, see vm_exit) = 3484 for reaching the device model and back"),
     "device_access": (3208, "derived: " + AA + ": a native `in` costs 3209 cycles, the "
@@ -205,7 +231,11 @@ class CostModel:
             "exits": sum(exits.values()) * transition,
             "hypercalls": n["hypercalls"] * c["hypercall"],
             "interrupts": n["interrupts_injected"] * c["inject"],
-            "memory": n["walk_references"] * c["walk_reference"] + page_faults * c["pt_fill"],
+            "memory": (n["walk_references"] * c["walk_reference"]
+                       + (page_faults + n["true_faults"]) * c["pt_fill"]
+                       + n["true_faults"] * c["inject"]
+                       + n["shadow_switches"] * c["shadow_switch"]
+                       + n["shadow_fences"] * c["shadow_fence"]),
             "io": (n["device_exits"] * c["device_model"] + n["dma_bytes"] * c["dma_byte"]
                    + n["direct_device_accesses"] * c["device_access"]),
         }
@@ -284,23 +314,31 @@ def _count(key, value):
     return value
 
 
+# What a table or plot shows for a run with `paging_refused`, in place of its cycles.
+REFUSED = "refuses guest paging"
+
+
 @dataclasses.dataclass
 class RunResult:
     """What one run of a workload under one engine produced; plain data, JSON-ready.
 
     `counters` is the VMM's counter dict, `cycles` its `CostModel.estimate`, `wall_s` the
     simulator's wall-clock time (not comparable across techniques), `exit_code` the guest's
-    exit status (None if it did not finish) and `exit_reason` why the run stopped."""
+    exit status (None if it did not finish) and `exit_reason` why the run stopped.
+    `paging_refused`: the guest pages and the engine refuses guest paging (lab.paging_refused):
+    the run is not priced (`cycles` empty, `total_cycles` None), since a run that stopped at
+    the start is not a cheap one; tables and plots say "refuses guest paging" (REFUSED)."""
 
     engine: str
     workload: str
     counters: dict
     cycles: dict
-    total_cycles: int
+    total_cycles: int | None
     wall_s: float
     console: str
     exit_code: int | None
     exit_reason: str
+    paging_refused: bool = False
 
     def to_dict(self):
         """A deep copy made of dicts, strings and numbers only (json.dumps accepts it), with

@@ -17,7 +17,7 @@ from bokeh.resources import Resources
 from jupyter_bokeh import BokehModel
 
 from vmkit.lab import price
-from vmkit.vmm.costs import PRESETS, RunResult, cost_model
+from vmkit.vmm.costs import PRESETS, REFUSED, RunResult, cost_model
 
 _bokehjs_loaded = False
 
@@ -37,7 +37,10 @@ class TechniqueComparison:
     def __init__(self, rows, preset="modern"):
         """`rows`: lab.compare's RunResults (or their `to_dict()` rows), one per engine."""
         self.rows = [r if isinstance(r, RunResult) else RunResult.from_dict(r) for r in rows]
-        self.engines = [r.engine for r in self.rows]
+        # A run the engine refused (it does not virtualize guest paging) has no cycles: its
+        # bar stays empty and its label says why, so it never looks like a cheap run.
+        self.engines = [f"{r.engine}: {REFUSED}" if r.paging_refused else r.engine
+                        for r in self.rows]
         if not self.rows:
             raise ValueError("nothing to compare: give at least one row from lab.compare")
         if len(set(self.engines)) != len(self.engines):
@@ -63,7 +66,8 @@ class TechniqueComparison:
 
     def _cycles(self, model):
         """Column data: engine plus one column per cost category."""
-        priced = [price(r.engine, r.counters, model) for r in self.rows]
+        priced = [dict.fromkeys(self.categories, 0) if r.paging_refused else
+                  price(r.engine, r.counters, model) for r in self.rows]
         return {"engine": self.engines,
                 **{category: [p[category] for p in priced] for category in self.categories}}
 

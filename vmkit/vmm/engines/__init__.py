@@ -31,4 +31,17 @@ def engine_class(name):
     return ENGINES[name]
 
 
-__all__ = ["ENGINES", "Engine", "engine_class"]
+# The ways the engines virtualize a guest's own paging (Engine.paging_mode), registry order.
+PAGING_MODES = tuple(dict.fromkeys(e.paging_mode for e in ENGINES.values() if e.paging_mode))
+
+
+def offering(paging_mode):
+    """The names of the engines whose `paging_mode` is `paging_mode`, in registry order; a
+    clear ValueError for a mode no engine offers."""
+    if paging_mode not in PAGING_MODES:
+        raise ValueError(f"unknown paging mode {paging_mode!r}; choose one of "
+                         f"{', '.join(PAGING_MODES)}")
+    return tuple(name for name, e in ENGINES.items() if e.paging_mode == paging_mode)
+
+
+__all__ = ["ENGINES", "Engine", "PAGING_MODES", "engine_class", "offering"]

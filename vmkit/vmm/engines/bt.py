@@ -152,7 +152,7 @@ class Block:
 class BtEngine(TrapEngine):
     name = "bt"
     title = "binary translation: kernel code rewritten before it runs (VMware)"
-    guest_paging = True      # shadow page tables, the TC and vCPU page in every S shadow
+    paging_mode = "shadow"  # shadow page tables, the TC and vCPU page in every S shadow
 
     def __init__(self, vm, host=None):
         super().__init__(vm, host)

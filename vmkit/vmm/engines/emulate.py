@@ -37,6 +37,7 @@ class EmulateEngine(Engine):
     name = "emulate"
     title = "pure emulation: a software CPU interprets every instruction"
     software_cpu = True
+    paging_mode = "soft"               # the software CPU's MMU walks the guest's tables
     host_ram_size = 32 << 20           # a private host's RAM
 
     def __init__(self, vm, host=None):

@@ -24,7 +24,15 @@ class Engine(ABC):
     needs_pv_build = False     # runs the paravirtual build of a workload (pv)
     has_vm_exits = False       # the guest runs in VS-mode: its exits are real VM exits (hw;
     #                            the cost model prices them as VM exits, not trap round trips)
-    guest_paging = True        # the guest kernel may turn on its own paging (satp)
+    # How the guest kernel's own paging (satp) is virtualized: "native" (the hart walks the
+    # guest's tables: it is the machine), "soft" (the VMM's software MMU walks them: emulate),
+    # "shadow" (the hart walks the VMM's shadow tables: trap, bt; x86: VMware, KVM without
+    # EPT), "nested" (the hart walks the guest's tables and the VMM's G-stage: hw; x86:
+    # EPT/NPT), "direct" (the guest's own tables, updated through validating hypercalls: Xen
+    # PV); None: the engine refuses a guest that turns paging on (its VM stops with an error).
+    # Each engine states its own.
+    paging_mode = None
+    paging_refused = False     # set when the engine stopped a guest that turned paging on
     software_cpu = False       # guest code runs on a CPU the VMM simulates, not the hart
     deprivileged = False       # the guest kernel runs in real U-mode; its privilege is virtual
     reflection = "sets the virtual scause, sepc, sstatus"   # how a reflected trap reaches the

@@ -49,6 +49,7 @@ class HwEngine(HartEngine):
     name = "hw"
     title = "hardware assistance: VS-mode and G-stage paging (x86: VT-x + EPT)"
     has_vm_exits = True
+    paging_mode = "nested"             # VS-stage (the guest's) + G-stage (the VMM's) walks
     vmm_owned = HartEngine.vmm_owned + ("hedeleg", "hideleg", "hcounteren", "hgatp")
     guest_modes = frozenset({(1, True), (0, True)})        # VS and VU
     gstage_pages = (MEGAPAGE, FRAME)

@@ -30,6 +30,7 @@ class NativeEngine(HartEngine):
     title = "the kernel in real S-mode, the VMM as its firmware: the yardstick"
     bare_metal = True                 # see Host.claim_bare_metal
     table_pool = 0                    # no page tables: the kernel's own, or none
+    paging_mode = "native"            # the hart walks the kernel's own tables
 
     def ram_region(self):
         # Identity: the kernel runs where it was linked, in host RAM at 0x8000_0000.

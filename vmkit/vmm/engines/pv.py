@@ -72,7 +72,7 @@ class PvEngine(TrapEngine):
     title = "paravirtualization: a kernel built to call the VMM (Xen)"
     needs_pv_build = True
     reflection = "writes scause/sepc into the shared page"
-    guest_paging = False     # direct paging (mmu_update) is later work: satp.MODE=1 stops it
+    paging_mode = None       # direct paging (mmu_update) is later work: satp.MODE=1 stops it
 
     def setup(self, entry):
         super().setup(entry)

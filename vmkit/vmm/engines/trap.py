@@ -77,7 +77,7 @@ class TrapEngine(HartEngine):
     deprivileged = True
     vmm_owned = HartEngine.vmm_owned + ("satp",)          # shadow table (set on load, too)
     guest_modes = frozenset({(U, False)})                  # virtual S and U both run in U
-    guest_paging = True               # shadow page tables (vmm/shadow.py)
+    paging_mode = "shadow"            # shadow page tables (vmm/shadow.py)
     table_pool = 32                   # the shadows' frames (one PMP entry)
     # Homework hook: a student's emulation of sret, called with an `SretState` (see _sret).
     student_sret = None
@@ -165,7 +165,8 @@ class TrapEngine(HartEngine):
         return VmExit(ExitReason.MMIO, gpa=gpa, word=self.instruction_at_pc())
 
     def statistics(self):
-        return dict(self.shadows.stats)
+        # (pv inherits the shadows but refuses guest paging: nothing of them to report)
+        return dict(self.shadows.stats) if self.paging_mode == "shadow" else {}
 
     # -- entering the guest --------------------------------------------------------------------
     def enter(self, budget):
@@ -232,7 +233,8 @@ class TrapEngine(HartEngine):
             self.reflect(ILLEGAL_INSTRUCTION, word)
             return VmExit(ExitReason.EXCEPTION)
         if number == 0x180 and writes and value & (1 << 31) and kind != "c" \
-                and not self.guest_paging:
+                and self.paging_mode is None:
+            self.paging_refused = True
             return VmExit(ExitReason.ERROR, message=f"the {self.name} engine does not yet "
                                                     "virtualize guest paging (satp); use hw")
         old = self.csrs.read(number)
