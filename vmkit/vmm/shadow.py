@@ -44,12 +44,17 @@ which no shadow maps.
 
 Shadows are cached per (root, ASID, view), at most MAX_SHADOWS, the oldest evicted; their
 frames go back to the pool (and with the VM to the host).
+
+Watching fills: set `walk_log` to a list (it may be the hart MMU's `walk_log` too, so both
+appear in the order they happened) and each fill appends its `Walk` record: the guest PTEs the
+VMM read (stage "guest", guest-physical addresses), the A/D write-back, and the host frame the
+shadow now maps (`paddr`). vmkit/pagewalk.py shows a hidden fault with it.
 """
 
 from vmkit.hw.mmu import ACCESS_FAULT, PAGE_FAULT, PPN_MASK, STATUS_MXR, STATUS_SUM, STORE, \
     leaf_allows
 from vmkit.hw.paging import (PTE_A, PTE_D, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
-                             SV32, WalkFault, walk)
+                             SV32, Walk, WalkFault, walk)
 from vmkit.hw.trap import Trap
 
 from .host import FRAME, HostOutOfMemory
@@ -97,6 +102,7 @@ class ShadowTables:
         self.shadows = {}         # key -> Shadow, least recently used first
         self.stats = {"hidden_faults": 0, "true_faults": 0, "shadow_switches": 0,
                       "shadow_fences": 0, "shadow_evictions": 0}
+        self.walk_log = None      # a list: each fill's Walk is appended to it (None: off)
 
     def get(self, key):
         """The shadow for `key`, made (empty) if there is none; it becomes the most recent."""
@@ -119,16 +125,26 @@ class ShadowTables:
                 raise Trap(ACCESS_FAULT[access], vaddr)
             return int.from_bytes(data, "little")
 
+        record = Walk(vaddr)
+        if self.walk_log is not None:
+            self.walk_log.append(record)
         try:
-            pte, level, pte_gpa, gpa = walk(SV32, satp & PPN_MASK, vaddr, read_pte)
-        except WalkFault:
+            pte, level, pte_gpa, gpa = walk(SV32, satp & PPN_MASK, vaddr, read_pte, "guest",
+                                            record.references)
+        except WalkFault as fault:
+            record.fault = fault
             raise Trap(PAGE_FAULT[access], vaddr) from None
         if not leaf_allows(pte, access, user, sum_, mxr):
+            record.fault = WalkFault("the guest's leaf PTE does not permit this access", level)
             raise Trap(PAGE_FAULT[access], vaddr)
         updated = pte | PTE_A | (PTE_D if access == STORE else 0)
         if updated != pte:
             self.write_guest(pte_gpa, updated.to_bytes(4, "little"))
+            record.updates.append(("guest", pte_gpa, updated))
         hpa = self.host_address(gpa & ~(FRAME - 1), FRAME)
+        record.gpa = gpa
+        if hpa is not None:
+            record.paddr, record.page_size = hpa | (vaddr & (FRAME - 1)), FRAME
         if hpa is not None:
             self._map(shadow, vaddr & ~(FRAME - 1), hpa, shadow_flags(updated, user, mxr))
             if level:
