@@ -19,6 +19,7 @@ from vmkit.pagewalk import TECHNIQUES, observe
 
 CURRENT = "background:#ffe08a"          # the step just taken
 DONE = "background:#dbeafe"             # steps taken before it
+AHEAD = "background:#f1f1f1"            # a cell a later step will fill: the walk's shape
 
 
 def grid(access):
@@ -103,8 +104,10 @@ class PageWalk:
         for r, label in enumerate(rows):
             tds = []
             for column in columns:
-                numbers = [n for n in cells.get((r, column), []) if n <= last]
-                style = CURRENT if last in numbers else DONE if numbers else ""
+                planned = cells.get((r, column), [])
+                numbers = [n for n in planned if n <= last]
+                style = (CURRENT if last in numbers else DONE if numbers else
+                         AHEAD if planned else "")
                 tds.append(f"<td style='text-align:center;padding:2px 8px;{style}'>"
                            f"{', '.join(map(str, numbers))}</td>")
             body.append(f"<tr><th style='text-align:left;padding:2px 8px'>{escape(label)}"
