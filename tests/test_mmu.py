@@ -442,7 +442,7 @@ def test_simulated_4x4_level_walk_makes_24_references():
     # Order: 4 G reads translate each guest table address, then the guest PTE is read.
     assert [r.stage for r in result.references[:5]] == ["G"] * 4 + ["VS"]
     # The 2D part: the 4 x 4 G reads for the 4 guest PTE addresses are nested; the last 4,
-    # for the data's guest-physical address, are not (a native walk would need them as G = 0).
+    # for the data's guest-physical address, are not: every guest-physical address needs them.
     assert [r.nested for r in result.references] == ([True] * 4 + [False]) * 4 + [False] * 4
 
 

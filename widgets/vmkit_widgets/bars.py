@@ -7,7 +7,7 @@ Groups and series keep the order in which they first appear in `values`. Every b
 given: nothing is fitted or computed here.
 """
 
-from bokeh.models import ColumnDataSource, FactorRange
+from bokeh.models import ColumnDataSource, FactorRange, NumeralTickFormatter
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 from bokeh.transform import factor_cmap
@@ -35,6 +35,7 @@ class GroupedBars:
                  line_color=None)
         fig.xaxis.major_label_text_font_size = "0pt"     # the legend names the series
         fig.yaxis.axis_label = label
+        fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
         fig.y_range.start = 0
         fig.legend.location = "top_left"
         fig.add_layout(fig.legend[0], "right")

@@ -55,7 +55,7 @@ class PageWalk:
             raise ValueError(f"unknown technique {technique!r}; choose one of "
                              f"{', '.join(TECHNIQUES)}")
         self.choice = w.Dropdown(options=list(TECHNIQUES), value=technique,
-                                 description="paging", layout=w.Layout(width="28em"))
+                                 description="paging", layout=w.Layout(width="34em"))
         self.step_button = w.Button(description="step")
         self.all_button = w.Button(description="all steps")
         self.reset_button = w.Button(description="reset")
