@@ -10,7 +10,8 @@ subtracted: boot left out), the shadow-paging faults (trap), and the page-walk r
 TLB miss, of the whole run and of one more iteration (a native Sv32 walk of a 4 KiB page reads
 2; the 2D walk up to 8 with 4 KiB G-stage leaves, 5 with 4 MiB ones; the boot, which clears
 the kernel's frames through its megapage, walks cheaper and, with 4 KiB G-stage leaves, misses
-far more often). Engines that refuse guest paging (bt, pv today) are listed as such, unpriced.
+far more often). Engines that refuse guest paging (Engine.paging_mode None) are listed as
+such, unpriced.
 
     python3 benchmarks/paging_costs.py [--iterations N] [--json]
 

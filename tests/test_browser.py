@@ -264,6 +264,12 @@ NOTEBOOKS = {
                                    7: ["restored: as saved: True, at 15000 instructions",
                                        "running on again prints the same: True",
                                        "the copy from it prints the same: True"]}, 300),
+    "06-memory-virtualization.ipynb": ({0: ["memory references: 8 by the hardware walker",
+                                            "3 by the hardware walker, 2 by the VMM"],
+                                        2: ["forkwait", "bt: error: the bt engine does not yet"],
+                                        4: ["of them while the guest's own paging was off"],
+                                        6: ["one true fault per page it touches: True"],
+                                        7: ["shadow switches (HANDLE_CR3)"]}, 300),
     # The answers are left as `...`: otter must run every check and report it failed.
     "homework/hw1-cpu-virtualization.ipynb": ({1: ["q1:", "q4:"], 3: ["q1 results"],
                                                5: ["q2 results"], 7: ["q3 results"],
@@ -381,6 +387,19 @@ def _check_hosts(lab):
     lab.shot("05-hosts-and-guests-snapshot")
 
 
+def _check_memory(lab):
+    """06: the page-walk view steps on when its button is pressed (read 4 appears in its grid
+    and the count goes from 3 to 4 of 8), and the first Bokeh plot renders (a canvas)."""
+    cell = _cell(lab, 1)
+    _reveal(lab, cell.locator("button:text-is('step')")).click()
+    cell.locator("text=4 of 8").first.wait_for(timeout=30_000)
+    lab.shot("06-memory-virtualization-pagewalk")
+    cell = _cell(lab, 2)
+    cell.locator("canvas").first.wait_for(state="attached", timeout=60_000)
+    _reveal(lab, cell.locator("canvas").first)
+    lab.shot("06-memory-virtualization-cycles")
+
+
 CHECKS = {"00-start-here": _check_panel, "02-cpu-virtualization": _check_comparison,
           "04-binary-translation": _check_translation,
-          "05-hosts-and-guests": _check_hosts}
+          "05-hosts-and-guests": _check_hosts, "06-memory-virtualization": _check_memory}

@@ -441,6 +441,9 @@ def test_simulated_4x4_level_walk_makes_24_references():
     assert result.paddr == hpa + 0x42 and result.gpa == gpa + 0x42
     # Order: 4 G reads translate each guest table address, then the guest PTE is read.
     assert [r.stage for r in result.references[:5]] == ["G"] * 4 + ["VS"]
+    # The 2D part: the 4 x 4 G reads for the 4 guest PTE addresses are nested; the last 4,
+    # for the data's guest-physical address, are not: every guest-physical address needs them.
+    assert [r.nested for r in result.references] == ([True] * 4 + [False]) * 4 + [False] * 4
 
 
 def test_simulated_sv39_walk_and_faults():

@@ -1,6 +1,6 @@
 """Nested paging measured: the 2D walk's memory references, counted by the MMU model itself.
 
-A small guest (TOUCH below) builds an Sv32 table - its code in an identity megapage, one 4 KiB
+A small guest (TOUCH, vmkit/guest/touch.s) builds an Sv32 table - its code in an identity megapage, one 4 KiB
 page at VA - turns paging on, flushes its TLB (sfence.vma), refetches, and then loads from VA
 once: one fresh page, a cold TLB. Only that load walks, so the counters' change across that
 one instruction is one walk, worked out by hand here (privileged spec 4.3.2 and 8.5):
@@ -22,6 +22,7 @@ the fence put the code page back).
 
 import pytest
 
+from vmkit import guest, pagewalk
 from vmkit.asm import assemble
 from vmkit.hw.mmu import COUNTERS
 from vmkit.hw.paging import references_2d
@@ -30,59 +31,13 @@ from vmkit.vmm.vm import VirtualMachine
 
 from conftest import no_pyodide
 
-TOUCH = """
-    .option norvc
-    .equ VA, 0x40000000
-    .equ KERNEL, 0x80000000
-    .equ MEGA_RWX, 0xCF                  # V R W X A D
-    .equ PAGE_RW, 0xC7                   # V R W A D
-    .equ SBI_SRST, 0x53525354
-    .globl _start
-_start:
-    la t0, root
-    li t1, (KERNEL >> 22) * 4            # root[KERNEL >> 22]: the code, identity megapage
-    add t1, t0, t1
-    li t2, (KERNEL >> 12) << 10 | MEGA_RWX
-    sw t2, 0(t1)
-    la t3, leaves                        # root[VA >> 22] -> the leaf table
-    srli t2, t3, 12
-    slli t2, t2, 10
-    ori t2, t2, 1
-    li t1, (VA >> 22) * 4
-    add t1, t0, t1
-    sw t2, 0(t1)
-    la t4, data                          # leaves[0]: VA -> data, 4 KiB
-    srli t2, t4, 12
-    slli t2, t2, 10
-    ori t2, t2, PAGE_RW
-    sw t2, 0(t3)
-    li t2, 0x5a5a                        # what the load must find
-    sw t2, 0(t4)
-    srli t0, t0, 12                      # satp = Sv32 | root
-    li t1, 0x80000000
-    or t0, t0, t1
-    li t5, VA
-    csrw satp, t0
-    sfence.vma                           # a cold TLB
-    nop                                  # (its fetch puts the code page back)
-touch:
-    lw a0, 0(t5)                         # one fresh page: the walk under test
-    li a0, 0                             # SBI system_reset: shutdown
-    li a1, 0
-    li a7, SBI_SRST
-    li a6, 0
-    ecall
-1:  j 1b
-    .align 12
-root:   .space 4096
-leaves: .space 4096
-data:   .space 4096
-"""
+TOUCH = guest.source(guest.TOUCH)          # vmkit/guest/touch.s
 
-# The order of the reads, by stage, as worked out above.
+# The order of the reads, by stage, as worked out above; G* is a G-stage read that translated
+# a VS PTE's address (Ref.nested, the 2D part), G one that translated the data's.
 ORDER = {("native", None): ["HS", "HS"], ("emulate", None): ["HS", "HS"],
-         ("hw", 4096): ["G", "G", "VS", "G", "G", "VS", "G", "G"],
-         ("hw", 4 << 20): ["G", "VS", "G", "VS", "G"]}
+         ("hw", 4096): ["G*", "G*", "VS", "G*", "G*", "VS", "G", "G"],
+         ("hw", 4 << 20): ["G*", "VS", "G*", "VS", "G"]}
 # (engine, G-stage page) -> the one load's (walks, PTE reads by stage, 2D part), by hand
 EXPECTED = {
     ("native", None): dict(page_walks=1, walk_references=2, walk_references_hs=2),
@@ -123,10 +78,115 @@ def test_one_fresh_page_costs_the_hand_worked_references(engine, gstage_page, fa
     assert delta == want
     walk = vm.engine.cpu.mmu.last_walk
     assert walk.vaddr == 0x4000_0000 and walk.gpa == (symbols["data"] if engine == "hw" else None)
-    assert [ref.stage for ref in walk.references] == ORDER[engine, gstage_page]
+    assert _order(walk) == ORDER[engine, gstage_page]
     assert vm.engine.cpu.x[10] == 0x5a5a                        # and it read the right word
     stop = vm.run(100)
     assert (stop.reason, stop.code) == ("shutdown", 0)
+
+
+def _order(walk):
+    return [ref.stage + "*" * ref.nested for ref in walk.references]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+@pytest.mark.parametrize("engine, gstage_page", list(EXPECTED))
+def test_the_walk_log_shows_the_hand_worked_walk_and_the_tlb_entry_it_left(
+        engine, gstage_page, fast):
+    """pagewalk.observe turns the MMU's walk_log on for the load alone: it must hold exactly
+    one walk, of VA, in the hand-worked order; the counters must be EXPECTED (the log's reads
+    are the counted ones); and the entry the walk inserted must be what the TLB now holds for
+    VA (probe), mapping VA to the data's page: guest-physical `data` under hw, which the
+    G-stage puts at some host frame, the same one the walk's last G read pointed to."""
+    access = pagewalk.observe(engine, gstage_page, fast=fast)
+    want = dict.fromkeys(COUNTERS, 0) | EXPECTED[engine, gstage_page]
+    assert access.counters == want | dict(tlb_lookups=2, tlb_hits=1, tlb_misses=1)
+    [walk] = access.walks
+    assert walk.vaddr == access.vaddr == 0x4000_0000 and walk.fault is None
+    assert _order(walk) == ORDER[engine, gstage_page]
+    assert [step.ref for step in access.references] == walk.references
+    assert access.count("hardware") == want["walk_references"] and access.count("VMM") == 0
+    assert access.entry is walk.entry and access.entry.covers(0x4000_0000)
+    assert access.entry.pa_base == walk.paddr & ~0xFFF and access.entry.level == 0
+    last = walk.references[-1]          # the data's leaf: native HS, hw G (4 KiB or 4 MiB)
+    leaf_frame = (last.pte >> 10) << 12
+    assert walk.paddr >> 12 << 12 == (leaf_frame if last.level == 0 else
+                                      leaf_frame | (walk.gpa or walk.vaddr) & 0x3FF000)
+    assert access.value == 0x5a5a
+
+
+def test_shadow_paging_shows_the_hidden_fault_and_the_fill():
+    """Under trap the hart walks the VMM's shadow table. The guest just fenced and touches a
+    page no access has touched since, so the shadow's root has no PTE for VA's 4 MiB slot: 1
+    HS read, invalid, a page fault to the VMM. The VMM walks the guest's table in software
+    (root, leaf: 2 reads at guest-physical addresses, the guest's own satp's), finds the
+    access allowed, so the fault is hidden (hidden_faults +1, none true): it fills the shadow
+    and resumes. The load runs again: the shadow walk is now root + leaf (2 HS reads). So the
+    MMU counts 2 walks of 1 + 2 = 3 reads, and the VMM's 2 reads are not the MMU's."""
+    access = pagewalk.observe("trap")
+    hardware_miss, fill, retry = access.walks
+    assert [r.stage for r in hardware_miss.references] == ["HS"]
+    assert hardware_miss.references[0].pte == 0 and hardware_miss.fault is not None
+    assert [(r.stage, r.level) for r in fill.references] == [("guest", 1), ("guest", 0)]
+    assert fill.fault is None and fill.paddr is not None
+    assert [r.stage for r in retry.references] == ["HS", "HS"] and retry.entry is access.entry
+    assert retry.paddr == fill.paddr            # the frame the VMM filled in
+    assert access.counters["page_walks"] == 2 and access.counters["walk_references"] == 3
+    assert access.counters["hidden_faults"] == 1 and access.counters["true_faults"] == 0
+    assert (access.count("hardware"), access.count("VMM")) == (3, 2)
+    assert [step.who for step in access.steps if step.ref is None] == [
+        "hardware", "VMM", "hardware"]          # the fault, the fill, the TLB entry
+    assert "hidden fault" in str(access) and access.value == 0x5a5a
+
+
+def test_observe_says_which_engines_cannot_page_yet(monkeypatch):
+    """An engine without a paging_mode (trap made to refuse, by its class attribute)."""
+    from vmkit.vmm.engines import engine_class
+    monkeypatch.setattr(engine_class("trap"), "paging_mode", None)
+    with pytest.raises(ValueError, match="does not yet virtualize guest paging"):
+        pagewalk.observe("trap")
+
+
+def test_under_bt_the_translator_walks_too():
+    """bt's load is a hidden fault as under trap; besides, the translator read the kernel's
+    code through the guest's table (before the load's block, and again for the block after
+    it): VMM walks labelled as translation, not as faults."""
+    access = pagewalk.observe("bt")
+    assert access.counters["hidden_faults"] == 1 and access.counters["true_faults"] == 0
+    whys = [walk.why for walk in access.walks if walk.why is not None]
+    assert whys.count("hidden fault") == 1 and whys.count("translation") >= 1
+    assert "binary translation" in str(access) and access.value == 0x5a5a
+
+
+def test_the_walk_log_changes_no_count():
+    """The log only records: tinyos-sized paging work (the pagefault benchmark, hw, 4 KiB G
+    pages) counts the same with the MMU's walk_log on as off, and the log holds one record per
+    counted walk with the counted references."""
+    counts = []
+    for logged in (False, True):
+        vm = VirtualMachine(guest.build("pagefault", iterations=5), engine="hw",
+                            gstage_page=4096)
+        log = vm.engine.cpu.mmu.walk_log = [] if logged else None
+        assert vm.run(1_000_000).reason == "shutdown"
+        counts.append(vm.counters.as_dict())
+    assert counts[0] == counts[1]
+    assert len(log) == counts[1]["page_walks"]
+    assert sum(len(w.references) for w in log) == counts[1]["walk_references"]
+    assert sum(r.nested for w in log for r in w.references) == counts[1]["walk_references_2d"]
+
+
+def test_tlb_probe_and_listing_count_nothing():
+    """probe finds what lookup would, and neither it nor cached() is a TLB access."""
+    access = pagewalk.observe("hw", 4096)
+    vm_tlb_entry = access.entry
+    from vmkit.hw.tlb import Tlb
+    tlb = Tlb()
+    tlb.insert(vm_tlb_entry)
+    e = vm_tlb_entry
+    assert tlb.probe(e.vpn, e.asid, e.vmid, e.virt) is e
+    assert tlb.probe(e.vpn, e.asid, e.vmid + 1, e.virt) is None     # another VM's: no
+    assert tlb.cached() == [e]
+    assert (tlb.hits, tlb.misses) == (0, 0)
+    assert tlb.lookup(e.vpn, e.asid, e.vmid, e.virt) is e and tlb.hits == 1
 
 
 def test_the_formula_agrees_with_the_counts():

@@ -684,6 +684,8 @@ def test_bokeh_is_imported_only_for_a_comparison():
     assert fresh_python(code).split() == ["False", "True", "TechniqueComparison"]
     code = code.replace("TechniqueComparison", "UtilizationPlot")
     assert fresh_python(code).split() == ["False", "True", "UtilizationPlot"]
+    code = code.replace("UtilizationPlot", "GroupedBars")
+    assert fresh_python(code).split() == ["False", "True", "GroupedBars"]
 
 
 def test_console_keeps_the_tail_of_a_flood_and_counts_what_it_dropped():
@@ -738,3 +740,87 @@ def test_snapshot_panel_shows_a_failure_instead_of_raising():
         SnapshotPanel(vm, step=0)
     with pytest.raises(ValueError, match="not a page inside guest RAM"):
         panel.scribble(vm.ram_size)
+
+
+# -- the page-walk view (notebook 06) ------------------------------------------------------------
+NESTED_4K = "nested paging, 4 KiB G-stage pages (hw)"
+
+
+def test_page_walk_steps_through_the_2d_walk_into_its_grid():
+    """Nested paging with 4 KiB G-stage pages: G G VS G G VS G G (tests/test_nested_paging.py
+    works it out). After 3 steps the third read is the guest's root PTE: row "VS level 1",
+    column "VS PTE", highlighted, with the two G-stage reads before it in the same row; the
+    data's G-stage reads are the last row. All steps: 8 of 8, the number the MMU counted."""
+    from vmkit_widgets import PageWalk
+    from vmkit_widgets.pagewalk import grid
+    view = PageWalk(NESTED_4K)
+    assert view.shown == 0 and "press step" in view.steps_html.value
+    for _ in range(3):
+        view.step_button.click()
+    assert view.references_shown() == 3
+    rows, columns, cells = grid(view.access)
+    assert rows == ["VS level 1", "VS level 0", "data (guest-physical)"]
+    assert columns == ["G-stage level 1", "G-stage level 0", "VS PTE (guest's table)"]
+    assert cells[0, "G-stage level 1"] == [1] and cells[0, "VS PTE (guest's table)"] == [3]
+    assert cells[2, "G-stage level 1"] == [7] and cells[2, "G-stage level 0"] == [8]
+    assert (2, "VS PTE (guest's table)") not in cells            # the data is not a PTE
+    table = view.picture.value
+    assert "background:#ffe08a'>3</td>" in table and ">4</td>" not in table
+    assert "3 of 8" in html_text(view.count.value)
+    view.all_button.click()
+    counted = view.access.counters["walk_references"]
+    assert counted == 8 and "8 of 8" in html_text(view.count.value)
+    assert f"the MMU counted {counted} in 1 walk(s)" in html_text(view.count.value)
+    assert "TLB entry: 0x40000000 -> " in html_text(view.steps_html.value)
+    view.step_button.click()                                     # past the end: stays there
+    assert view.shown == len(view.access.steps)
+    view.reset_button.click()
+    assert view.shown == 0 and "3" not in view.picture.value.split("</tr>", 1)[1]
+
+
+def test_page_walk_under_trap_shows_the_hidden_fault_and_the_fill():
+    """Shadow paging: 1 shadow read (invalid) and the page fault, 2 reads of the guest's table
+    by the VMM and the fill, then the 2-read shadow walk (tests/test_nested_paging.py)."""
+    from vmkit_widgets import PageWalk
+    from vmkit_widgets.pagewalk import grid
+    view = PageWalk(NESTED_4K)
+    view.choice.value = "shadow paging (trap)"                  # the dropdown reloads
+    assert view.access.engine == "trap" and view.shown == 0
+    view.step(2)                                                 # read 1 and the fault
+    assert "page fault" in html_text(view.steps_html.value)
+    assert view.references_shown("hardware") == 1 and view.references_shown("VMM") == 0
+    view.step(3)                                                 # reads 2, 3 and the fill
+    assert "hidden fault" in html_text(view.steps_html.value)
+    assert view.references_shown("VMM") == 2
+    rows, columns, cells = grid(view.access)
+    assert columns == ["shadow table (hardware)", "guest's table (VMM, software)"]
+    assert cells[0, "shadow table (hardware)"] == [1, 4] and cells[1, "shadow table (hardware)"] == [5]
+    view.step(10)
+    text = html_text(view.count.value)
+    assert "3 of 3" in text and "2 of 2 by the VMM" in text and "the MMU counted 3 in 2" in text
+    assert view.access.counters["hidden_faults"] == 1
+
+
+def test_page_walk_counts_equal_the_mmu_under_every_technique():
+    from vmkit.pagewalk import TECHNIQUES
+    from vmkit_widgets import PageWalk
+    view = PageWalk("native")
+    for technique in TECHNIQUES:
+        view.load(technique)
+        view.all_button.click()
+        assert view.references_shown("hardware") == view.access.counters["walk_references"]
+    assert {t: view._observed[t].counters["walk_references"] for t in TECHNIQUES} == {
+        "native": 2, "shadow paging (trap)": 3, NESTED_4K: 8,
+        "nested paging, 4 MiB G-stage pages (hw)": 5}
+    with pytest.raises(ValueError, match="unknown technique"):
+        PageWalk("bt")
+
+
+def test_grouped_bars_plot_the_values_given():
+    from vmkit_widgets import GroupedBars
+    values = {("pagefault", "native"): 10, ("pagefault", "hw"): 30, ("ptemod", "native"): 5}
+    bars = GroupedBars(values, title="t", label="cycles")
+    assert bars.source.data["x"] == list(values) and bars.source.data["value"] == [10, 30, 5]
+    assert bars.series == ["native", "hw"]
+    with pytest.raises(ValueError, match="nothing to plot"):
+        GroupedBars({}, title="t", label="cycles")

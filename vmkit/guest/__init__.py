@@ -6,6 +6,8 @@
 * ``pagefault``, ``ptemod``, ``ctxswitch``, ``forkwait``: their memory microbenchmarks, user
   programs on ``pgkernel.inc`` (tinyos with Sv32 paging: a page table and an ASID per task,
   demand-zero pages, brk, fork, wait, mprotect). They turn paging on: `PAGING` lists them.
+* ``touch`` (not a workload: no loop, no output): one load from a fresh page on a cold TLB,
+  the access whose page walk vmkit/pagewalk.py and notebook 06 show step by step.
 
 Shared include files: ``priv.inc`` (every privileged instruction, as a macro: the one place the
 paravirtual build will change), ``mmu.inc`` (the same for every page-table write, satp write
@@ -22,13 +24,15 @@ from importlib import resources
 WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn",
              "pagefault", "ptemod", "ctxswitch", "forkwait")
 PAGING = ("pagefault", "ptemod", "ctxswitch", "forkwait")     # the guests that turn paging on
+TOUCH = "touch"                 # the one-access guest of the walk diagrams
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
             "pgkernel.inc")
 
 
 def source(name) -> str:
-    """The assembly text of workload `name` (read from package data, so it works from a wheel)."""
-    if name not in WORKLOADS:
+    """The assembly text of workload `name`, or of `TOUCH` (read from package data, so it works
+    from a wheel)."""
+    if name not in WORKLOADS + (TOUCH,):
         raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
     return resources.files(__name__).joinpath(f"{name}.s").read_text(encoding="utf-8")
 

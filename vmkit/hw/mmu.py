@@ -32,6 +32,13 @@ Counters (`counters()`): the model counts its own work as hardware performance c
 TLB lookups, hits and misses, page walks, and every PTE read of a walk by the stage whose table
 it reads (HS, VS, G). `walk_references_2d` is the part of the G-stage reads that translated the
 address of a VS-stage PTE: the second dimension of the 2D walk, which a native walk never makes.
+All of them are counted from the walk's own record (`Walk`, paging.py), one `Ref` per PTE read.
+
+Watching walks: `last_walk` is the record of the most recent TLB miss; set `walk_log` to a list
+and every walk's record is appended to it, in order, with the TLB entry it left (`Walk.entry`):
+vmkit/pagewalk.py and notebook 06 draw one access from it. `walk_log` is looked at on a TLB
+miss only (a hit never walks), so off (None) it costs the simulator nothing on either
+execution path: the fast path's page caches fall back to `translate` for every miss too.
 
 Source: RISC-V privileged spec 20211203, sections 3.7, 4.3, 8.5, 8.6; QEMU 7.2
 target/riscv/cpu_helper.c (get_physical_address, riscv_cpu_tlb_fill).
@@ -39,7 +46,7 @@ target/riscv/cpu_helper.c (get_physical_address, riscv_cpu_tlb_fill).
 
 from .bus import BusError
 from .paging import (PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_W, PTE_X, SV32, SV32X4, Walk,
-                     WalkFault, walk)
+                     WalkFault, mark_nested, walk)
 from .pmp import pmp_allows, pmp_rules
 from .tlb import Tlb, TlbEntry
 from .trap import Trap
@@ -89,6 +96,7 @@ class Mmu:
         self.bus = bus
         self.tlb = tlb if tlb is not None else Tlb()
         self.last_walk = None           # Walk of the most recent TLB miss
+        self.walk_log = None            # a list: every Walk is appended to it (None: off)
         self.walks = 0                  # TLB misses that walked
         self.walk_references = 0        # PTE reads made by those walks
         self.stage_references = dict.fromkeys(STAGES, 0)    # ... by the stage of the table
@@ -166,6 +174,8 @@ class Mmu:
         hart = self.hart
         record = Walk(vaddr)
         self.last_walk = record
+        if self.walk_log is not None:
+            self.walk_log.append(record)
         self.walks += 1
         satp = hart.vsatp if virt else hart.satp
         g_on = bool(virt and hart.hgatp & SATP_MODE)
@@ -188,12 +198,14 @@ class Mmu:
             self.walk_references += len(record.references)
             for ref in record.references:
                 self.stage_references[ref.stage] += 1
+                self.nested_references += ref.nested
         first_level, level = level, min(level, glevel)   # a combined translation is as
         mask = (1 << (12 + 10 * level)) - 1                # big as the smaller page
         record.paddr, record.page_size = paddr, mask + 1
         entry = TlbEntry(vaddr >> 12, level, asid, vmid, virt, is_global, paddr & ~mask,
                          gpa & ~mask, flags, gflags, first_level)
         self.tlb.insert(entry)
+        record.entry = entry
         return entry
 
     def _first_stage(self, record, vaddr, access, priv, virt, hlvx, satp, g_on):
@@ -245,7 +257,7 @@ class Mmu:
                        tinst=tinst) from None
         finally:
             if implicit:                # the 2D part: reads a native walk does not make
-                self.nested_references += len(record.references) - made
+                mark_nested(record.references, made)
         if not leaf_allows(pte, access, True, 0, hart.mstatus & STATUS_MXR, hlvx):
             record.fault = WalkFault("G leaf PTE does not permit this access", level)
             raise Trap(GUEST_PAGE_FAULT[cause_access], vaddr, gpa=gpa, gva=True, tinst=tinst)

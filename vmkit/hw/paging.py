@@ -72,12 +72,21 @@ class Ref(NamedTuple):
     """One memory reference of a walk: a PTE read.
 
     address is in the address space the table lives in: host-physical for the HS and G stages,
-    guest-physical for the VS stage (the G-stage references just before it translated it).
+    guest-physical for the VS stage (the G-stage references just before it translated it) and
+    for "guest", the guest's own table read in software by a VMM that keeps shadow page tables
+    (vmkit/vmm/shadow.py). `nested`: a G-stage read that translated the address of a VS-stage
+    PTE, the second dimension of the 2D walk (`references_2d`), which a native walk never makes.
     """
-    stage: str                   # "HS", "VS" or "G"
+    stage: str                   # "HS", "VS", "G" or "guest"
     level: int
     address: int
     pte: int
+    nested: bool = False
+
+
+def mark_nested(refs: list, start: int) -> None:
+    """The G-stage reads refs[start:] translated a VS-stage PTE's address: mark them nested."""
+    refs[start:] = [ref._replace(nested=True) for ref in refs[start:]]
 
 
 class Walk:
@@ -88,9 +97,11 @@ class Walk:
         self.references = []     # Ref, in the order they were made
         self.updates = []        # (stage, address, new pte): A/D write-backs
         self.paddr = None        # result (None while the walk has not completed)
+        self.why = None          # a VMM's software walk: what it was for (vmm/shadow.py)
         self.gpa = None          # the guest-physical address, for two-stage walks
         self.page_size = 0
         self.fault = None        # the WalkFault / Trap that ended it, if any
+        self.entry = None        # the TLB entry it left (vmkit/hw/tlb.py TlbEntry), if any
 
     def __str__(self):
         lines = [f"walk of {self.vaddr:#010x}: {len(self.references)} references"]
@@ -100,7 +111,8 @@ class Walk:
         lines.append(header)
         for n, ref in enumerate(self.references, 1):
             lines.append(f"  {n:>2} {ref.stage:<5} {ref.level:>5} {ref.address:>#12x} "
-                         f"{ref.pte:>#12x}  {describe_pte(ref.pte)}")
+                         f"{ref.pte:>#12x}  {describe_pte(ref.pte)}"
+                         + ("  (for a VS PTE's address)" if ref.nested else ""))
         for stage, address, pte in self.updates:
             lines.append(f"     {stage:<5} write {address:>#12x} {pte:>#12x}  (A/D update)")
         if self.gpa is not None:
@@ -202,17 +214,23 @@ def simulate_walk(mode: PagingMode, root_ppn: int, vaddr: int, memory: dict,
     refs = result.references
     g_sizes = []                 # page size of each G-stage leaf, the last one is the data's
 
-    def g_translate(gpa):
+    def g_translate(gpa, nested=False):
         if g_mode is None:
             return gpa
-        _, level, _, paddr = walk(g_mode, g_root_ppn, gpa, lambda a: memory.get(a, 0), "G", refs)
+        start = len(refs)
+        try:
+            _, level, _, paddr = walk(g_mode, g_root_ppn, gpa, lambda a: memory.get(a, 0), "G",
+                                      refs)
+        finally:
+            if nested:
+                mark_nested(refs, start)
         g_sizes.append(page_size(g_mode, level))
         return paddr
 
     try:
         stage = "VS" if g_mode else "HS"
         pte, level, _, gpa = walk(mode, root_ppn, vaddr,
-                                  lambda a: memory.get(g_translate(a), 0), stage, refs)
+                                  lambda a: memory.get(g_translate(a, True), 0), stage, refs)
         result.paddr = g_translate(gpa)
         # A combined translation is only as large as the smaller of the two pages.
         result.page_size = min([page_size(mode, level)] + g_sizes[-1:])

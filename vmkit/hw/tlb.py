@@ -89,18 +89,27 @@ class Tlb:
     def __len__(self):
         return len(self._map)
 
+    # -- looking without touching: for the notebooks ------------------------------------
+    def cached(self) -> list:
+        """Every entry the TLB holds, set by set, oldest first in each set."""
+        return [self._map[key] for keys in self._sets for key in keys]
+
+    def probe(self, vpn: int, asid: int, vmid: int, virt: bool):
+        """The entry `lookup` would find for virtual page `vpn`, or None; counts nothing."""
+        found = self._map
+        context = vmid << 1 | virt
+        page = vpn << (_CONTEXT_BITS + 1)
+        mega = (vpn >> MEGA_BITS << 1 | 1) << _CONTEXT_BITS
+        return (found.get(page | asid << 8 | context) or found.get(page | _GLOBAL | context)
+                or found.get(mega | asid << 8 | context) or found.get(mega | _GLOBAL | context))
+
     # -- the hot path --------------------------------------------------------------------
     def lookup(self, vpn: int, asid: int, vmid: int, virt: bool, store: bool = False):
         """The entry translating virtual page `vpn` in this context, or None (a miss).
 
         `store=True`: an entry whose page is not dirty yet does not count as a hit.
         """
-        found = self._map
-        context = vmid << 1 | virt
-        page = vpn << (_CONTEXT_BITS + 1)
-        mega = (vpn >> MEGA_BITS << 1 | 1) << _CONTEXT_BITS
-        entry = (found.get(page | asid << 8 | context) or found.get(page | _GLOBAL | context)
-                 or found.get(mega | asid << 8 | context) or found.get(mega | _GLOBAL | context))
+        entry = self.probe(vpn, asid, vmid, virt)
         if entry is None or (store and not entry.dirty):
             self.misses += 1
             return None

@@ -58,12 +58,17 @@ Homework 2 hook: `student_shadow_pte`, when set, makes each shadow leaf instead 
 `shadow_flags`: `student_shadow_pte(guest_pte, host_frame, user, mxr)` returns the whole leaf
 PTE, whose frame must be `host_frame` (a leaf elsewhere would break isolation, so it is refused
 with a ValueError before anything is mapped).
+
+Watching fills: set `walk_log` to a list (it may be the hart MMU's `walk_log` too, so both
+appear in the order they happened) and each fill appends its `Walk` record: the guest PTEs the
+VMM read (stage "guest", guest-physical addresses), the A/D write-back, and the host frame the
+shadow now maps (`paddr`). vmkit/pagewalk.py shows a hidden fault with it.
 """
 
 from vmkit.hw.mmu import ACCESS_FAULT, PAGE_FAULT, PPN_MASK, STATUS_MXR, STATUS_SUM, STORE, \
     leaf_allows
-from vmkit.hw.paging import (PTE_A, PTE_D, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
-                             SV32, WalkFault, walk)
+from vmkit.hw.paging import (PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V, PTE_W,
+                             PTE_X, SV32, Walk, WalkFault, walk)
 from vmkit.hw.trap import Trap
 
 from .host import FRAME, HostOutOfMemory
@@ -115,6 +120,7 @@ class ShadowTables:
         self.student_shadow_pte = None    # homework 2 (see the module docstring)
         self.stats = {"hidden_faults": 0, "true_faults": 0, "shadow_switches": 0,
                       "shadow_fences": 0, "shadow_evictions": 0}
+        self.walk_log = None      # a list: each fill's Walk is appended to it (None: off)
 
     def get(self, key):
         """The shadow for `key`, made (empty) if there is none; it becomes the most recent."""
@@ -130,7 +136,7 @@ class ShadowTables:
         return shadow
 
     # -- a hidden or a true fault ---------------------------------------------------------
-    def fill(self, shadow, satp, vaddr, access, user, sum_, mxr):
+    def fill(self, shadow, satp, vaddr, access, user, sum_, mxr, why="hidden fault"):
         """Walk the guest's table for an access that missed in `shadow` (spec 4.3.2); set A/D
         in the guest PTE and map the page in `shadow`. Returns the guest-physical address;
         the page is mapped only if it is guest RAM. Raises Trap: a true fault for the guest."""
@@ -140,20 +146,32 @@ class ShadowTables:
                 raise Trap(ACCESS_FAULT[access], vaddr)
             return int.from_bytes(data, "little")
 
+        record = Walk(vaddr)
+        record.why = why          # (bt also fills to read the code it translates)
+        if self.walk_log is not None:
+            self.walk_log.append(record)
         try:
-            pte, level, pte_gpa, gpa = walk(SV32, satp & PPN_MASK, vaddr, read_pte)
-        except WalkFault:
+            pte, level, pte_gpa, gpa = walk(SV32, satp & PPN_MASK, vaddr, read_pte, "guest",
+                                            record.references)
+        except WalkFault as fault:
+            record.fault = fault
             raise Trap(PAGE_FAULT[access], vaddr) from None
         if not leaf_allows(pte, access, user, sum_, mxr):
+            record.fault = WalkFault("the guest's leaf PTE does not permit this access", level)
             raise Trap(PAGE_FAULT[access], vaddr)
         if vaddr >> MEGA_SHIFT in self.fixed(shadow.key):
-            raise Trap(ACCESS_FAULT[access], vaddr)          # the VMM's own slot
+            record.fault = WalkFault("the VMM keeps this 4 MiB of the address space", level)
+            raise Trap(ACCESS_FAULT[access], vaddr)
         updated = pte | PTE_A | (PTE_D if access == STORE else 0)
         if updated != pte:
             self.write_guest(pte_gpa, updated.to_bytes(4, "little"))
+            record.updates.append(("guest", pte_gpa, updated))
         hpa = self.host_address(gpa & ~(FRAME - 1), FRAME)
+        record.gpa = gpa
         if hpa is not None:
-            self._map(shadow, vaddr & ~(FRAME - 1), hpa, self._leaf_flags(updated, hpa, user, mxr))
+            record.paddr, record.page_size = hpa | (vaddr & (FRAME - 1)), FRAME
+            self._map(shadow, vaddr & ~(FRAME - 1), hpa,
+                      self._leaf_flags(updated, hpa, user, mxr))
             if level:
                 shadow.mega.add(vaddr >> MEGA_SHIFT)
         return gpa
@@ -194,7 +212,8 @@ class ShadowTables:
                 or leaf >> PTE_PPN_SHIFT << 12 != hpa or leaf >> 32:
             raise ValueError(f"shadow_pte gave {leaf!r}: a leaf PTE must be a 32-bit int with "
                              f"V set and the frame host_frame ({hpa:#x})")
-        return leaf & 0xFF & ~PTE_V
+        # Never global: a G leaf would outlive the shadow's ASID fences, even into other VMs.
+        return leaf & 0xFF & ~(PTE_V | PTE_G)
 
     def _map(self, shadow, va, hpa, flags):
         if va in shadow.pages:    # an upgrade (read-only until dirty): replace the leaf

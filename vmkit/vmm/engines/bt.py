@@ -507,7 +507,7 @@ class BtEngine(TrapEngine):
             return gpc
         status = vcpu.mstatus
         return self.shadows.fill(self.shadow, vcpu.satp, gpc, FETCH, False,
-                                 status & STATUS_SUM, status & STATUS_MXR)
+                                 status & STATUS_SUM, status & STATUS_MXR, why="translation")
 
     def _translate(self, gpc, gpa, limit=MAX_BLOCK):
         guest = self._scan(gpc, gpa, limit)
