@@ -139,8 +139,10 @@ class PvEngine(TrapEngine):
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:
             return self.hypercall(SbiCall(self.hart.x))
-        if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3:
-            # Delivering this fault would fetch from the same place again, for ever.
+        if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3 \
+                and self.shadow is None:
+            # Delivering this fault would fetch from the same place again, for ever. (On
+            # shadow tables it may be a hidden fault: the shadow fills and it goes on.)
             return VmExit(ExitReason.ERROR, message=f"the guest's trap vector "
                                                     f"{self.hart.pc:#010x} cannot be fetched")
         if self.base is not None:
@@ -293,6 +295,7 @@ class PvEngine(TrapEngine):
     def _pin(self, call):
         frame, level = call.args[0], call.args[1]
         if self.area is not None and frame == self.area - AREA_OFFSET:
+            self.direct.stats["pt_validations_refused"] += 1
             return call.answer(DENIED)           # the VMM writes the vCPU page itself
         try:
             if not self.vmm_table_split:
@@ -333,6 +336,7 @@ class PvEngine(TrapEngine):
     def _new_baseptr(self, call):
         satp = call.args[0]
         if self.vcpu.satp >> 31:
+            self.direct.stats["pt_validations_refused"] += 1
             return call.answer(DENIED)           # it turned on paging with csrw satp: shadows
         try:
             root = self.direct.check_root(satp)
