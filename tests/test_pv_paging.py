@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from vmkit import lab
 from vmkit.guest import PAGING, build
 from vmkit.hw.mmu import STORE
 from vmkit.hw.paging import PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vmkit.hw.trap import Trap
+from vmkit.vmm.costs import cost_model
 from vmkit.vmm.direct import LEAF, ROOT
 from vmkit.vmm.engines.pv import (EID_PV, FLUSH_TLB, MMU_UPDATE, NEW_BASEPTR, PIN_TABLE,
                                   UNPIN_TABLE)
@@ -60,13 +62,19 @@ def test_pv_build_prints_what_native_prints(name, fast):
 
 def test_ptemod_is_one_mmu_update_pair_per_iteration():
     """ptemod's loop is one mprotect = one pte_write = one MMU_UPDATE pair, and one fence =
-    one FLUSH_TLB (read off ptemod.s and pgkernel.inc): 10 more iterations, 10 more pairs."""
-    pairs = []
+    one FLUSH_TLB (read off ptemod.s and pgkernel.inc): 10 more iterations, 10 more pairs,
+    each validated once, and the cost model charges pte_validate for each."""
+    counts = []
     for n in (10, 20):
-        vm, stop = run(build("ptemod", iterations=n, pv=True), "pv")
-        assert stop.reason == "shutdown"
-        pairs.append(vm.engine.statistics()["mmu_update_pairs"])
-    assert pairs[1] - pairs[0] == 10
+        result = lab.run("ptemod", "pv", iterations=n)
+        assert result.exit_code == 0
+        counts.append(result.counters)
+    assert counts[1]["mmu_update_pairs"] - counts[0]["mmu_update_pairs"] == 10
+    assert counts[1]["pte_validations"] - counts[0]["pte_validations"] == 10
+    model = cost_model("p4-2006")
+    without = dict(counts[0], pte_validations=0)
+    assert model.estimate(counts[0])["memory"] - model.estimate(without)["memory"] == \
+        counts[0]["pte_validations"] * model.constants["pte_validate"]
 
 
 def test_a_refused_hypercall_stops_the_kernel_with_its_message():
@@ -186,7 +194,8 @@ def vmm_state(engine):
     state = direct.state
     user_roots = {root: [engine.machine.bus.load(user + 4 * i, 4) for i in range(1024)]
                   for root, user in engine.user_roots.items()}
-    stats = {k: v for k, v in direct.stats.items() if k != "pt_validations_refused"}
+    stats = {k: v for k, v in direct.stats.items()
+             if k not in ("pt_validations_refused", "pte_validations")}     # work done
     return (dict(state.pinned), dict(state.kinds), dict(state.writable), dict(state.pointers),
             user_roots, engine.base, engine.base_satp, stats, engine.hart.satp)
 
