@@ -343,7 +343,10 @@ class PvEngine(TrapEngine):
         except Refused as refused:
             return call.answer(refused.error)
         if self.user_asid is None:
-            self.user_asid = self.host.asids.alloc()
+            try:
+                self.user_asid = self.host.asids.alloc()
+            except ValueError:                   # the host's ASIDs are all in use
+                return call.answer(FAILED)
         self.base, self.base_satp = root, satp
         self._flush(None)
         self._privilege_changed()
