@@ -26,6 +26,7 @@ from vmkit.hw.paging import PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vmkit.hw.trap import Trap
 from vmkit.vmm.costs import cost_model
 from vmkit.vmm.direct import LEAF, ROOT
+from vmkit.vmm.host import Host
 from vmkit.vmm.engines.pv import (EID_PV, FLUSH_TLB, MMU_UPDATE, NEW_BASEPTR, PIN_TABLE,
                                   UNPIN_TABLE)
 from vmkit.vmm.layout import GUEST_RAM
@@ -451,3 +452,20 @@ def test_the_snapshot_command_says_why_it_saved_nothing(tmp_path):
     assert "not saved: engine pv: no snapshot while the guest has pinned page tables" \
         in result.stderr
     assert not (tmp_path / "p.vmsnap").exists()
+
+
+def test_two_directly_paging_guests_share_a_host():
+    """Two PV kernels on one host, their slices interleaved: each prints its own line, each
+    one's tables map only its own RAM (the G bit is cleared, so no TLB entry of one matches
+    the other's ASIDs), and their RAM sits at different host frames."""
+    host = Host(ram_size=64 << 20)
+    programs = {name: build(name, iterations=5, pv=True) for name in ("forkwait", "pagefault")}
+    vms = {name: host.create_vm(program, engine="pv", name=name, console=None)
+           for name, program in programs.items()}
+    host.run(50_000_000)
+    for name, vm in vms.items():
+        assert bytes(vm.console) == f"{name}: 5 iterations done\n".encode(), name
+        vm.engine.activate()
+        assert unsafe(vm.engine, programs[name].symbols["kernel_pt"]) == [], name
+    assert vms["forkwait"].engine.ram_base != vms["pagefault"].engine.ram_base
+    assert host.world.switches > 2

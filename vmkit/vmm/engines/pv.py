@@ -1,10 +1,13 @@
 """`pv`: paravirtualization (x86: Xen, SOSP 2003). The guest kernel's source is changed: its
 privileged operations (vmkit/guest/priv.inc with PV = 1) become loads and stores on a page it
 shares with the VMM, or explicit calls into the VMM, hypercalls. It runs deprivileged exactly
-as under `trap` (real U-mode, the VMM's shadow page table): this engine is the trap engine
+as under `trap` (real U-mode, the VMM's own page table): this engine is the trap engine
 plus the hypercall ABI below, so a stray privileged instruction is still trap-and-emulated.
+A paging kernel built for it (mmu.inc with PV = 1) pages directly, on its own tables, through
+hypercalls 6-10 (vmm/direct.py, after Xen's mmu_update); one that is not (csrw satp) gets
+shadow page tables, as under `trap`.
 
-The ABI (the guest side is priv.inc):
+The ABI (the guest side is priv.inc and mmu.inc):
 
 * The shared vCPU page (Xen: the shared info page). The kernel reserves a 4 KiB-aligned page
   and registers its guest-physical address at boot. The VMM also maps that page at the top of
@@ -36,8 +39,9 @@ The ABI (the guest side is priv.inc):
       While the guest pages directly the hart runs on the guest's own root in virtual S and on
       the VMM's user copy of it in virtual U; every page fault is the guest's (reflected); its
       sstatus.SUM is as if set (its kernel reaches every user page, as an x86 PV kernel
-      without SMAP). The vCPU page word at +64 holds machine frame - guest frame, as a PTE's
-      PPN field (Xen: the machine-to-physical table): the guest's pte_load subtracts it.
+      without SMAP). From the first PIN_TABLE on, the vCPU page word at +64 holds machine
+      frame - guest frame, as a PTE's PPN field (Xen: the machine-to-physical table): the
+      guest's pte_load subtracts it.
   Timer and console stay the standard SBI calls (TIME, DBCN). Bad arguments give an SBI error
   (INVALID_ADDRESS outside guest RAM, INVALID_PARAM, NOT_SUPPORTED for an unknown function,
   DENIED before a page is registered). Until then, and for a kernel that never registers
@@ -180,8 +184,6 @@ class PvEngine(TrapEngine):
         vcpu, status = self.vcpu, self.vcpu.mstatus
         self._store([status >> 1 & 1, 0, vcpu.scause, vcpu.sepc, vcpu.stval, status >> 8 & 1,
                      status >> 5 & 1, vcpu.sscratch] + [0] * 8)
-        self.write_guest(self.area + MACHINE_OFFSET,
-                         (self.direct.offset >> 12 << 10 & 0xFFFFFFFF).to_bytes(4, "little"))
         self._map_alias(gpa)
         self.hart.mmu.tlb.flush_vma(ALIAS, self.asid)
         self.hart.translation_changed()
@@ -315,6 +317,11 @@ class PvEngine(TrapEngine):
             for index, value in self.direct.user_entries(frame):
                 self.machine.bus.store(user_root + 4 * index, 4, value)
         self._vmm_table_writable(frame, False)
+        # The frame offset the guest's pte_load needs, from its first table on (written only
+        # then: it depends on where this host put the RAM, and a guest that never pages
+        # directly must see the same RAM on every host).
+        self.write_guest(self.area + MACHINE_OFFSET,
+                         (self.direct.offset >> 12 << 10 & 0xFFFFFFFF).to_bytes(4, "little"))
         # A TLB entry may still map the frame writable (the guest dropped W without a fence):
         # it must not outlive the pin (Xen flushes on a page's type change too).
         self._flush(None)
