@@ -13,6 +13,7 @@ test throws batches at the validator and holds it to that oracle.
 import struct
 import subprocess
 from importlib import resources
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
@@ -20,14 +21,17 @@ from hypothesis import strategies as st
 
 from conftest import need_tool, no_pyodide
 from test_cli import no_traceback, vmkit
+from test_paging_guest import KERNEL_TEST, KERNEL_TEST_OUTPUT
+from vmkit.asm import assemble
 
 from vmkit import lab
 from vmkit.guest import INCLUDES, PAGING, build, source
 from vmkit.hw.mmu import STORE
 from vmkit.hw.paging import PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
-from vmkit.hw.trap import Trap
+from vmkit.hw.trap import ILLEGAL_INSTRUCTION, Trap
 from vmkit.vmm.costs import cost_model
 from vmkit.vmm.direct import LEAF, ROOT
+from vmkit.vmm.exits import ExitReason
 from vmkit.vmm.host import Host
 from vmkit.vmm.engines.pv import (EID_PV, FLUSH_TLB, MMU_UPDATE, NEW_BASEPTR, PIN_TABLE,
                                   UNPIN_TABLE)
@@ -498,3 +502,32 @@ def test_gnu_as_builds_the_same_pv_kernel(name, tmp_path):
         subprocess.run([objcopy, "-O", "binary", "-j", section.name,
                         str(tmp_path / "guest.elf"), str(out)], check=True, capture_output=True)
         assert out.read_bytes() == bytes(section.data), section.name
+
+
+def test_a_directly_paging_kernel_cannot_write_satp_itself(booted):
+    """csrw satp would put an unchecked root on the hart (the trap engine would shadow it):
+    once the kernel pages directly, that instruction stops the VM with the reason."""
+    vm, _ = booted
+    engine = vm.engine
+    assert engine.base is not None and engine.vcpu.priv == 1
+    csrw_satp_t0 = 0x180 << 20 | 5 << 15 | 1 << 12 | 0x73       # csrrw zero, satp, t0
+    stop = engine.trap_exit(SimpleNamespace(cause=ILLEGAL_INSTRUCTION, tval=csrw_satp_t0))
+    assert stop.kind == ExitReason.ERROR and "NEW_BASEPTR, not csrw satp" in stop.message
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+def test_the_kernel_checks_itself_paging_directly(fast):
+    """pgkernel_test.s (read its header), built for pv: demand-zero pages, fork's copy, a bad
+    user access reflected to the kernel as the page fault it is (the task dies, scause and
+    stval as natively), every frame back on the free list at the end: the same console as
+    under every other paging engine (tests/test_paging_guest.py)."""
+    program = assemble(".equ PV, 1; " + KERNEL_TEST.read_text(), "pgkernel_test.s")
+    program.entry = program.symbols["pv_boot"]
+    vm, stop = run(program, "pv", fast)
+    assert (stop.reason, stop.code) == ("shutdown", 0), stop
+    assert bytes(vm.console) == KERNEL_TEST_OUTPUT
+    free = int.from_bytes(vm.read_guest(program.symbols["free_frames"], 4), "little")
+    assert free == (GUEST_RAM + RAM_SIZE - program.symbols["frames_start"]) // 4096 > 900
+    stats = vm.engine.statistics()
+    assert stats["pt_pins"] - stats["pt_unpins"] == 3         # the boot tables stay
+    assert unsafe(vm.engine, program.symbols["kernel_pt"]) == []
