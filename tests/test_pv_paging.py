@@ -36,8 +36,8 @@ from vmkit.vmm.host import Host
 from vmkit.vmm.engines.pv import (EID_PV, FLUSH_TLB, MMU_UPDATE, NEW_BASEPTR, PIN_TABLE,
                                   UNPIN_TABLE)
 from vmkit.vmm.layout import GUEST_RAM
-from vmkit.vmm.sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, \
-    SbiCall
+from vmkit.vmm.sbi import DENIED, FAILED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, \
+    SUCCESS, SbiCall
 from vmkit.vmm.vm import VirtualMachine
 
 RAM_SIZE = 4 << 20
@@ -531,3 +531,24 @@ def test_the_kernel_checks_itself_paging_directly(fast):
     stats = vm.engine.statistics()
     assert stats["pt_pins"] - stats["pt_unpins"] == 3         # the boot tables stay
     assert unsafe(vm.engine, program.symbols["kernel_pt"]) == []
+
+
+def test_roots_beyond_the_vmms_table_pool_are_refused(guest):
+    """Each pinned root costs the VMM a frame of its 32-frame table pool (its user root):
+    pinning root after root ends in SBI FAILED, with the refused frame left unpinned, and
+    the rest comes back when they are unpinned."""
+    engine = guest.engine
+    pinned, answer = [], (SUCCESS, 0)
+    for n in range(8, 60):
+        frame = guest.free_frame(n)
+        answer = guest.claim(frame, ROOT)
+        if answer != (SUCCESS, 0):
+            break
+        pinned.append(frame)
+    assert answer == (FAILED, 0) and 20 < len(pinned) < 32
+    assert engine.direct.pinned(frame) is None and engine.memory.tables.free_frames == 0
+    for done in pinned + [frame]:
+        if done != frame:
+            assert hypercall(engine, UNPIN_TABLE, done) == (SUCCESS, 0)
+        assert guest.update((guest.kernel_pte(done), done >> 2 | KERNEL_PERM | PTE_X))[0] == 0
+    assert engine.memory.tables.free_frames == len(pinned)
