@@ -83,7 +83,7 @@ def test_capabilities_say_what_the_lab_and_widgets_used_to_read_from_names():
     assert having("deprivileged") == {"trap", "bt", "pv"}
     assert having("paging_mode") == set(PAGING)       # as tests/test_guest_paging.py runs it
     assert {name: engine.paging_mode for name, engine in ENGINES.items()} == {
-        "native": "native", "emulate": "soft", "trap": "shadow", "bt": "shadow", "pv": None,
+        "native": "native", "emulate": "soft", "trap": "shadow", "bt": "shadow", "pv": "direct",
         "hw": "nested"}
 
 

@@ -10,9 +10,10 @@ read from the source and checked against GNU as.
 
 Where each engine stands: `native` runs the kernel in real S-mode (satp is the hart's),
 `emulate` interprets it (the vCPU's own MMU), `hw` runs it in VS-mode through both stages
-(vsatp + the VMM's hgatp), `trap` and `bt` on shadow page tables (tests/test_shadow_paging.py).
-An engine whose class says it does not virtualize guest paging must refuse with a clean stop,
-not misbehave.
+(vsatp + the VMM's hgatp), `trap` and `bt` on shadow page tables (tests/test_shadow_paging.py),
+and so does `pv` for a kernel not built for it (this one: its own paging is direct paging
+through hypercalls, tests/test_pv_paging.py). An engine whose class says it does not
+virtualize guest paging must refuse with a clean stop, not misbehave.
 
 The same guest runs on QEMU 7.2 twice, behind a few lines of M-mode firmware
 (corpus.KERNEL_FIRMWARE): as an S-mode kernel (as under OpenSBI) and as a VS-mode guest of a

@@ -4,9 +4,9 @@ microbenchmarks on it (pagefault, ptemod, ctxswitch, forkwait; Adams & Agesen, A
 `tests/programs/guests/pgkernel_test.s` checks the kernel from user mode (read its header):
 demand-zero pages, fork's copy, wait4, bad accesses killing only the task, exit freeing every
 frame, bad arguments. Its console is compared whole, under every engine that runs guest
-paging (those whose class names a `paging_mode`: native, emulate, hw, trap with shadow paging;
-both execution paths) and under QEMU behind a few lines of M-mode firmware. bt and pv do not
-virtualize guest paging yet: they must refuse cleanly.
+paging (those whose class names a `paging_mode`: native, emulate, hw, trap and bt with shadow
+paging; both execution paths) and under QEMU behind a few lines of M-mode firmware. pv runs the
+PV build (direct paging): tests/test_pv_paging.py.
 """
 
 import subprocess
@@ -140,17 +140,6 @@ if REFUSING:                     # (no case to run once every engine pages)
         assert stop.reason == "error"
         assert "does not yet virtualize guest paging" in stop.message
         assert bytes(vm.console) == b""
-
-
-@pytest.mark.parametrize("name", PAGING)
-def test_pv_build_assembles_and_stops_cleanly(name):
-    """No engine offers mmu.inc's direct-paging hypercalls yet: the PV kernel's first one
-    (PIN_TABLE at boot) is refused, and it says so and powers off, rather than run on."""
-    program = build(name, pv=True)
-    assert program.entry == program.symbols["pv_boot"]
-    vm, stop, _ = run(program, "pv")
-    assert (stop.reason, stop.code) == ("shutdown", 1)
-    assert bytes(vm.console) == b"kernel: the hypervisor refused a page-table operation\n"
 
 
 def test_pv_build_never_writes_a_page_table_itself():

@@ -59,6 +59,22 @@ from vmkit.vmm.vm import VirtualMachine
 BOOT = "tinyos: booting, two tasks\n"      # the first line tinyos.s prints (boot_message)
 
 
+@pytest.fixture(autouse=True)
+def _close_widgets():
+    """ipywidgets keeps every widget in a registry until it is closed, and a panel holds its
+    VM (32 MiB of host RAM each): close them after each test, as a notebook's kernel would."""
+    import warnings
+
+    import ipywidgets
+    yield
+    with warnings.catch_warnings():                   # (Widget.widgets: deprecated, no successor)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        open_widgets = list(ipywidgets.Widget.widgets.values())
+    for widget in open_widgets:
+        if type(widget).__name__ != "BokehModel":     # (it closes itself, once, when freed)
+            widget.close()
+
+
 def html_text(html):
     """The text a browser shows for an HTML fragment: tags dropped, entities decoded."""
     return unescape(re.sub(r"<[^>]*>", "", html))

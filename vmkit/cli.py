@@ -328,6 +328,8 @@ def cmd_snapshot(args):
     except OSError as error:
         raise SnapshotFileError(f"vmkit: {args.output}: cannot write: {error.strerror}") \
             from None
+    except ValueError as error:              # a state the engine cannot save (pv: pinned)
+        raise SnapshotFileError(f"vmkit: {args.output}: not saved: {error}") from None
     sys.stdout.flush()
     ended = "" if stop.reason == "budget" else f" (the guest stopped: {stop.reason})"
     print(f"vmkit: saved {args.output}: {args.guest} under {engine} after "

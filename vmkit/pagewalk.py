@@ -28,6 +28,7 @@ from typing import NamedTuple
 from . import guest
 from .hw.mmu import COUNTERS
 from .hw.paging import Ref, describe_pte
+from .vmm.engines import engine_class
 from .vmm.vm import VirtualMachine
 
 # What the widget and the notebook offer: a label -> VirtualMachine options.
@@ -63,7 +64,8 @@ class Access:
         self.counters = counters    # the change of COUNTERS (and SHADOW_COUNTERS) across it
         self.entry = entry          # the TLB entry for vaddr afterwards (vmkit/hw/tlb.py)
         self.value = value          # the word the load read
-        self.steps = _steps(engine, walks)
+        self.shadowed = engine_class(engine).paging_mode == "shadow"   # the hart walks shadows
+        self.steps = _steps(self.shadowed, walks)
 
     @property
     def references(self):
@@ -133,7 +135,7 @@ def _counts(vm):
         key: shadow[key] for key in SHADOW_COUNTERS if key in shadow}
 
 
-def _steps(engine, walks):
+def _steps(shadowed, walks):
     """The walks as Steps, each explained in words."""
     steps, number = [], 0
     for walk in walks:
@@ -141,13 +143,13 @@ def _steps(engine, walks):
         for ref in walk.references:
             number += 1
             steps.append(Step(number, "VMM" if by_vmm else "hardware", ref,
-                              _reference_text(engine, ref)))
+                              _reference_text(shadowed, ref)))
         steps += [Step(0, "VMM" if by_vmm else "hardware", None, text)
-                  for text in _outcome(engine, walk, by_vmm)]
+                  for text in _outcome(shadowed, walk, by_vmm)]
     return steps
 
 
-def _reference_text(engine, ref):
+def _reference_text(shadowed, ref):
     where = f"level {ref.level} PTE at {ref.address:#010x} = {ref.pte:#010x} " \
             f"{describe_pte(ref.pte)}"
     if ref.stage == "guest":
@@ -157,7 +159,7 @@ def _reference_text(engine, ref):
     if ref.stage == "G":
         purpose = "the next VS PTE's address" if ref.nested else "the data's address"
         return f"G-stage (hgatp) for {purpose}, {where}"
-    table = "the VMM's shadow table" if engine == "trap" else "satp's table"
+    table = "the VMM's shadow table" if shadowed else "satp's table"
     return f"HS-stage ({table}), {where}"
 
 
@@ -165,7 +167,7 @@ def _size(page):
     return f"{page >> 20} MiB" if page >= 1 << 20 else f"{page >> 10} KiB"
 
 
-def _outcome(engine, walk, by_vmm):
+def _outcome(shadowed, walk, by_vmm):
     """What a walk ended in, as event lines."""
     if by_vmm:
         if walk.fault is not None:
@@ -181,7 +183,7 @@ def _outcome(engine, walk, by_vmm):
         return [f"hidden fault: the VMM fills the shadow: {walk.vaddr & ~0xFFF:#010x} -> host "
                 f"frame {walk.paddr & ~0xFFF:#x}, and resumes the guest at the same load"]
     if walk.fault is not None:
-        if engine == "trap":
+        if shadowed:
             return ["page fault: the shadow has no entry yet; the trap goes to the VMM "
                     "(the guest kernel runs deprivileged, every trap reaches the VMM first)"]
         return [f"page fault: {walk.fault}"]

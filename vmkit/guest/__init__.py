@@ -44,8 +44,8 @@ def build(name, iterations=None, pv=False, console_sbi=False):
     prints), `console_sbi` prints through the SBI debug console instead of the UART. `pv`
     builds the paravirtual kernel (priv.inc and mmu.inc with PV = 1) for the `pv` engine; it
     starts at `pv_boot`, which registers the shared vCPU page before jumping to `_start`.
-    (The PV build of the PAGING workloads uses the direct-paging hypercalls of mmu.inc, which
-    no engine implements yet: it assembles, but does not run.)
+    (The PV build of the PAGING workloads pages through mmu.inc's direct-paging hypercalls,
+    vmkit/vmm/direct.py, and prints through the SBI console: the VMM maps it no device.)
     """
     from vmkit.asm import assemble                 # not at import time: vmkit.asm is larger
     text = source(name)

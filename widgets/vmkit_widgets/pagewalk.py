@@ -38,7 +38,7 @@ def grid(access):
             row = 1 - ref.level          # the root (level 1) first
             rows[row] = f"level {ref.level} ({'root' if ref.level else 'leaf'})"
             column = {"guest": "guest's table (VMM, software)",
-                      "HS": "shadow table (hardware)" if access.engine == "trap"
+                      "HS": "shadow table (hardware)" if access.shadowed
                       else "page table (hardware)"}[ref.stage]
         rows.setdefault(row, "data (guest-physical)")
         if column not in columns:

@@ -1,10 +1,13 @@
 """`pv`: paravirtualization (x86: Xen, SOSP 2003). The guest kernel's source is changed: its
 privileged operations (vmkit/guest/priv.inc with PV = 1) become loads and stores on a page it
 shares with the VMM, or explicit calls into the VMM, hypercalls. It runs deprivileged exactly
-as under `trap` (real U-mode, the VMM's shadow page table): this engine is the trap engine
+as under `trap` (real U-mode, the VMM's own page table): this engine is the trap engine
 plus the hypercall ABI below, so a stray privileged instruction is still trap-and-emulated.
+A paging kernel built for it (mmu.inc with PV = 1) pages directly, on its own tables, through
+hypercalls 6-10 (vmm/direct.py, after Xen's mmu_update); one that is not (csrw satp) gets
+shadow page tables, as under `trap`.
 
-The ABI (the guest side is priv.inc):
+The ABI (the guest side is priv.inc and mmu.inc):
 
 * The shared vCPU page (Xen: the shared info page). The kernel reserves a 4 KiB-aligned page
   and registers its guest-physical address at boot. The VMM also maps that page at the top of
@@ -24,6 +27,21 @@ The ABI (the guest side is priv.inc):
       3 CSR_BATCH(gpa, count): count pairs (csr | funct3 << 12, value), funct3 as in Zicsr
         (1 write, 2 set, 3 clear), for the rare CSRs sie and scounteren; a1 = pairs done
       4 IDLE: the PV wfi          5 EVENT_CHECK: the kernel set VIF = 1 and saw PENDING = 1
+      Direct paging (vmkit/vmm/direct.py has the rules; the guest side is mmu.inc with PV = 1):
+      6 MMU_UPDATE(gpa, count): count <= 128 pairs (pte gpa, value), all checked, then all
+        written; a1 = pairs done (0 or count)
+      7 PIN_TABLE(frame gpa, level 1 root / 0 leaf)   8 UNPIN_TABLE(frame gpa)
+      9 NEW_BASEPTR(satp): switch to a pinned root (x86: the new_baseptr of mov cr3)
+     10 FLUSH_TLB(va or -1, asid or -1): the fence. The guest's ASIDs are its own names: this
+        VMM gives a VM two host ASIDs (its kernel view, its user view) and flushes both at
+        every NEW_BASEPTR, as Xen PV on x86 without PCID flushes at every CR3 write; so a
+        FLUSH_TLB drops the page (or all) from both, more than asked, which a fence may do.
+      While the guest pages directly the hart runs on the guest's own root in virtual S and on
+      the VMM's user copy of it in virtual U; every page fault is the guest's (reflected); its
+      sstatus.SUM is as if set (its kernel reaches every user page, as an x86 PV kernel
+      without SMAP). From the first PIN_TABLE on, the vCPU page word at +64 holds machine
+      frame - guest frame, as a PTE's PPN field (Xen: the machine-to-physical table): the
+      guest's pte_load subtracts it.
   Timer and console stay the standard SBI calls (TIME, DBCN). Bad arguments give an SBI error
   (INVALID_ADDRESS outside guest RAM, INVALID_PARAM, NOT_SUPPORTED for an unknown function,
   DENIED before a page is registered). Until then, and for a kernel that never registers
@@ -45,22 +63,26 @@ import struct
 
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W
 
-from vmkit.hw.trap import (ECALL_FROM_U, INSTRUCTION_ACCESS_FAULT, INSTRUCTION_PAGE_FAULT, SEI,
-                           SSI, STI)
+from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
+                           INSTRUCTION_PAGE_FAULT, SEI, SSI, STI)
 
-from ..sbi import DENIED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
+from ..direct import MAX_PAIRS, ROOT, DirectPaging, Refused
 from ..exits import ExitReason, VmExit
-from .trap import S, U, TrapEngine
+from ..host import HostOutOfMemory
+from ..layout import GUEST_RAM
+from ..sbi import DENIED, FAILED, INVALID_ADDRESS, INVALID_PARAM, NOT_SUPPORTED, SUCCESS, SbiCall
+from .trap import ACCESS, PTE_GUEST, S, U, TrapEngine
 
 EID_PV = 0x0A00564D
-(REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE,
- EVENT_CHECK) = range(6)
+(REGISTER_VCPU_PAGE, SET_TRAP_VECTOR, TRAP_RETURN, CSR_BATCH, IDLE, EVENT_CHECK,
+ MMU_UPDATE, PIN_TABLE, UNPIN_TABLE, NEW_BASEPTR, FLUSH_TLB) = range(11)
 
 ALIAS = 0xFFFFF000                   # guest-virtual: where the VMM maps the vCPU page too
 PTE_SHARED = PTE_R | PTE_W | PTE_U | PTE_A | PTE_D      # data only
 AREA_OFFSET = 0x800
 VIF, PENDING, SCAUSE, SEPC, STVAL, SPP, SPIE, SSCRATCH = range(0, 32, 4)
 SAVED = 32                           # a0 a1 a6 a7
+MACHINE_OFFSET = 64                  # machine frame - guest frame, as a PTE's PPN field
 SCRATCH = slice(8, 16)               # words 8..15: what a nested trap in virtual S must keep
 BATCH_CSRS = (0x104, 0x106)          # sie, scounteren
 MAX_BATCH = 64
@@ -72,13 +94,20 @@ class PvEngine(TrapEngine):
     title = "paravirtualization: a kernel built to call the VMM (Xen)"
     needs_pv_build = True
     reflection = "writes scause/sepc into the shared page"
-    paging_mode = None       # direct paging (mmu_update) is later work: satp.MODE=1 stops it
+    paging_mode = "direct"   # the PV build: direct paging; a native build: shadows, as trap
 
     def setup(self, entry):
+        self.base = None             # direct paging: the guest's current root (gpa), once on
         super().setup(entry)
         self.area = None             # guest-physical address of the shared words, once known
         self.area_mapped = False     # ...and its page is mapped at ALIAS in the shadow table
         self.interrupted_scratch = None
+        self.direct = DirectPaging(GUEST_RAM, self.vm.ram_size, self.ram_base - GUEST_RAM,
+                                   self._read_word, self._write_word)
+        self.base_satp = 0           # the satp value NEW_BASEPTR was given
+        self.user_roots = {}         # pinned root (gpa) -> the VMM's user root (host address)
+        self.user_asid = None        # the host ASID of the user view, at the first NEW_BASEPTR
+        self.vmm_table_split = False  # the VMM's table maps RAM in 4 KiB pages (first pin on)
 
     # -- the shared page --------------------------------------------------------------------------
     def _words(self):
@@ -92,6 +121,9 @@ class PvEngine(TrapEngine):
 
     # -- snapshots: which page is shared, and the scratch words a nested trap keeps ----------------
     def save_state(self):
+        if self.direct.state.pinned:
+            raise ValueError("engine pv: no snapshot while the guest has pinned page tables "
+                             "(direct paging's machine frames are this host's)")
         return super().save_state() | {"area": self.area, "scratch": self.interrupted_scratch}
 
     def load_state(self, state):
@@ -110,16 +142,24 @@ class PvEngine(TrapEngine):
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_U and self.vcpu.priv == S and self.hart.x[17] == EID_PV:
             return self.hypercall(SbiCall(self.hart.x))
-        if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3:
-            # Delivering this fault would fetch from the same place again, for ever.
+        if exit.cause in FETCH_FAULTS and self.hart.pc == self.vcpu.stvec & ~3 \
+                and self.shadow is None:
+            # Delivering this fault would fetch from the same place again, for ever. (On
+            # shadow tables it may be a hidden fault: the shadow fills and it goes on.)
             return VmExit(ExitReason.ERROR, message=f"the guest's trap vector "
                                                     f"{self.hart.pc:#010x} cannot be fetched")
+        if self.base is not None:
+            handled = self._direct_trap(exit)
+            if handled is not None:
+                return handled
         return super().trap_exit(exit)
 
     def hypercall(self, call):
         handler = {REGISTER_VCPU_PAGE: self._register, SET_TRAP_VECTOR: self._set_trap_vector,
                    TRAP_RETURN: self._trap_return, CSR_BATCH: self._csr_batch,
-                   IDLE: self._idle, EVENT_CHECK: self._event_check}.get(call.fid)
+                   IDLE: self._idle, EVENT_CHECK: self._event_check,
+                   MMU_UPDATE: self._mmu_update, PIN_TABLE: self._pin, UNPIN_TABLE: self._unpin,
+                   NEW_BASEPTR: self._new_baseptr, FLUSH_TLB: self._flush_tlb}.get(call.fid)
         if handler is None:
             call.answer(NOT_SUPPORTED)
         elif call.fid != REGISTER_VCPU_PAGE and self.area is None:
@@ -137,6 +177,8 @@ class PvEngine(TrapEngine):
             return call.answer(INVALID_PARAM)
         if self.host_address(gpa, 4096) is None:
             return call.answer(INVALID_ADDRESS)
+        if self.direct.pinned(gpa) is not None:
+            return call.answer(DENIED)       # a page table: only the validator writes it
         self.area = gpa + AREA_OFFSET
         vcpu, status = self.vcpu, self.vcpu.mstatus
         self._store([status >> 1 & 1, 0, vcpu.scause, vcpu.sepc, vcpu.stval, status >> 8 & 1,
@@ -214,6 +256,161 @@ class PvEngine(TrapEngine):
         self._privilege_changed()
         return ExitReason.HYPERCALL           # done: no answer, and pc is already where to go on
 
+    # -- direct paging (vmm/direct.py) ------------------------------------------------------------
+    def _read_word(self, gpa):
+        return int.from_bytes(self.memory.read(gpa, 4), "little")
+
+    def _write_word(self, gpa, value):
+        """The validator's store into a page table (write_guest refuses those frames)."""
+        self.memory.write(gpa, value.to_bytes(4, "little"))
+        self.guest_memory_written(gpa, 4)
+
+    def write_guest(self, gpa, data):
+        """Guest RAM, but never a pinned page table: the VMM's own services (the SBI console
+        read, a test poking RAM) must not write what only the validator may."""
+        direct = getattr(self, "direct", None)          # (None while the guest is loaded)
+        if direct is not None and any(direct.pinned(page) is not None
+                                      for page in range(gpa & ~0xFFF, gpa + len(data), 4096)):
+            return False
+        return super().write_guest(gpa, data)
+
+    def _mmu_update(self, call):
+        gpa, count = call.args[0], call.args[1]
+        if count > MAX_PAIRS:
+            self.direct.stats["pt_validations_refused"] += 1
+            return call.answer(INVALID_PARAM, 0)
+        data = self.read_guest(gpa, 8 * count)
+        if data is None or gpa & 3:
+            self.direct.stats["pt_validations_refused"] += 1
+            return call.answer(INVALID_ADDRESS, 0)
+        words = struct.unpack(f"<{2 * count}I", data)
+        try:
+            roots = self.direct.mmu_update(list(zip(words[0::2], words[1::2])))
+        except Refused as refused:
+            return call.answer(refused.error, 0)
+        for root, index, value in roots:         # the user roots follow their roots
+            self.machine.bus.store(self.user_roots[root] + 4 * index, 4, value)
+        self.hart.translation_changed()
+        call.answer(SUCCESS, count)
+
+    def _pin(self, call):
+        frame, level = call.args[0], call.args[1]
+        if self.area is not None and frame == self.area - AREA_OFFSET:
+            self.direct.stats["pt_validations_refused"] += 1
+            return call.answer(DENIED)           # the VMM writes the vCPU page itself
+        try:
+            if not self.vmm_table_split:
+                self._split_vmm_table()
+            self.direct.pin(frame, level)
+        except Refused as refused:
+            return call.answer(refused.error)
+        except HostOutOfMemory:
+            return call.answer(FAILED)
+        if level == ROOT:
+            try:
+                user_root = self.memory.new_root()
+            except HostOutOfMemory:              # the table pool is full: take it back
+                self.direct.unpin(frame, self.base)
+                return call.answer(FAILED)
+            self.user_roots[frame] = user_root
+            for index, value in self.direct.user_entries(frame):
+                self.machine.bus.store(user_root + 4 * index, 4, value)
+        self._vmm_table_writable(frame, False)
+        # The frame offset the guest's pte_load needs, from its first table on (written only
+        # then: it depends on where this host put the RAM, and a guest that never pages
+        # directly must see the same RAM on every host).
+        self.write_guest(self.area + MACHINE_OFFSET,
+                         (self.direct.offset >> 12 << 10 & 0xFFFFFFFF).to_bytes(4, "little"))
+        # A TLB entry may still map the frame writable (the guest dropped W without a fence):
+        # it must not outlive the pin (Xen flushes on a page's type change too).
+        self._flush(None)
+        call.answer(SUCCESS)
+
+    def _unpin(self, call):
+        frame = call.args[0]
+        try:
+            self.direct.unpin(frame, self.base)
+        except Refused as refused:
+            return call.answer(refused.error)
+        user_root = self.user_roots.pop(frame, None)
+        if user_root is not None:
+            self.memory.roots.pop(user_root, None)
+            self.memory.tables.free(user_root)
+        self._vmm_table_writable(frame, True)
+        call.answer(SUCCESS)
+
+    def _new_baseptr(self, call):
+        satp = call.args[0]
+        if self.vcpu.satp >> 31:
+            self.direct.stats["pt_validations_refused"] += 1
+            return call.answer(DENIED)           # it turned on paging with csrw satp: shadows
+        try:
+            root = self.direct.check_root(satp)
+        except Refused as refused:
+            return call.answer(refused.error)
+        if self.user_asid is None:
+            try:
+                self.user_asid = self.host.asids.alloc()
+            except ValueError:                   # the host's ASIDs are all in use
+                return call.answer(FAILED)
+        self.base, self.base_satp = root, satp
+        self._flush(None)
+        self._privilege_changed()
+        call.answer(SUCCESS)
+
+    def _flush_tlb(self, call):
+        va = call.args[0]
+        self._flush(None if va == 0xFFFFFFFF else va)
+        call.answer(SUCCESS)
+
+    def _flush(self, va):
+        for asid in (self.asid, self.user_asid):
+            if asid is not None:
+                self.hart.mmu.tlb.flush_vma(va, asid)
+        self.hart.translation_changed()
+
+    def _split_vmm_table(self):
+        """Before its paging is on the guest runs on the VMM's table, which maps its RAM in
+        4 MiB pages: remap it in 4 KiB pages, so that a pinned frame can be read-only."""
+        size = self.memory.region("ram").size
+        self.memory.unmap_pages(self.shadow_root, GUEST_RAM, size)
+        self.memory.map_pages(self.shadow_root, GUEST_RAM, size, self.ram_base, PTE_GUEST)
+        self.vmm_table_split = True
+
+    def _vmm_table_writable(self, frame, writable):
+        self.memory.unmap_pages(self.shadow_root, frame, 4096)
+        self.memory.map_pages(self.shadow_root, frame, 4096, self.host_address(frame),
+                              PTE_GUEST if writable else PTE_GUEST & ~PTE_W)
+        self.hart.mmu.tlb.flush_vma(frame, self.asid)
+
+    def _privilege_changed(self):
+        if self.base is None:
+            return super()._privilege_changed()
+        hart, vcpu = self.hart, self.vcpu
+        hart.scounteren = 0b111 if vcpu.priv == S else vcpu.scounteren
+        if vcpu.priv == S:                       # the guest's own root, in host frames
+            hart.satp = 1 << 31 | self.asid << 22 | self.direct.machine(self.base) >> 12
+        else:
+            hart.satp = 1 << 31 | self.user_asid << 22 | self.user_roots[self.base] >> 12
+        hart.translation_changed()
+
+    def _direct_trap(self, exit):
+        """A trap while the guest pages directly: its page faults are its own; a csrw satp
+        would bypass the validator."""
+        if exit.cause in ACCESS:
+            self.reflect(exit.cause, exit.tval)
+            return VmExit(ExitReason.EXCEPTION)
+        word = exit.tval
+        if exit.cause == ILLEGAL_INSTRUCTION and self.vcpu.priv == S \
+                and word & 0x7F == 0x73 and word >> 12 & 3 and word >> 20 == 0x180:
+            return VmExit(ExitReason.ERROR, message="the pv engine: this kernel pages "
+                          "directly, so it switches address spaces with NEW_BASEPTR, not "
+                          "csrw satp")
+        return None
+
+    def statistics(self):
+        return super().statistics() | self.direct.stats
+
     # -- delivering traps and interrupts through the page -----------------------------------------
     def reflect(self, cause, tval, interrupt=False):
         if self.area is None:                # not (yet) a PV kernel: exactly like `trap`
@@ -252,6 +449,8 @@ class PvEngine(TrapEngine):
             return super().read_supervisor_csr(number)
         words = self._words()
         fields = {0x140: SSCRATCH, 0x141: SEPC, 0x142: SCAUSE, 0x143: STVAL}
+        if number == 0x180 and self.base is not None:
+            return self.base_satp                # what the guest gave NEW_BASEPTR
         if number in fields:
             return words[fields[number] // 4] & (~3 if number == 0x141 else ~0)
         value = super().read_supervisor_csr(number)
