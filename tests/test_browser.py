@@ -266,7 +266,8 @@ NOTEBOOKS = {
                                        "the copy from it prints the same: True"]}, 300),
     "06-memory-virtualization.ipynb": ({0: ["memory references: 8 by the hardware walker",
                                             "3 by the hardware walker, 2 by the VMM"],
-                                        2: ["forkwait", "bt: error: the bt engine does not yet"],
+                                        2: ["forkwait", "dearest per benchmark: {'pagefault': "
+                                            "'shadow (trap)'"],
                                         4: ["of them while the guest's own paging was off"],
                                         6: ["one true fault per page it touches: True"],
                                         7: ["shadow switches (HANDLE_CR3)"]}, 300),

@@ -206,11 +206,13 @@ def test_memory_notebook_shows_what_it_claims_from_its_runs():
     path = ROOT / "06-memory-virtualization.ipynb"
     code = "\n".join(source for kind, source in _cells(path) if kind == "code")
     text = _text(path)
-    # the lecture's slide: x86 beside RISC-V, and bt/pv said to be "not yet", shown by a run
+    # the lecture's slide: x86 beside RISC-V, every technique run (bt's shadows, pv's direct
+    # paging), and the claim "trap is the dearest" printed from the runs
     for phrase in ("AMD RVI", "Intel EPT", "`vsatp`", "`hgatp`", "G-stage", "HANDLE_CR3",
-                   "*not yet*"):
+                   "direct paging", "mmu_update"):
         assert phrase in text, phrase
-    assert 'for engine in ("bt", "pv"):' in code
+    assert '"shadow (bt)": dict(engine="bt"), "direct (pv)": dict(engine="pv")' in code
+    assert "dearest = {w: max(TECHNIQUES" in code
     # one access under each technique, from the walk log, and the live widget
     assert "pagewalk.observe(**options)" in code and "pagewalk.TECHNIQUES" in code
     assert 'PageWalk("nested paging, 4 KiB G-stage pages (hw)")' in code
