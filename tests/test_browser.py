@@ -270,7 +270,9 @@ NOTEBOOKS = {
                                             "'shadow (trap)'"],
                                         4: ["of them while the guest's own paging was off"],
                                         6: ["one true fault per page it touches: True"],
-                                        7: ["shadow switches (HANDLE_CR3)"]}, 300),
+                                        7: ["shadow switches (HANDLE_CR3)"],
+                                        8: ["callout: HANDLE_CR3: switch shadow page tables"]},
+                                       300),
     # The answers are left as `...`: otter must run every check and report it failed.
     "homework/hw1-cpu-virtualization.ipynb": ({1: ["q1:", "q4:"], 3: ["q1 results"],
                                                5: ["q2 results"], 7: ["q3 results"],

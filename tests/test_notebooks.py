@@ -213,6 +213,8 @@ def test_memory_notebook_shows_what_it_claims_from_its_runs():
         assert phrase in text, phrase
     assert '"shadow (bt)": dict(engine="bt"), "direct (pv)": dict(engine="pv")' in code
     assert "dearest = {w: max(TECHNIQUES" in code
+    # the slide's HANDLE_CR3 row live in bt's translation view
+    assert 'view.show(program.symbols["satp_set"] + 16)' in code
     # one access under each technique, from the walk log, and the live widget
     assert "pagewalk.observe(**options)" in code and "pagewalk.TECHNIQUES" in code
     assert 'PageWalk("nested paging, 4 KiB G-stage pages (hw)")' in code
