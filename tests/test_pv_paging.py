@@ -11,21 +11,19 @@ test throws batches at the validator and holds it to that oracle.
 """
 
 import struct
-import subprocess
-from importlib import resources
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from conftest import need_tool, no_pyodide
+from conftest import no_pyodide
 from test_cli import no_traceback, vmkit
 from test_paging_guest import KERNEL_TEST, KERNEL_TEST_OUTPUT
 from vmkit.asm import assemble
 
 from vmkit import lab
-from vmkit.guest import INCLUDES, PAGING, build, source
+from vmkit.guest import PAGING, build
 from vmkit.hw.mmu import STORE
 from vmkit.hw.paging import PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vmkit.hw.trap import ILLEGAL_INSTRUCTION, Trap
@@ -475,33 +473,6 @@ def test_two_directly_paging_guests_share_a_host():
         assert unsafe(vm.engine, programs[name].symbols["kernel_pt"]) == [], name
     assert vms["forkwait"].engine.ram_base != vms["pagefault"].engine.ram_base
     assert host.world.switches > 2
-
-
-@no_pyodide
-@pytest.mark.parametrize("name", PAGING)
-def test_gnu_as_builds_the_same_pv_kernel(name, tmp_path):
-    """mmu.inc's PV macros (pte_load among them) mean the same to GNU as + ld: the PV build
-    of each benchmark has the same section bytes as vmkit's assembler gives."""
-    gas, ld = need_tool("riscv64-unknown-elf-as"), need_tool("riscv64-unknown-elf-ld")
-    objcopy = need_tool("riscv64-unknown-elf-objcopy")
-    program = build(name, pv=True)
-    folder = resources.files("vmkit.guest")
-    for include in INCLUDES:
-        (tmp_path / include).write_text(folder.joinpath(include).read_text())
-    (tmp_path / "guest.s").write_text(".equ PV, 1\n" + source(name))
-    subprocess.run([gas, "-march=rv32ima_zicsr", "-mabi=ilp32", "-mno-relax", "-I",
-                    str(tmp_path), "-o", str(tmp_path / "guest.o"), str(tmp_path / "guest.s")],
-                   check=True, capture_output=True)
-    addresses = {s.name: s.address for s in program.sections}
-    subprocess.run([ld, "-m", "elf32lriscv", "--no-relax", "--no-warn-rwx-segments",
-                    "-Ttext", hex(addresses[".text"]), "-Tdata", hex(addresses[".data"]),
-                    "-Tbss", hex(program.bss[0]), "-o", str(tmp_path / "guest.elf"),
-                    str(tmp_path / "guest.o")], check=True, capture_output=True)
-    for section in program.sections:
-        out = tmp_path / f"{section.name[1:]}.bin"
-        subprocess.run([objcopy, "-O", "binary", "-j", section.name,
-                        str(tmp_path / "guest.elf"), str(out)], check=True, capture_output=True)
-        assert out.read_bytes() == bytes(section.data), section.name
 
 
 def test_a_directly_paging_kernel_cannot_write_satp_itself(booted):
