@@ -40,14 +40,17 @@ resumed with a return from trap (`trap_roundtrip`). Each exit pays only its tran
 "exits"; the VMM's work for it is charged in its own category (emulate, hypercalls, memory,
 io, interrupts), so an event is never counted twice.
 
-Shadow paging (engine `trap`, vmm/shadow.py; its counters come from `engine.statistics()`,
-which lab.run adds to the row). A hidden fault is a "page_fault" exit: a trap round trip
-("exits") plus the VMM's walk of the guest's table and shadow fill (`pt_fill`, "memory"). A
-true fault reaches the VMM as an "exception" exit (the round trip) and pays the walk that
-found it (`pt_fill`) and its reflection into the guest (`inject`), both under "memory"
-(`true_faults`). A guest satp write and a guest sfence.vma are "illegal_instruction" exits plus
-one emulated instruction, like any privileged instruction; the shadow work each causes on top
-is `shadow_switch` and `shadow_fence` (`shadow_switches`, `shadow_fences`), under "memory".
+Shadow paging (engines `trap` and `bt`, vmm/shadow.py; its counters come from
+`engine.statistics()`, which lab.run adds to the row). A hidden fault is a "page_fault" exit:
+a trap round trip ("exits") plus the VMM's walk of the guest's table and shadow fill
+(`pt_fill`, "memory"). A true fault reaches the VMM as an "exception" exit (the round trip)
+and pays the walk that found it (`pt_fill`) and its reflection into the guest (`inject`), both
+under "memory" (`true_faults`). A guest satp write and a guest sfence.vma are
+"illegal_instruction" exits (under bt: callouts) plus one emulated instruction, like any
+privileged instruction; the shadow work each causes on top is `shadow_switch` and
+`shadow_fence` (`shadow_switches`, `shadow_fences`), under "memory". Direct paging (engine
+`pv`, vmm/direct.py): each page-table hypercall is a hypercall exit and `hypercall`, and each
+PTE the VMM checks on top costs `pte_validate` (`pte_validations`).
 
 Page walks are priced per PTE read (`walk_reference`), as Bhargava et al., "Accelerating
 two-dimensional page walks for virtualized systems", ASPLOS 2008, count a walk's cost: a nested

@@ -62,9 +62,9 @@ vector itself stops the VM with a reason: delivering it would fault again, for e
 import struct
 
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W
-
 from vmkit.hw.trap import (ECALL_FROM_U, ILLEGAL_INSTRUCTION, INSTRUCTION_ACCESS_FAULT,
                            INSTRUCTION_PAGE_FAULT, SEI, SSI, STI)
+from vmkit.isa import decode
 
 from ..direct import MAX_PAIRS, ROOT, DirectPaging, Refused
 from ..exits import ExitReason, VmExit
@@ -400,9 +400,9 @@ class PvEngine(TrapEngine):
         if exit.cause in ACCESS:
             self.reflect(exit.cause, exit.tval)
             return VmExit(ExitReason.EXCEPTION)
-        word = exit.tval
-        if exit.cause == ILLEGAL_INSTRUCTION and self.vcpu.priv == S \
-                and word & 0x7F == 0x73 and word >> 12 & 3 and word >> 20 == 0x180:
+        row, ops = decode(exit.tval, aliases=False)
+        if exit.cause == ILLEGAL_INSTRUCTION and self.vcpu.priv == S and row is not None \
+                and row.name.startswith("csrr") and ops["E"] == 0x180:
             return VmExit(ExitReason.ERROR, message="the pv engine: this kernel pages "
                           "directly, so it switches address spaces with NEW_BASEPTR, not "
                           "csrw satp")

@@ -165,7 +165,7 @@ class TrapEngine(HartEngine):
         return VmExit(ExitReason.MMIO, gpa=gpa, word=self.instruction_at_pc())
 
     def statistics(self):
-        # (pv inherits the shadows but refuses guest paging: nothing of them to report)
+        # (pv reports direct paging's counters instead: vmm/direct.py)
         return dict(self.shadows.stats) if self.paging_mode == "shadow" else {}
 
     # -- entering the guest --------------------------------------------------------------------
