@@ -38,6 +38,8 @@ from . import snapshot as snapshots
 from .engines import engine_class
 from .exits import NOT_EXITS, STORM, ExitReason, VmStop, debugging, vmm_failure
 from .io import LOADS, GuestDevices, emulate_access
+from .io.board import place
+from .io.dma import GuestDma
 from .irq import GuestPlic
 from .layout import GUEST_PLIC, GUEST_RAM, GUEST_UART, MAX_GUEST_RAM
 from .sbi import Sbi
@@ -53,6 +55,7 @@ class Counters:
     interrupts_injected: int = 0
     device_accesses: int = 0          # device-model work done without an exit (emulate)
     direct_device_accesses: int = 0   # device registers the guest reached on the hardware (native)
+    dma_bytes: int = 0                # guest memory a device read or wrote by itself (io/dma.py)
     # The MMU's counts for this VM (TLB lookups, misses, walks, walk references by stage):
     # what the hardware model counted, about caches, which are not state: no snapshot keeps
     # them, a VM restored in place counts on. Set by the VM to its engine's `mmu_counters`.
@@ -77,12 +80,13 @@ class Counters:
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
                 "direct_device_accesses": self.direct_device_accesses,
+                "dma_bytes": self.dma_bytes,
                 **(self.mmu() if self.mmu else {})}
 
 
 class VirtualMachine:
     def __init__(self, program, engine="hw", ram_size=4 << 20, console=None, quirks=(),
-                 fast=True, host=None, name=None, tlb_tagged=True, gstage_page=None):
+                 fast=True, host=None, name=None, tlb_tagged=True, gstage_page=None, io=()):
         """`program`: an assembled `vmkit.asm.Program` or an `vmkit.elf.ElfImage` linked for
         guest-physical RAM at 0x8000_0000; it starts in (virtual) S-mode at its entry with
         a0 = hart ID 0, as Linux starts under OpenSBI. `quirks`: Popek-Goldberg lab switches
@@ -92,7 +96,8 @@ class VirtualMachine:
         made with `Host.create_vm`, which names them (`name`). `tlb_tagged=False`: run as
         on a CPU without ASIDs/VMIDs (the TLB flushes on every world and address-space
         switch). `gstage_page`: the size of the leaves of the VMM's G-stage table, 4096 or
-        4 << 20 (engines with one: hw; default the engine's)."""
+        4 << 20 (engines with one: hw; default the engine's). `io`: I/O device models the
+        guest gets besides its UART (vmm/io: e.g. VirtioBlk(disk)), placed by io/board.py."""
         from vmkit.hw.system import QUIRKS
 
         engine_type = engine_class(engine)
@@ -136,6 +141,11 @@ class VirtualMachine:
         self.uart = self.devices.attach(GUEST_UART, Uart16550(output=self.console_write))
         self.plic = self.devices.attach(GUEST_PLIC, GuestPlic(self))
         self.uart.irq = self.plic.input(UART0_IRQ)
+        self.io = []                         # [(base, PLIC source, device)]: io/board.py
+        for base, source, device in place(io):
+            self.devices.attach(base, device)
+            device.plug(GuestDma(self), self.plic.input(source))
+            self.io.append((base, source, device))
         self.timer_deadline = None
         self.timer_raised = False
         self.stop = None

@@ -1,0 +1,18 @@
+"""I/O virtualization: the devices a guest sees and how each reaches it (lecture: I/O
+virtualization; x86 names beside each module).
+
+    mmio.py        emulated I/O: a guest's device access exits to the VMM, which finishes the
+                   instruction on a device model in Python (x86: IN/OUT, MMIO exits to QEMU)
+    dma.py         how a device model reaches guest memory (its DMA) and raises its interrupt
+    disk.py        disk images: a raw file, and a copy-on-write overlay on a read-only base
+    virtqueue.py   the virtio split virtqueue, parsed as hostile input
+    virtio_mmio.py the virtio-mmio (version 2) transport: registers, features, status, notify
+    virtio_blk.py  the paravirtual disk (virtio-blk)
+
+The board (`board.py`) says where each device sits in guest-physical memory and which PLIC
+source it drives.
+"""
+
+from .mmio import LOADS, STORES, CountedDevice, GuestDevices, device_name, emulate_access
+
+__all__ = ["LOADS", "STORES", "CountedDevice", "GuestDevices", "device_name", "emulate_access"]
