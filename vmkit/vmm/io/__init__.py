@@ -8,9 +8,7 @@ virtualization; x86 names beside each module).
     virtqueue.py   the virtio split virtqueue, parsed as hostile input
     virtio_mmio.py the virtio-mmio (version 2) transport: registers, features, status, notify
     virtio_blk.py  the paravirtual disk (virtio-blk)
-
-The board (`board.py`) says where each device sits in guest-physical memory and which PLIC
-source it drives.
+    board.py       where each device sits in guest-physical memory, which PLIC source it drives
 """
 
 from .mmio import LOADS, STORES, CountedDevice, GuestDevices, device_name, emulate_access
