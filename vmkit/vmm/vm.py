@@ -56,6 +56,9 @@ class Counters:
     device_accesses: int = 0          # device-model work done without an exit (emulate)
     direct_device_accesses: int = 0   # device registers the guest reached on the hardware (native)
     dma_bytes: int = 0                # guest memory a device read or wrote by itself (io/dma.py)
+    # Register accesses by device name, however each was reached (an exit, the software CPU,
+    # the hardware): what the I/O comparison divides by the bytes moved.
+    by_device: Counter = field(default_factory=Counter)
     # The MMU's counts for this VM (TLB lookups, misses, walks, walk references by stage):
     # what the hardware model counted, about caches, which are not state: no snapshot keeps
     # them, a VM restored in place counts on. Set by the VM to its engine's `mmu_counters`.
@@ -81,6 +84,7 @@ class Counters:
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
                 "direct_device_accesses": self.direct_device_accesses,
                 "dma_bytes": self.dma_bytes,
+                "device_accesses_by_device": dict(self.by_device),
                 **(self.mmu() if self.mmu else {})}
 
 
@@ -231,6 +235,9 @@ class VirtualMachine:
                 if self.call_sbi(engine.registers):
                     engine.complete_instruction()
             case ExitReason.MMIO:
+                device, _ = self.devices.find(exit.gpa)
+                if device is not None:
+                    self.counters.by_device[device.name] += 1
                 try:
                     done = emulate_access(self.devices, engine.registers, exit.word, exit.gpa)
                 except Exception as error:

@@ -79,3 +79,4 @@ class HardwareDevice(CountedDevice):
 
     def count(self):
         self.counters.direct_device_accesses += 1
+        self.counters.by_device[self.name] += 1

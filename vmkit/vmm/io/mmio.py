@@ -33,6 +33,7 @@ class CountedDevice:
 
     def count(self):
         self.counters.device_accesses += 1
+        self.counters.by_device[self.name] += 1
 
     def read(self, offset, size):
         self.count()
