@@ -31,7 +31,7 @@ TOUCH = "touch"                 # the one-access guest of the walk diagrams
 IO_WORKLOADS = ("disk",)        # guests that need an I/O device (vmkit.vmm.io) attached
 DISK_DRIVERS = {"virtio": 1, "emulated": 0}       # build(..., disk=): DISK_DRIVER in disk.s
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
-            "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc")
+            "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc", "plic.inc")
 
 
 def source(name) -> str:

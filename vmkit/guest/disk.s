@@ -21,31 +21,16 @@
 .else
         .include "ata.inc"
 .endif
-        .equ    PLIC, 0x0C000000
-        .equ    PLIC_ENABLE1, PLIC + 0x2080        # context 1: hart 0, S-mode
-        .equ    PLIC_THRESHOLD1, PLIC + 0x201000
-        .equ    PLIC_CLAIM1, PLIC + 0x201004
-        .equ    SIE_SEIE, 1 << 9
-        .equ    SCAUSE_EXTERNAL, SCAUSE_INTERRUPT | 9
+        .include "plic.inc"
         .equ    WORDS, ITERATIONS * 128
 
         .text
         .globl  _start
 _start:
         la      sp, kernel_stack_top
-        la      t0, trap_vector
+        la      t0, device_trap_vector
         priv_csrw stvec, t0
-        li      t0, PLIC                   # the disk's interrupt: priority 1, enabled, threshold 0
-        li      t1, 1
-        sw      t1, 4 * DISK_IRQ(t0)
-        li      t0, PLIC_ENABLE1
-        li      t1, 1 << DISK_IRQ
-        sw      t1, 0(t0)
-        li      t0, PLIC_THRESHOLD1
-        sw      zero, 0(t0)
-        li      t0, SIE_SEIE
-        priv_csrs sie, t0
-        priv_csrsi sstatus, SSTATUS_SIE
+        plic_enable DISK_IRQ               # the disk's completion interrupt
         call    disk_init
         la      a1, no_disk
         bnez    a0, fail
@@ -103,40 +88,6 @@ _start:
 fail:   mv      a0, a1                     # a1 = what went wrong
         call    puts
         sbi_shutdown SRST_FAILURE
-
-# The only trap expected: the disk's interrupt. Claim it from the PLIC, let the driver take it,
-# complete it. a0 a1 a6 a7 are saved too: the pv build's sret restores them from its page.
-        .balign 4
-trap_vector:
-        addi    sp, sp, -48
-        sw      t0, 0(sp)
-        sw      t1, 4(sp)
-        sw      t2, 8(sp)
-        sw      ra, 12(sp)
-        sw      a0, 16(sp)
-        sw      a1, 20(sp)
-        sw      a6, 24(sp)
-        sw      a7, 28(sp)
-        priv_csrr t0, scause
-        li      t1, SCAUSE_EXTERNAL
-        bne     t0, t1, panic_trap
-        li      t0, PLIC_CLAIM1
-        lw      a0, 0(t0)
-        sw      a0, 32(sp)                 # the source, for the completion
-        call    disk_interrupt
-        li      t0, PLIC_CLAIM1
-        lw      a0, 32(sp)
-        sw      a0, 0(t0)                  # complete
-        lw      t0, 0(sp)
-        lw      t1, 4(sp)
-        lw      t2, 8(sp)
-        lw      ra, 12(sp)
-        lw      a0, 16(sp)
-        lw      a1, 20(sp)
-        lw      a6, 24(sp)
-        lw      a7, 28(sp)
-        addi    sp, sp, 48
-        priv_sret
 
         .data
 line_start:     .asciz  "disk: "
