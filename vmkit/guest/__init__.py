@@ -9,6 +9,8 @@
 * ``disk`` (an I/O workload: it needs a disk, `IO_WORKLOADS`): writes ITERATIONS sectors,
   flushes, reads them back and compares, through the driver chosen by `build(..., disk=...)`:
   virtio-blk (``virtio.inc``, ``virtio_blk.inc``) or the emulated ATA-style disk (``ata.inc``).
+* ``dmaattack`` (not a workload: `ATTACK`): a guest that aims its disk's DMA at TARGET, another
+  VM's memory (vmm/io/passthrough.py, notebook 07); build it with `equates`.
 * ``touch`` (not a workload: no loop, no output): one load from a fresh page on a cold TLB,
   the access whose page walk vmkit/pagewalk.py and notebook 06 show step by step.
 
@@ -29,6 +31,7 @@ WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn",
 PAGING = ("pagefault", "ptemod", "ctxswitch", "forkwait")     # the guests that turn paging on
 TOUCH = "touch"                 # the one-access guest of the walk diagrams
 IO_WORKLOADS = ("disk",)        # guests that need an I/O device (vmkit.vmm.io) attached
+ATTACK = "dmaattack"            # the DMA attack of notebook 07
 DISK_DRIVERS = {"virtio": 1, "emulated": 0}       # build(..., disk=): DISK_DRIVER in disk.s
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
             "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc", "plic.inc")
@@ -37,12 +40,13 @@ INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.
 def source(name) -> str:
     """The assembly text of workload `name`, or of `TOUCH` (read from package data, so it works
     from a wheel)."""
-    if name not in WORKLOADS + IO_WORKLOADS + (TOUCH,):
+    if name not in WORKLOADS + IO_WORKLOADS + (TOUCH, ATTACK):
         raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
     return resources.files(__name__).joinpath(f"{name}.s").read_text(encoding="utf-8")
 
 
-def build(name, iterations=None, pv=False, console_sbi=False, disk=None, batch=None):
+def build(name, iterations=None, pv=False, console_sbi=False, disk=None, batch=None,
+          equates=None):
     """Assemble workload `name` into a `vmkit.asm.Program` for guest RAM at 0x8000_0000.
 
     `iterations` overrides the source's ITERATIONS (loop trips; for tinyos, the lines task A
@@ -52,7 +56,8 @@ def build(name, iterations=None, pv=False, console_sbi=False, disk=None, batch=N
     (The PV build of the PAGING workloads pages through mmu.inc's direct-paging hypercalls,
     vmkit/vmm/direct.py, and prints through the SBI console: the VMM maps it no device.)
     `disk` ("virtio" or "emulated") picks the disk workload's driver, `batch` how many
-    virtio-blk requests share one doorbell (default 8).
+    virtio-blk requests share one doorbell (default 8). `equates`: more `.equ NAME, value`
+    settings, e.g. {"TARGET": 0x8100_0000} for the attack guest.
     """
     from vmkit.asm import assemble                 # not at import time: vmkit.asm is larger
     text = source(name)
@@ -72,6 +77,11 @@ def build(name, iterations=None, pv=False, console_sbi=False, disk=None, batch=N
         if type(batch) is not int or not 1 <= batch <= 10:
             raise ValueError(f"batch must be an integer from 1 to 10, not {batch!r}")
         settings.append(f".equ BATCH, {batch}")
+    for symbol, value in (equates or {}).items():
+        if not str(symbol).isidentifier() or type(value) is not int or not 0 <= value < 1 << 32:
+            raise ValueError(f"an equate is a name and a 32-bit unsigned value, not "
+                             f"{symbol!r} = {value!r}")
+        settings.append(f".equ {symbol}, {value}")
     # The settings go on the first line, separated by ';', so that the source's line numbers
     # in error messages stay right.
     prefix = "; ".join(settings) + "; " if settings else ""

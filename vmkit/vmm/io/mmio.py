@@ -56,6 +56,16 @@ class CountedDevice:
             raise
 
 
+class HardwareDevice(CountedDevice):
+    """A device the guest reaches on the bus itself (native; an assigned device mapped into
+    its G-stage under hw): its accesses are counted as the hardware's
+    (`direct_device_accesses`), not as device-model work."""
+
+    def count(self):
+        self.counters.direct_device_accesses += 1
+        self.counters.by_device[self.name] += 1
+
+
 def device_name(device, base):
     """How a VMM failure names a device model: "device uart0 at 0x10000000"."""
     return f"device {device.name} at {base:#010x}"

@@ -13,20 +13,27 @@ does is set the hardware up (`assign`):
   False) a bus address is a host-physical address: the device reaches all of host RAM, so the
   guest that programs it does too (the DMA attack of notebook 07), and its own driver, which
   knows only guest-physical addresses, does not even work unless told the host address of its
-  RAM (a Xen PV guest knows its machine frames: `DMA_OFFSET` in vmkit/guest/virtio.inc).
+  RAM (a Xen PV guest knows its machine frames: `virtq_dma_offset` in vmkit/guest/virtio.inc,
+  which `tell_bus_offset` writes).
 * interrupt remapping: the device's interrupt goes through the IOMMU's table to the PLIC input
   of the VM that owns it, and to no other.
 
-The device's registers stay where the VM's board puts them (io/board.py); a register access is
-reached as every device's is under that engine (an exit under trap/bt/pv/hw, the bus under
-native and emulate): vmkit does not map device registers into a guest. With a virtio device the
-data path needs one register write per batch (the doorbell), so what passthrough saves here is
-the VMM's handling of each request: the device moves the data itself.
+* the device's registers: the device sits on the host bus in the PCIe MMIO window of QEMU's
+  `virt` board (0x4000_0000 + 4 KiB x device_id, where a real device's BAR would be), and an
+  engine that can (`Engine.map_device`: hw, in its G-stage table) maps that page at the
+  device's guest address, so the guest's doorbell and interrupt-status accesses reach the
+  device with no exit at all. Under trap/bt/pv they still exit and the VMM forwards them (a
+  software VMM would have to map the page in its shadow tables, which vmkit's do not do);
+  under native and emulate the guest reaches its devices on the bus anyway.
 """
 
 from vmkit.hw.iommu import BusDma
-from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, SV32X4
+from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, SV32X4
 
+from .mmio import HardwareDevice
+from ..layout import GUEST_RAM
+
+PCIE_MMIO = 0x4000_0000                 # QEMU virt's PCIe MMIO window (VIRT_PCIE_MMIO)
 DMA_FLAGS = PTE_R | PTE_W | PTE_U | PTE_A | PTE_D       # no X: a device does not fetch code
 
 
@@ -37,17 +44,35 @@ def assign(vm, device, iommu, device_id):
     placed = [(base, source) for base, source, d in vm.io if d is device]
     if not placed:
         raise ValueError(f"{device.name} is not one of {vm.name}'s devices")
+    if not isinstance(device_id, int) or not 0 <= device_id < 256:
+        raise ValueError(f"device_id must be 0..255, not {device_id!r}")
     host = vm.engine.host
-    _, source = placed[0]
+    base, source = placed[0]
+    bus, window = host.machine.bus, PCIE_MMIO + device_id * 0x1000
+    bus.attach(window, HardwareDevice(device, vm, window))
+    if not vm.engine.map_device(base, window, 0x1000):
+        bus.devices = [entry for entry in bus.devices if entry[0] != window]
     root = None
     if iommu.enabled:
-        root = vm.engine.memory.new_root(SV32X4)
-        vm.engine.memory.map_region(root, "ram", DMA_FLAGS | PTE_V)
+        root = second_stage(vm)
         iommu.set_device_context(device_id, root)
     iommu.remap_interrupt(device_id, vm.plic.input(source))
     device.dma = BusDma(host.machine.bus, iommu, device_id, counters=vm.counters,
                         written=lambda address, length: dma_written(host, vm, address, length))
     device.irq = lambda level: iommu.interrupt(device_id) if level else None
+    return root
+
+
+def second_stage(vm):
+    """The Sv32x4 table the IOMMU walks for `vm`'s devices: under hw the VM's own G-stage
+    table, shared with the IOMMU as Xen's `iommu=sharept` shares the EPT (it maps guest RAM,
+    and the assigned devices' registers, which a DMA cannot reach: it is not RAM); else one of
+    its own that maps guest RAM, readable and writable, not executable."""
+    shared = getattr(vm.engine, "gstage_root", None)
+    if shared is not None:
+        return shared
+    root = vm.engine.memory.new_root(SV32X4)
+    vm.engine.memory.map_region(root, "ram", DMA_FLAGS)
     return root
 
 
@@ -63,3 +88,12 @@ def dma_written(host, owner, address, length):
         gpa = memory.by_frame.get(frame) if memory is not None else None
         if gpa is not None:
             vm.engine.guest_memory_written(gpa + (address - frame), length)
+
+
+def tell_bus_offset(vm, program):
+    """Without an IOMMU: write into the guest's `virtq_dma_offset` word (virtio.inc) what it
+    must add to a guest-physical address to get the bus address of the same byte, as a
+    paravirtual kernel is told its machine frames. Returns that offset."""
+    offset = vm.engine.memory.gpa_to_hpa(GUEST_RAM) - GUEST_RAM
+    vm.write_guest(program.symbols["virtq_dma_offset"], (offset & 0xFFFFFFFF).to_bytes(4, "little"))
+    return offset
