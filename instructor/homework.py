@@ -7,7 +7,7 @@ and two short scripts, assign.py and grade.py, that call this module with their 
 All homeworks share the student folder notebooks/homework/ (and its tests/ folder, where otter
 puts one public test file per question: so question names differ between homeworks). A
 homework owns there the files its build writes and any file whose name starts with its
-prefix (hw1, hw2): a rebuild replaces those and leaves the other homeworks' files alone.
+prefix (hw1, hw2, hw3): a rebuild replaces those and leaves the other homeworks' files alone.
 """
 
 import argparse

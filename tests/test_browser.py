@@ -241,7 +241,8 @@ class Lab:
 # homework's problems (cell 1, after otter's init cell), printed once otter and the homework
 # module are loaded and imported.
 FIRST_OUTPUT = {"00-start-here": (0, "tinyos: booting"),
-                "hw1-cpu-virtualization": (1, "q1:"), "hw2-memory-virtualization": (1, "q1:")}
+                "hw1-cpu-virtualization": (1, "q1:"), "hw2-memory-virtualization": (1, "q1:"),
+                "hw3-io-virtualization": (1, "q1:")}
 # notebook path -> (what each code cell's output must contain (by index), Run All timeout s)
 NOTEBOOKS = {
     "00-start-here.ipynb": ({0: ["tinyos: booting", "exit code: 0"],
@@ -280,6 +281,9 @@ NOTEBOOKS = {
     "homework/hw2-memory-virtualization.ipynb": ({1: ["q1:", "q4:"], 3: ["hw2_q1 results"],
                                                   5: ["hw2_q2 results"], 7: ["hw2_q3 results"],
                                                   9: ["hw2_q4 results"]}, 600),
+    "homework/hw3-io-virtualization.ipynb": ({1: ["q1:", "q4c:"], 3: ["hw3_q1 results"],
+                                              5: ["hw3_q2 results"], 7: ["hw3_q3 results"],
+                                              9: ["hw3_q4 results"]}, 600),
 }
 
 

@@ -1,4 +1,4 @@
-"""Homeworks 1 and 2: each key is right for hundreds of seeds, the student's files hold no key,
+"""Homeworks 1, 2 and 3: each key is right for hundreds of seeds, the student's files hold no key,
 and a wrong my_sret or shadow_pte is told which field or rule is wrong.
 
 The key (instructor/hw1/hw1_key.py) is graded here against the reasoning of the lecture: the
@@ -21,6 +21,7 @@ ROOT = Path(__file__).parent.parent
 STUDENT = ROOT / "notebooks" / "homework"
 INSTRUCTOR = ROOT / "instructor" / "hw1"
 INSTRUCTOR2 = ROOT / "instructor" / "hw2"
+INSTRUCTOR3 = ROOT / "instructor" / "hw3"
 SEEDS = range(200)
 
 pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
@@ -402,3 +403,191 @@ def test_hw2_a_wrong_answer_is_failed_without_showing_the_right_one(hw2, name, c
     assert not key.check(name, wrong, "AB12CD")
     said = capsys.readouterr().out
     assert said.strip() and not re.search(rf"\b{re.escape(str(right))}\b", said), said
+
+
+# -- homework 3: I/O virtualization ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hw3():
+    """(student module, key module), imported from instructor/hw3 (the source of both)."""
+    sys.path.insert(0, str(INSTRUCTOR3))
+    import hw3
+    import hw3_key
+    yield hw3, hw3_key
+    sys.path.remove(str(INSTRUCTOR3))
+
+
+def follow_chain(student, v):
+    """q1 by hand, as the question's text tells it (not through Virtqueue): from the head at
+    ring[last_avail % 8] follow `next` while NEXT is set; a ninth descriptor means a loop, an
+    index of 8 or more is outside the table, a readable buffer after a writable one is wrong."""
+    index, buffers = v.q1_ring[v.q1_taken % 8], []
+    while True:
+        if index >= 8 or len(buffers) == 8:
+            return student.NEEDS_RESET
+        addr, length, flags, nxt = v.q1_table[index]
+        writable = bool(flags & 2)
+        if buffers and buffers[-1][2] == "writable" and not writable:
+            return student.NEEDS_RESET
+        buffers.append((addr, length, "writable" if writable else "readable"))
+        if not flags & 1:
+            return buffers
+        index = nxt
+
+
+def batches_by_reasoning(requests, batch, queue_size):
+    """(notifications, {mode: interrupts}) of q2's driver: a queue of Q descriptors holds
+    Q // 3 requests of 3, so a batch of b takes ceil(b / (Q // 3)) notifications, the device
+    serving all that is available at each. Plain: one interrupt per notification (each one
+    served something). NO_INTERRUPT: none. used_event at a batch's last request: the
+    notifications inside the batch serve requests before it, so one interrupt per batch.
+    used_event at N - 1: one, at the last notification."""
+    room = queue_size // 3
+    sizes = [min(batch, requests - start) for start in range(0, requests, batch)]
+    notes = sum(-(-size // room) for size in sizes)
+    return notes, {"plain": notes, "no-interrupt": 0, "event-idx per batch": len(sizes),
+                   "event-idx once": 1}
+
+
+def pio_trace(v):
+    """q3's emulated read as the list of register accesses the question's protocol makes."""
+    setup = ["write LBA"] * v.lba_registers + ["write count", "write command"]
+    trace = list(setup) if v.one_command else []
+    for _ in range(8):
+        if not v.one_command:
+            trace += setup
+        trace += ["read status"] * v.busy_polls
+        trace += ["read data"] * (512 // v.data_width)
+        trace += ["read status (ack)"]
+    return trace
+
+
+def test_hw3_key_follows_the_reasoning_for_200_seeds(hw3):
+    """q1 is the chain followed by hand; q2 the counts reasoned in batches_by_reasoning; q3's
+    accesses the protocol's trace, the emulated figure 2000 + 1178 cycles per access (vm_exit and
+    device_model of 'modern'), the virtio one a notification shared by the batch plus one cycle
+    per byte, of which the 4 KiB of data and at most 5% more for the rings; q4 the right
+    options' letters. Seeds vary: every flaw of q1, every mode of q2, both protocols."""
+    student, key = hw3
+    flaws, modes, q1_kinds, protocols = set(), set(), set(), set()
+    for seed in SEEDS:
+        v, answers = student.Variant(seed), key.answers(seed)
+        assert answers["q1"] == follow_chain(student, v), seed
+        assert (answers["q1"] == student.NEEDS_RESET) == (v.q1_flaw != "none"), seed
+        notes, interrupts = batches_by_reasoning(v.q2_requests, v.q2_batch, v.q2_queue)
+        assert answers["q2_notifications"] == notes, seed
+        assert answers["q2_interrupts_a"] == interrupts[v.q2_modes[0]], seed
+        assert answers["q2_interrupts_b"] == interrupts[v.q2_modes[1]], seed
+        assert answers["q3_accesses"] == len(pio_trace(v)), seed
+        assert answers["q3_emulated"] == 3178 * len(pio_trace(v)), seed
+        floor = 3178 / v.q3_batch + 4096
+        assert floor < answers["q3_virtio"] < 1.05 * floor, seed
+        assert answers["q3_emulated"] > 100 * answers["q3_virtio"]          # emulated >> virtio
+        for name, (_, options) in student.Q4_QUESTIONS.items():
+            assert v.q4_options[name]["abcd".index(answers[name])] == options[0], seed
+        flaws.add(v.q1_flaw)
+        modes.update(v.q2_modes)
+        q1_kinds.add(len(answers["q1"]) if answers["q1"] != student.NEEDS_RESET else 0)
+        protocols.add((v.one_command, v.data_width, v.lba_registers))
+    assert flaws == {"none", "loop", "readable after writable", "next beyond the table"}
+    assert modes == set(student.Q2_MODES) and q1_kinds == {0, 2, 3}
+    assert len(protocols) == 8
+
+
+def test_hw3_q1_reads_the_hand_worked_table(hw3):
+    """Seed 7: the device took 23 requests, so its next head is ring[23 % 8] = ring[7] = 6;
+    descriptor 6 is 16 bytes at 0x80200200 with NEXT (readable) to 7, descriptor 7 one
+    byte at 0x80201d0d with WRITE and no NEXT (its next field, 1, is ignored): a header and a
+    status, a flush-sized request."""
+    student, key = hw3
+    v = student.Variant(7)
+    assert v.q1_taken == 23 and v.q1_ring[7] == 6
+    assert key.next_request(v) == [(0x80200200, 16, "readable"), (0x80201D0D, 1, "writable")]
+
+
+def test_hw3_q2_counts_the_hand_worked_batches(hw3):
+    """N = 15 in batches of 6 on 8 descriptors (2 requests of 3 fit): batches 6, 6, 3 take
+    3 + 3 + 2 = 8 notifications; plain 8 interrupts, NO_INTERRUPT 0, used_event per batch 3,
+    used_event at the end 1. With 16 descriptors (5 fit): 2 + 2 + 1 = 5."""
+    _, key = hw3
+    assert [key.run_batches(15, 6, 8, mode) for mode in
+            ("plain", "no-interrupt", "event-idx per batch", "event-idx once")] == \
+        [(8, 8), (8, 0), (8, 3), (8, 1)]
+    assert key.run_batches(15, 6, 16, "plain") == (5, 5)
+
+
+def test_hw3_the_driver_serves_real_reads(hw3):
+    """The public Driver's requests reach the disk: the data a read returns is the disk's."""
+    student, _ = hw3
+    driver = student.Driver(8)
+    driver.device.disk.write(16, b"\xab" * 4096)
+    assert driver.post(sector=16) and not driver.device.broken
+    driver.notify()
+    assert driver.interrupted() and driver.reap() == [0]
+    assert driver.vm.read_guest(student.DATA + 0x1000, 4096) == b"\xab" * 4096
+    assert driver.vm.read_guest(student.DATA + 0x20, 1) == b"\0"           # VIRTIO_BLK_S_OK
+
+
+def test_hw3_the_seed_is_a_stable_hash_of_the_student_id(hw3):
+    student, _ = hw3
+    expected = int.from_bytes(hashlib.sha256(b"vmkit-hw3:AB12CD").digest()[:4], "big")
+    assert student.seed_of("AB12CD") == student.seed_of(" AB12CD\n") == expected
+    for missing in ("", "   ", ...):
+        with pytest.raises(ValueError, match="STUDENT_ID"):
+            student.seed_of(missing)
+
+
+def test_hw3_io_cycles_is_checked_on_the_seeds_counters(hw3, capsys):
+    """The reference passes; one that forgets the device model's trip fails with a hint that
+    names the constants, not a value."""
+    _, key = hw3
+    assert key.check_io_cycles(key.reference_io_cycles, "AB12CD")
+    assert capsys.readouterr().out == ""
+
+    def io_cycles(exits, dma_bytes):
+        return exits * 2000 + dma_bytes
+    assert not key.check_io_cycles(io_cycles, "AB12CD")
+    said = capsys.readouterr().out
+    assert "vm_exit + device_model" in said and "3178" not in said
+
+
+def test_hw3_the_student_files_hold_no_answers_and_no_reference(hw3):
+    _, key = hw3
+    code = {p: student_code(p) for p in student_files()}
+    assert STUDENT / "hw3.py" in code and STUDENT / "hw3-io-virtualization.ipynb" in code
+    # What computes an answer: the key, the device's own chain parser, the cost model.
+    forbidden = ["hw3_key", "answers(", "Q4_RIGHT", "reference_io_cycles", "Virtqueue(",
+                 ".pop()", "VirtqueueError", ".total(", "estimate(", "constants[", "run_batches",
+                 "pio_accesses", "'hidden': True", '"hidden": true']
+    for path, content in code.items():
+        for needle in forbidden:
+            assert needle not in content, f"{path.relative_to(ROOT)} contains {needle!r}"
+
+
+@pytest.mark.parametrize("name", ["q1", "q2_notifications", "q2_interrupts_a",
+                                  "q2_interrupts_b", "q3_accesses", "q3_emulated", "q3_virtio",
+                                  "q4a", "q4b", "q4c"])
+def test_hw3_a_wrong_answer_is_failed_without_showing_the_right_one(hw3, name, capsys):
+    student, key = hw3
+    right = key.answers(student.seed_of("AB12CD"))[name]
+    if name == "q1":
+        wrong = student.NEEDS_RESET if right != student.NEEDS_RESET else [(0x80200000, 16,
+                                                                           "readable")]
+    elif name.startswith("q4"):
+        wrong = "abcd"["abcd".index(right) - 1]
+    elif name == "q3_virtio":
+        wrong = right * 1.1                      # outside the 5% an estimate may miss by
+    else:
+        wrong = right + 2
+    assert key.check(name, right, "AB12CD")
+    capsys.readouterr()
+    assert not key.check(name, wrong, "AB12CD")
+    said = capsys.readouterr().out
+    if name.startswith("q4"):                    # a letter is a word of any sentence
+        shown = [f"'{right}'", f'"{right}"', f"({right})"]
+    elif name == "q1" and right != student.NEEDS_RESET:
+        shown = [f"{addr:#x}" for addr, _, _ in right] + [str(addr) for addr, _, _ in right]
+    else:
+        shown = [str(right), str(round(right)) if isinstance(right, float) else str(right)]
+    assert said.strip() and not any(re.search(rf"(?<!\w){re.escape(s)}(?!\w)", said)
+                                    for s in shown), said

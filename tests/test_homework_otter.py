@@ -1,4 +1,4 @@
-"""Homeworks 1 and 2 through otter-grader, as instructors and students use them: the committed
+"""Homeworks 1, 2 and 3 through otter-grader, as instructors and students use them: the committed
 student folder is what `otter assign` makes of each master (and a rebuild of one leaves the
 other's files alone), the public tests pass the solution and fail an unanswered notebook, and
 grade.py turns a folder of submissions into a CSV (a right one, a wrong one and one whose code
@@ -23,6 +23,8 @@ INSTRUCTOR = ROOT / "instructor" / "hw1"
 QUESTIONS = ["q1", "q2", "q3", "q4"]
 INSTRUCTOR2 = ROOT / "instructor" / "hw2"
 QUESTIONS2 = ["hw2_q1", "hw2_q2", "hw2_q3", "hw2_q4"]
+INSTRUCTOR3 = ROOT / "instructor" / "hw3"
+QUESTIONS3 = ["hw3_q1", "hw3_q2", "hw3_q3", "hw3_q4"]
 
 pytestmark = pytest.mark.skipif(sys.platform == "emscripten",
                                 reason="otter-grader is not part of the Pyodide core suite")
@@ -181,20 +183,20 @@ def test_hw2_committed_student_files_are_fresh_otter_assign_output(modules2, bui
 
 
 def test_rebuilding_one_homework_leaves_the_others_files_alone(modules, built, modules2, built2,
-                                                               tmp_path):
-    """Both share notebooks/homework/ (and its tests/): installing hw1's build into a copy
-    changes none of hw2's files, and the other way round."""
-    hw1_assign, hw2_assign = modules[0], modules2[0]
+                                                               modules3, built3, tmp_path):
+    """All share notebooks/homework/ (and its tests/): installing one's build into a copy
+    changes none of the others' files."""
+    assigns = [(modules[0], built), (modules2[0], built2), (modules3[0], built3)]
     folder = tmp_path / "homework"
     shutil.copytree(STUDENT, folder)
     (folder / "hw1-stale.txt").write_text("a file hw1's master no longer makes")
-    hw1_assign.HOMEWORK.install(built / "student", folder)
+    for assign, out in assigns:
+        assign.HOMEWORK.install(out / "student", folder)
     assert not (folder / "hw1-stale.txt").exists()
-    hw2_assign.HOMEWORK.install(built2 / "student", folder)
-    assert hw1_assign.differences(built / "student", folder) == []
-    assert hw2_assign.differences(built2 / "student", folder) == []
+    for assign, out in assigns:
+        assert assign.differences(out / "student", folder) == []
     assert (sorted(p.name for p in (folder / "tests").iterdir())
-            == sorted(f"{q}.py" for q in QUESTIONS + QUESTIONS2))
+            == sorted(f"{q}.py" for q in QUESTIONS + QUESTIONS2 + QUESTIONS3))
 
 
 def test_hw2_public_tests_pass_the_solution_and_fail_an_unanswered_notebook(modules2):
@@ -262,3 +264,99 @@ def test_hw2_grade_py_grades_a_folder_into_a_csv(modules2, built2, tmp_path):
     assert f"'{wrong['q4']}'" not in report and f'"{wrong["q4"]}"' not in report
     report = (reports / "raises.txt").read_text()
     assert "RuntimeError: not yet" in report and "Traceback" in report
+
+
+# -- homework 3 ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def modules3():
+    """hw3's assign.py (under another name), hw3, hw3_key."""
+    need("otter")
+    sys.path.insert(0, str(INSTRUCTOR3))
+    spec = importlib.util.spec_from_file_location("hw3_assign", INSTRUCTOR3 / "assign.py")
+    assign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(assign)
+    import hw3
+    import hw3_key
+    yield assign, hw3, hw3_key
+    sys.path.remove(str(INSTRUCTOR3))
+
+
+@pytest.fixture(scope="module")
+def built3(modules3, tmp_path_factory):
+    need("nbclient")
+    assign, _, _ = modules3
+    return assign.build(tmp_path_factory.mktemp("assign3"))
+
+
+def test_hw3_committed_student_files_are_fresh_otter_assign_output(modules3, built3):
+    assign, _, _ = modules3
+    assert assign.differences(built3 / "student", STUDENT) == []
+    assert (STUDENT / "hw3-io-virtualization.ipynb").is_file()
+    assert not (STUDENT / "hw3_key.py").exists()
+
+
+def test_hw3_public_tests_pass_the_solution_and_fail_an_unanswered_notebook(modules3):
+    _, hw3, key = modules3
+    student = "AB12CD"
+    answers = key.answers(hw3.seed_of(student))
+    solved = {"hw3": hw3, "STUDENT_ID": student, "io_cycles": key.reference_io_cycles,
+              **answers}
+    assert public_results(solved, QUESTIONS3) == {q: True for q in QUESTIONS3}
+
+    def io_cycles(exits, dma_bytes):
+        ...
+    empty = {"hw3": hw3, "STUDENT_ID": ..., "io_cycles": io_cycles,
+             **{name: ... for name in answers}}
+    assert public_results(empty, QUESTIONS3) == {q: False for q in QUESTIONS3}
+
+
+IO_CYCLES = """def io_cycles(exits, dma_bytes):
+    return exits * (2000 + 1178) + dma_bytes"""
+
+
+def test_hw3_grade_py_grades_a_folder_into_a_csv(modules3, built3, tmp_path):
+    _, hw3, key = modules3
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    notebook = "hw3-io-virtualization.ipynb"
+
+    def cells(a, io_cycles=IO_CYCLES, shift=0, q4=lambda letter: letter):
+        return [f"q1 = {a['q1']!r}",
+                f"q2_notifications = {a['q2_notifications'] + shift}\n"
+                f"q2_interrupts_a = {a['q2_interrupts_a'] + shift}\n"
+                f"q2_interrupts_b = {a['q2_interrupts_b'] + shift}",
+                f"{io_cycles}\nq3_accesses = {a['q3_accesses'] + shift}\n"
+                f"q3_emulated = io_cycles(q3_accesses, 0)\n"
+                f"q3_virtio = {a['q3_virtio'] * (1 + shift / 10)}",
+                "\n".join(f"{n} = {q4(a[n])!r}" for n in ("q4a", "q4b", "q4c"))]
+    right = key.answers(hw3.seed_of("right"))
+    submission(folder / "right.ipynb", "right", cells(right), notebook)
+    wrong = key.answers(hw3.seed_of("wrong"))
+    wrong_q1 = dict(wrong, q1=hw3.NEEDS_RESET if wrong["q1"] != hw3.NEEDS_RESET else
+                    [(0x80200000, 16, "readable")])
+    submission(folder / "wrong.ipynb", "wrong",
+               cells(wrong_q1, IO_CYCLES.replace(" + 1178", ""), shift=2,
+                     q4=lambda letter: "abcd"["abcd".index(letter) - 1]), notebook)
+    submission(folder / "raises.ipynb", "raises",
+               ["q1 = 1 // 0", "q2_notifications = undefined_name",
+                "def io_cycles(exits, dma_bytes):\n    raise RuntimeError('not yet')",
+                "q4a = ..."], notebook)
+    autograder = next((built3 / "autograder").glob("*.zip"))
+    grades, reports = tmp_path / "grades.csv", tmp_path / "reports"
+    subprocess.run([sys.executable, str(INSTRUCTOR3 / "grade.py"), str(folder), "-o",
+                    str(grades), "--reports", str(reports), "--autograder", str(autograder)],
+                   check=True, cwd=tmp_path)
+    rows = {row["file"]: row for row in csv.DictReader(grades.open())}
+    assert set(rows) == {"right.ipynb", "wrong.ipynb", "raises.ipynb"}
+    assert float(rows["right.ipynb"]["total"]) == float(rows["right.ipynb"]["possible"]) == 12
+    assert [float(rows["right.ipynb"][q]) for q in QUESTIONS3] == [2, 3, 4, 3]
+    for name in ("wrong.ipynb", "raises.ipynb"):
+        assert float(rows[name]["total"]) == 0, rows[name]
+    # The wrong student reads the hints, and no right value.
+    report = (reports / "wrong.txt").read_text()
+    assert key.HINTS["q1"] in report and key.HINTS["q3_function"] in report
+    for name in ("q2_notifications", "q3_accesses", "q3_emulated"):
+        assert not re.search(rf"(?<!\w){wrong[name]}(?!\w)", report), name
+    report = (reports / "raises.txt").read_text()
+    assert "Traceback" in report

@@ -1,0 +1,1 @@
+../../notebooks/homework/hw3.py
