@@ -6,12 +6,15 @@
 * ``pagefault``, ``ptemod``, ``ctxswitch``, ``forkwait``: their memory microbenchmarks, user
   programs on ``pgkernel.inc`` (tinyos with Sv32 paging: a page table and an ASID per task,
   demand-zero pages, brk, fork, wait, mprotect). They turn paging on: `PAGING` lists them.
+* ``ping``, ``echo`` (not workloads: each needs the other): two kernels with a virtio-net
+  driver (``virtio_net.inc``) that exchange ITERATIONS frames through a virtual switch
+  (vmkit/vmm/io/switch.py): ping sends "ping i", echo answers "pong i".
 * ``touch`` (not a workload: no loop, no output): one load from a fresh page on a cold TLB,
   the access whose page walk vmkit/pagewalk.py and notebook 06 show step by step.
 
 Shared include files: ``priv.inc`` (every privileged instruction, as a macro: the one place the
 paravirtual build will change), ``mmu.inc`` (the same for every page-table write, satp write
-and sfence.vma), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``, ``pgkernel.inc``.
+and sfence.vma), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``, ``pgkernel.inc``, ``virtio_net.inc``.
 
     >>> from vmkit.vmm.vm import VirtualMachine
     >>> vm = VirtualMachine(build("callret", iterations=10), engine="native")
@@ -25,15 +28,17 @@ WORKLOADS = ("tinyos", "syscall", "io", "csr", "callret", "trapinsn",
              "pagefault", "ptemod", "ctxswitch", "forkwait")
 PAGING = ("pagefault", "ptemod", "ctxswitch", "forkwait")     # the guests that turn paging on
 TOUCH = "touch"                 # the one-access guest of the walk diagrams
+NETWORK = ("ping", "echo")      # the two ends of a virtio-net exchange (run them together)
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
-            "pgkernel.inc")
+            "pgkernel.inc", "virtio_net.inc")
 
 
 def source(name) -> str:
     """The assembly text of workload `name`, or of `TOUCH` (read from package data, so it works
     from a wheel)."""
-    if name not in WORKLOADS + (TOUCH,):
-        raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
+    if name not in WORKLOADS + NETWORK + (TOUCH,):
+        raise ValueError(f"unknown workload {name!r}; choose one of "
+                         f"{', '.join(WORKLOADS + NETWORK)}")
     return resources.files(__name__).joinpath(f"{name}.s").read_text(encoding="utf-8")
 
 
