@@ -11,12 +11,15 @@
   virtio-blk (``virtio.inc``, ``virtio_blk.inc``) or the emulated ATA-style disk (``ata.inc``).
 * ``dmaattack`` (not a workload: `ATTACK`): a guest that aims its disk's DMA at TARGET, another
   VM's memory (vmm/io/passthrough.py, notebook 07); build it with `equates`.
+* ``ping``, ``echo`` (not workloads: each needs the other): two kernels with a virtio-net
+  driver (``virtio_net.inc``) that exchange ITERATIONS frames through a virtual switch
+  (vmkit/vmm/io/switch.py): ping sends "ping i", echo answers "pong i".
 * ``touch`` (not a workload: no loop, no output): one load from a fresh page on a cold TLB,
   the access whose page walk vmkit/pagewalk.py and notebook 06 show step by step.
 
 Shared include files: ``priv.inc`` (every privileged instruction, as a macro: the one place the
 paravirtual build will change), ``mmu.inc`` (the same for every page-table write, satp write
-and sfence.vma), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``, ``pgkernel.inc``.
+and sfence.vma), ``sbi.inc``, ``uart.inc``, ``console.inc``, ``micro.inc``, ``pgkernel.inc``, ``virtio_net.inc``.
 
     >>> from vmkit.vmm.vm import VirtualMachine
     >>> vm = VirtualMachine(build("callret", iterations=10), engine="native")
@@ -34,14 +37,17 @@ IO_WORKLOADS = ("disk",)        # guests that need an I/O device (vmkit.vmm.io) 
 ATTACK = "dmaattack"            # the DMA attack of notebook 07
 DISK_DRIVERS = {"virtio": 1, "emulated": 0}       # build(..., disk=): DISK_DRIVER in disk.s
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
-            "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc", "plic.inc")
+            "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc", "plic.inc",
+            "virtio_net.inc")
+NETWORK = ("ping", "echo")      # the two ends of a virtio-net exchange (run them together)
 
 
 def source(name) -> str:
     """The assembly text of workload `name`, or of `TOUCH` (read from package data, so it works
     from a wheel)."""
-    if name not in WORKLOADS + IO_WORKLOADS + (TOUCH, ATTACK):
-        raise ValueError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
+    if name not in WORKLOADS + IO_WORKLOADS + NETWORK + (TOUCH, ATTACK):
+        raise ValueError(f"unknown workload {name!r}; choose one of "
+                         f"{', '.join(WORKLOADS + IO_WORKLOADS + NETWORK)}")
     return resources.files(__name__).joinpath(f"{name}.s").read_text(encoding="utf-8")
 
 
