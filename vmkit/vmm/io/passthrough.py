@@ -25,12 +25,17 @@ does is set the hardware up (`assign`):
   device with no exit at all. Under trap/bt/pv they still exit and the VMM forwards them (a
   software VMM would have to map the page in its shadow tables, which vmkit's do not do);
   under native and emulate the guest reaches its devices on the bus anyway.
+
+SR-IOV (`PhysicalFunction`): one device shows itself as several, each assigned to another VM
+and isolated from the others by the IOMMU, while the physical function stays with the host.
 """
 
+from vmkit.hw.bus import Device
 from vmkit.hw.iommu import BusDma
 from vmkit.hw.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_W, SV32X4
 
 from .mmio import HardwareDevice
+from .virtio_blk import VirtioBlk
 from ..layout import GUEST_RAM
 
 PCIE_MMIO = 0x4000_0000                 # QEMU virt's PCIe MMIO window (VIRT_PCIE_MMIO)
@@ -97,3 +102,41 @@ def tell_bus_offset(vm, program):
     offset = vm.engine.memory.gpa_to_hpa(GUEST_RAM) - GUEST_RAM
     vm.write_guest(program.symbols["virtq_dma_offset"], (offset & 0xFFFFFFFF).to_bytes(4, "little"))
     return offset
+
+
+# -- SR-IOV ---------------------------------------------------------------------------------------
+
+FIRST_VF_OFFSET, VF_STRIDE = 1, 1       # PCIe SR-IOV capability: VF i is PF + offset + i * stride
+
+
+class PhysicalFunction(Device):
+    """An SR-IOV disk controller (PCIe Single Root I/O Virtualization): one physical function
+    (PF), the host's, and N virtual functions (VFs), each a light device of its own, here a
+    VirtioBlk on its own disk (a slice of the controller's storage, as an NVMe namespace), with
+    its own device_id (routing ID: PF + First VF Offset + i * VF Stride), so that the IOMMU
+    gives each VF the second-stage table of the VM it is assigned to (`assign`). The PF stays
+    with the host: its registers (a u32 at 4 * i) count the requests each VF has served."""
+    name = "sriov-pf"
+    size = 0x100
+
+    def __init__(self, disks, pf_id=0x10):
+        if not 0 <= pf_id and pf_id + FIRST_VF_OFFSET + len(disks) * VF_STRIDE > 256:
+            raise ValueError("the PF's and its VFs' device_ids must fit in 0..255")
+        self.pf_id = pf_id
+        self.vfs = [VirtioBlk(disk, name=f"vf{i}") for i, disk in enumerate(disks)]
+        self.vf_ids = [pf_id + FIRST_VF_OFFSET + i * VF_STRIDE for i in range(len(disks))]
+
+    def plug_host(self, host):
+        """Put the PF's registers on the host bus (the PCIe MMIO window, at its own ID)."""
+        base = PCIE_MMIO + self.pf_id * 0x1000
+        host.machine.bus.attach(base, self)
+        return base
+
+    def read(self, offset, size):
+        index = offset // 4
+        if size != 4 or offset % 4 or index >= len(self.vfs):
+            return 0
+        return self.vfs[index].requests & 0xFFFFFFFF
+
+    def write(self, offset, size, value):
+        pass                                  # vmkit's VFs are all enabled from the start
