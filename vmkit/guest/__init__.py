@@ -38,7 +38,7 @@ ATTACK = "dmaattack"            # the DMA attack of notebook 07
 DISK_DRIVERS = {"virtio": 1, "emulated": 0}       # build(..., disk=): DISK_DRIVER in disk.s
 INCLUDES = ("priv.inc", "mmu.inc", "sbi.inc", "uart.inc", "console.inc", "micro.inc",
             "pgkernel.inc", "virtio.inc", "virtio_blk.inc", "ata.inc", "plic.inc",
-            "virtio_net.inc")
+            "virtio_net.inc", "ne2000.inc")
 NETWORK = ("ping", "echo")      # the two ends of a virtio-net exchange (run them together)
 
 
