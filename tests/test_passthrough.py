@@ -20,7 +20,8 @@ from vmkit.hw.iommu import (READ_GUEST_PAGE_FAULT, WRITE_GUEST_PAGE_FAULT, BusDm
 from vmkit.vmm.engines import ENGINES, engine_class
 from vmkit.vmm.host import Host
 from vmkit.vmm.io.disk import SECTOR, RawDisk
-from vmkit.vmm.io.passthrough import PCIE_MMIO, assign, tell_bus_offset
+from vmkit.vmm.io.passthrough import (ATTACK_PAYLOAD, PCIE_MMIO, assign, dma_attack,
+                                      tell_bus_offset)
 from vmkit.vmm.io.virtio_blk import VirtioBlk
 
 from test_virtio import SECTORS, pattern
@@ -30,27 +31,19 @@ ENGINE_NAMES = sorted(ENGINES)
 # victim VM, so the attack runs under the other five.
 ATTACKERS = [name for name in ENGINE_NAMES
              if not getattr(engine_class(name), "bare_metal", False)]
-PAYLOAD = b"PWNED!!!" * 64                       # sector 0 of the attacker's disk
+PAYLOAD = ATTACK_PAYLOAD
 
 
 def attack(engine, iommu_enabled):
-    """Victim first (its RAM low in host memory), then the attacker; returns what to check."""
-    host = Host(64 << 20)
-    victim = host.create_vm(build("callret", iterations=1), engine="trap", name="victim")
-    target = victim.engine.memory.gpa_to_hpa(0x8000_0000) + 0x1000
-    blk = VirtioBlk(RawDisk(data=PAYLOAD + bytes(7 * SECTOR)))
-    program = build("dmaattack", pv=engine_class(engine).needs_pv_build,
-                    equates={"TARGET": target})
-    attacker = host.create_vm(program, engine=engine, name="attacker", io=[blk])
-    iommu = Iommu(host.machine.bus, enabled=iommu_enabled)
-    if not iommu_enabled:
-        tell_bus_offset(attacker, program)
-    assign(attacker, blk, iommu, device_id=7)
-    outside = not_owned_by(host, attacker.name)
-    victim_before = victim.read_guest(0x8000_0000, victim.ram_size)
-    stop = attacker.run(5_000_000)
-    return (host, victim, attacker, iommu, target, stop, victim_before,
-            lambda: not_owned_by(host, attacker.name) == outside)
+    """passthrough.dma_attack, and a check that every host frame not the attacker's is as it
+    was when the attacker started."""
+    found = {}
+    result = dma_attack(engine, iommu_enabled, before_run=lambda host: found.update(
+        outside=not_owned_by(host, "attacker")))
+    host = result["host"]
+    return (host, result["victim"], result["attacker"], result["iommu"], result["target"],
+            result["stop"], result["victim_before"],
+            lambda: not_owned_by(host, "attacker") == found["outside"])
 
 
 def not_owned_by(host, name):

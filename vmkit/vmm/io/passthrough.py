@@ -140,3 +140,41 @@ class PhysicalFunction(Device):
 
     def write(self, offset, size, value):
         pass                                  # vmkit's VFs are all enabled from the start
+
+
+# -- the demonstration of notebook 07 --------------------------------------------------------------
+
+ATTACK_PAYLOAD = b"PWNED!!!" * 64       # sector 0 of the attacker's disk
+
+
+def dma_attack(engine="hw", iommu=True, victim_engine="trap", before_run=None):
+    """Two VMs on one host: "victim" (not run), then "attacker", whose assigned virtio-blk it
+    asks to read sector 0 (ATTACK_PAYLOAD) into the victim's RAM at guest-physical 0x8000_1000,
+    given as the host-physical address (vmkit/guest/dmaattack.s). `iommu`: whether the host has
+    one; `before_run(host)` is called when all is set up. Returns a dict: host, victim,
+    attacker, iommu, target (host-physical), stop (the attacker's), victim_before and
+    victim_after (the victim's RAM)."""
+    from vmkit.guest import build
+    from vmkit.hw.iommu import Iommu
+    from vmkit.vmm.engines import engine_class
+    from vmkit.vmm.host import Host
+
+    from .disk import SECTOR, RawDisk
+    host = Host(64 << 20)
+    victim = host.create_vm(build("callret", iterations=1), engine=victim_engine, name="victim")
+    target = victim.engine.memory.gpa_to_hpa(GUEST_RAM) + 0x1000
+    blk = VirtioBlk(RawDisk(data=ATTACK_PAYLOAD + bytes(7 * SECTOR)))
+    program = build("dmaattack", pv=engine_class(engine).needs_pv_build,
+                    equates={"TARGET": target})
+    attacker = host.create_vm(program, engine=engine, name="attacker", io=[blk])
+    unit = Iommu(host.machine.bus, enabled=iommu)
+    if not iommu:
+        tell_bus_offset(attacker, program)
+    assign(attacker, blk, unit, device_id=7)
+    before = victim.read_guest(GUEST_RAM, victim.ram_size)
+    if before_run is not None:
+        before_run(host)
+    stop = attacker.run(5_000_000)
+    return {"host": host, "victim": victim, "attacker": attacker, "iommu": unit,
+            "target": target, "stop": stop, "victim_before": before,
+            "victim_after": victim.read_guest(GUEST_RAM, victim.ram_size)}
