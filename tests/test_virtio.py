@@ -382,3 +382,26 @@ def test_device_state_survives_a_snapshot():
     assert again.save_state() == saved
     with pytest.raises(ValueError, match="does not fit"):
         again.load_state({"registers": [1, 2]})
+
+
+def test_a_failing_image_file_is_an_io_error_for_the_guest(tmp_path):
+    """The host's file failing under the disk (here every call raises ENOSPC, as a full disk
+    would) is an I/O error of the request, never an exception out of the VMM."""
+    class Full:
+        def __getattr__(self, name):
+            def fail(*args):
+                raise OSError(28, "No space left on device")
+            return fail
+    path = tmp_path / "disk.img"
+    path.write_bytes(bytes(8 * SECTOR))
+    disk = RawDisk(path=path)
+    disk.file.close()
+    disk.file = Full()
+    with pytest.raises(DiskError, match="image file failed"):
+        disk.read(0, 1)
+    device = VirtioBlk(disk)
+    vm = VirtualMachine(build("callret", iterations=1), engine="trap", io=[device])
+    driver = PythonDriver(vm, device)
+    _, status = request(driver, 0, 1)
+    driver.offer(0)
+    assert vm.read_guest(status, 1) == b"\x01" and not device.broken

@@ -121,7 +121,10 @@ class AtaDisk(Device):
             else:
                 self._expect_sector()            # data-out: DRQ at once, no interrupt
         elif command == FLUSH_CACHE:
-            self.disk.flush()
+            try:
+                self.disk.flush()
+            except DiskError:
+                return self._fail(ABRT)
             self._done()
         elif command == IDENTIFY_DEVICE:
             self.buffer, self.position, self.remaining = self._identify(), 0, 0

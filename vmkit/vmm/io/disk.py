@@ -12,6 +12,7 @@ Sectors are 512 bytes, as virtio-blk and ATA count them. Every request is checke
 disk's size here, whatever the device model did: a guest's sector number is hostile input.
 """
 
+import contextlib
 import os
 import struct
 
@@ -27,6 +28,16 @@ class DiskError(Exception):
     """A request the disk cannot serve, or an image file it cannot read."""
 
 
+@contextlib.contextmanager
+def _host_errors():
+    """The host's file failing (a full disk, a removed file) is the guest's I/O error, not an
+    exception out of the VMM: the device model reports it as a drive would."""
+    try:
+        yield
+    except OSError as error:
+        raise DiskError(f"the image file failed: {error.strerror or error}") from None
+
+
 class Disk:
     """What a device model needs from a disk: size, read, write, flush."""
     readonly = False
@@ -40,7 +51,8 @@ class Disk:
 
     def read(self, sector, count):
         self.check(sector, count)
-        return self._read(sector * SECTOR, count * SECTOR)
+        with _host_errors():
+            return self._read(sector * SECTOR, count * SECTOR)
 
     def write(self, sector, data):
         if len(data) % SECTOR:
@@ -48,9 +60,14 @@ class Disk:
         self.check(sector, len(data) // SECTOR)
         if self.readonly:
             raise DiskError("the disk is read-only")
-        self._write(sector * SECTOR, bytes(data))
+        with _host_errors():
+            self._write(sector * SECTOR, bytes(data))
 
     def flush(self):
+        with _host_errors():
+            self._flush()
+
+    def _flush(self):
         pass
 
     @property
@@ -91,7 +108,7 @@ class RawDisk(Disk):
             self.file.seek(offset)
             self.file.write(data)
 
-    def flush(self):
+    def _flush(self):
         if self.file is not None:
             self.file.flush()
 
