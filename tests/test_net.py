@@ -21,6 +21,8 @@ from vmkit.vmm.io.virtio_net import HEADER, MAX_FRAME, VirtioNet, parse_mac
 from vmkit.vmm.layout import GUEST_RAM
 from vmkit.vmm.vm import VirtualMachine
 
+from test_hostile_props import outside_guest
+
 ENGINE_NAMES = list(ENGINES)
 PING_MAC, ECHO_MAC = bytes.fromhex("525400000001"), bytes.fromhex("525400000002")
 BROADCAST = b"\xff" * 6
@@ -357,9 +359,10 @@ def test_hostile_rings_never_raise_and_touch_nothing_outside_the_vm(tx, rx, tx_i
                                                                     frames):
     """Random descriptor tables (addresses across the RAM's edges, any flags and next),
     avail indices and heads on both queues: notifying and delivering never raise, the
-    backend sees only well-sized frames, and the other VM on the host is untouched."""
+    backend sees only well-sized frames, and nothing outside the NIC's VM changes: not the
+    other VM, not any host RAM (test_hostile_props.outside_guest: all but the VM's RAM)."""
     victim, vm, nic, backend = fresh_nic()
-    victim_ram = ram(victim)
+    victim_ram, host_ram = ram(victim), outside_guest(vm)
     for base, table in ((QUEUE, rx), (QUEUE + 0x1000, tx)):
         vm.write_guest(base, b"".join(struct.pack("<QIHH", *d) for d in table))
         vm.write_guest(base + 0x104, struct.pack(f"<{SIZE}H", *heads))
@@ -370,3 +373,4 @@ def test_hostile_rings_never_raise_and_touch_nothing_outside_the_vm(tx, rx, tx_i
     assert all(14 <= len(f) <= MAX_FRAME for f in backend.frames)
     assert nic.status & R.DEVICE_NEEDS_RESET or not nic.broken
     assert ram(victim) == victim_ram
+    assert outside_guest(vm) == host_ram          # the host's RAM but the NIC VM's: the same
