@@ -374,3 +374,20 @@ def test_hostile_rings_never_raise_and_touch_nothing_outside_the_vm(tx, rx, tx_i
     assert nic.status & R.DEVICE_NEEDS_RESET or not nic.broken
     assert ram(victim) == victim_ram
     assert outside_guest(vm) == host_ram          # the host's RAM but the NIC VM's: the same
+
+
+def test_a_vm_waiting_for_a_frame_leaves_the_run_queue_and_comes_back_when_one_arrives():
+    """On a Host, ping waits in wfi with no timer: host.run ends with its stop "wfi" (nothing
+    else can run). A frame delivered before the next host.run raises its line; the scheduler
+    puts it back on the run queue and it sends its next ping."""
+    host = Host(ram_size=32 << 20)
+    backend = Recorder()
+    nic = VirtioNet(PING_MAC, backend=backend)
+    ping = host.create_vm(program("ping", "hw", 2), engine="hw", name="ping", io=[nic])
+    report = host.run(1_000_000)
+    assert report["vms"][0]["stop"] == "wfi" and report["host_time"] < 1_000_000
+    assert len(backend.frames) == 1
+    nic.deliver(frame(PING_MAC, ECHO_MAC, b"pong 0"))
+    assert host.run(1_000_000)["vms"][0]["stop"] == "wfi"
+    assert backend.frames[1] == frame(ECHO_MAC, PING_MAC, b"ping 1")
+    assert bytes(ping.console) == b"ping: got pong 0\n"
