@@ -1,7 +1,9 @@
 # ping: send ITERATIONS frames "ping i" through the virtio-net NIC and wait for each answer
 # "pong i" (echo.s answers); print every answer. The first ping goes to the broadcast address
 # (the pinger does not know the echo's MAC yet, as ARP would not); the rest go to the source
-# MAC of the first answer, so a learning switch floods only the first.
+# MAC of the first answer, so a learning switch floods only the first. There is no
+# retransmission: start the echo first (a NIC whose driver is not up drops the frame, and the
+# pinger would wait for ever; on a Host the scheduler then ends its run: both wait in wfi).
 
         .include "priv.inc"
         .include "sbi.inc"

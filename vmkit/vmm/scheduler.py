@@ -33,9 +33,11 @@ calls between two slices, where input may reach a VM (the virtual switch deliver
 
 What the scheduler needs of a guest (`VirtualMachine` has it): `run(budget)` returning a stop
 record whose `reason` is "budget" (slice used up), "idle" (waits for its timer; it has skipped
-its guest time already) or anything else (stopped for good); `counters.guest_instructions` and
-`counters.idle`. `switch(previous, next)`, given to the scheduler, performs the world switch
-(host.py: the hart's context out and in); the scheduler only counts them.
+its guest time already), "wfi" (waits for a device) or anything else (stopped for good);
+`stop`, the VM's own stop record, None again once a waiting VM may go on;
+`counters.guest_instructions` and `counters.idle`. `switch(previous, next)`, given to the
+scheduler, performs the world switch (host.py: the hart's context out and in); the scheduler
+only counts them.
 """
 
 from dataclasses import dataclass, field

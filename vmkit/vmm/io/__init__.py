@@ -10,8 +10,9 @@ virtualization; x86 names beside each module).
     virtqueue.py   the virtio split virtqueue, parsed as hostile input
     virtio_mmio.py the virtio-mmio (version 2) transport: registers, features, status, notify
     virtio_blk.py  the paravirtual disk (virtio-blk)
-    virtio_net.py  the paravirtual NIC (virtio-net)
-    switch.py      a learning L2 switch joining VMs' NICs, with a mirror port
+    virtio_net.py  the paravirtual NIC (virtio-net): frames to a backend, frames delivered
+    switch.py      a learning L2 switch on the host that NICs plug into, with port mirroring
+                   (infrastructure virtualization: Linux bridge, Open vSwitch)
     passthrough.py a physical device assigned to a VM, its DMA through the IOMMU (hw/iommu.py)
     board.py       where each device sits in guest-physical memory, which PLIC source it drives
 """

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 
 from .virtio_net import ETHERNET_HEADER, MAX_FRAME, format_mac
 
-BROADCAST = b"\xff" * 6
-
 
 @dataclass
 class MirroredFrame:
