@@ -30,7 +30,7 @@ TOLERANCE = 0.05                 # q3_virtio: an estimate that leaves out the ri
 
 @functools.cache
 def _vm():
-    return VirtualMachine(hw3._idle_program(), engine="native")
+    return VirtualMachine(hw3.idle_program(), engine="native")
 
 
 def next_request(variant):
