@@ -405,7 +405,7 @@ def check_request(value):
         return print(f"q1 must be hw3.NEEDS_RESET or a non-empty list of "
                      f"(addr, len, direction), not {value!r}")
     for item in value:
-        if (not isinstance(item, tuple) or len(item) != 3 or not all(
+        if (not isinstance(item, (tuple, list)) or len(item) != 3 or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in item[:2])
                 or item[2] not in ("readable", "writable")):
             return print(f"each buffer is a tuple (addr, len, 'readable' or 'writable'), not "
