@@ -14,7 +14,7 @@ import vmkit.vmm.engines
 
 from conftest import need_tool
 from vmkit.asm import assemble
-from vmkit.guest import INCLUDES, PAGING, WORKLOADS, build, source
+from vmkit.guest import INCLUDES, IO_WORKLOADS, PAGING, WORKLOADS, build, source
 from vmkit.isa import BY_NAME, decode
 from vmkit.vmm.vm import VirtualMachine
 
@@ -227,7 +227,7 @@ def test_bad_requests(call, message):
 
 def test_sources_are_package_data():
     folder = resources.files("vmkit.guest")
-    for name in WORKLOADS:
+    for name in WORKLOADS + IO_WORKLOADS:
         assert source(name) == folder.joinpath(f"{name}.s").read_text(encoding="utf-8")
 
 
@@ -236,7 +236,7 @@ def test_privileged_instructions_only_through_priv_inc():
     # instruction itself. Find every instruction touching a supervisor CSR (number bits
     # 9:8 = 01, privileged spec 2.1) or sret/wfi/sfence.vma in the assembled programs, and
     # check that its source line is a macro use, not the instruction's own mnemonic.
-    for name in WORKLOADS:
+    for name in WORKLOADS + IO_WORKLOADS:
         program = build(name)
         files = {}
         text = program.section(".text")
@@ -261,7 +261,7 @@ def test_privileged_instructions_only_through_priv_inc():
 # -- GNU binutils agree -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("console_sbi", [False, True], ids=["uart", "sbi"])
-@pytest.mark.parametrize("name", WORKLOADS)
+@pytest.mark.parametrize("name", WORKLOADS + IO_WORKLOADS)
 def test_gnu_as_builds_the_same_bytes(name, console_sbi, tmp_path):
     """GNU as + ld, given vmkit's section addresses, produce the same section bytes."""
     gas, ld = need_tool("riscv64-unknown-elf-as"), need_tool("riscv64-unknown-elf-ld")

@@ -78,6 +78,9 @@ HUNGARIAN = {
                                   "pillanatkép"),
     "06-memory-virtualization.ipynb": ("kétszeres címfordítás", "árnyék laptábla",
                                        "beágyazott laptáblák", "TLB címkézés"),
+    "07-io-virtualization.ipynb": ("szoftveres emuláció", "paravirtualizáció",
+                                   "hardveres virtualizáció", "védelem",
+                                   "infrastruktúra virtualizáció"),
 }
 
 

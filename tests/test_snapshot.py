@@ -19,7 +19,7 @@ from vmkit.hw.mmu import COUNTERS as MMU_COUNTERS
 from vmkit.lab import load_program
 from vmkit.vmm.engines import ENGINES
 from vmkit.vmm.layout import GUEST_RAM
-from vmkit.vmm.snapshot import MAGIC, PREFIX, Snapshot, SnapshotError
+from vmkit.vmm.snapshot import MAGIC, PREFIX, Snapshot, SnapshotError, VERSION
 from vmkit.vmm.vm import VirtualMachine
 
 HERE = Path(__file__).parent
@@ -190,7 +190,7 @@ def with_header(data, **changes):
     header, end = header_of(data)
     header.update(changes)
     raw = json.dumps(header).encode()
-    return PREFIX.pack(MAGIC, 1, len(raw)) + raw + data[end:]
+    return PREFIX.pack(MAGIC, VERSION, len(raw)) + raw + data[end:]
 
 
 def refused(data, match):
@@ -217,7 +217,7 @@ def test_corrupted_body_fails_the_checksum(saved):
 def test_foreign_and_newer_files_are_refused(saved):
     data = saved.to_bytes()
     refused(b"\x7fELF" + data[4:], "not a vmkit snapshot")
-    refused(data[:8] + struct.pack("<I", 2) + data[12:], "newer vmkit")
+    refused(data[:8] + struct.pack("<I", VERSION + 1) + data[12:], "newer vmkit")
     refused(data[:PREFIX.size] + b"[" + data[PREFIX.size + 1:], "header")
     with pytest.raises(SnapshotError, match="bytes"):
         VirtualMachine.from_snapshot("not a snapshot")
@@ -238,7 +238,7 @@ def test_a_zip_bomb_stops_at_the_declared_size(saved):
     header, end = header_of(data)
     header.update(body_bytes=len(bomb), sha256=hashlib.sha256(bomb).hexdigest())
     raw = json.dumps(header).encode()
-    refused(PREFIX.pack(MAGIC, 1, len(raw)) + raw + bomb, "does not decompress")
+    refused(PREFIX.pack(MAGIC, VERSION, len(raw)) + raw + bomb, "does not decompress")
 
 
 def edited(snap, edit):

@@ -79,7 +79,7 @@ def _writable(path):
 def _is_file_workload(workload):
     """A workload given as a file (foo.s, dir/foo.elf) rather than a built-in name."""
     from vmkit import guest
-    return workload not in guest.WORKLOADS and (
+    return workload not in guest.WORKLOADS + guest.IO_WORKLOADS and (
         workload.endswith((".s", ".S", ".elf")) or os.sep in workload)
 
 
@@ -165,7 +165,8 @@ def _check_run_options(args):
         for option, value in (("--engine", args.engine), ("--iterations", args.iterations),
                               ("--quirk", args.quirk), ("--stats", args.stats),
                               ("--json", args.json), ("--gstage-page", args.gstage_page),
-                              ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging)):
+                              ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging),
+                              ("--io", args.io), ("--disk", args.disk)):
             if value:
                 raise OptionError(f"vmkit run: {option} applies only to a guest (--guest W)")
         if args.model:
@@ -189,6 +190,7 @@ def _check_run_options(args):
     _, workload, engine = _parse_guest(args.guest[0], _default_engine(args))
     _check_paging("vmkit run", engine, args.paging)
     _check_workload(workload, args.iterations)
+    _check_io("vmkit run", workload, args)
 
 
 def _default_engine(args):
@@ -229,7 +231,8 @@ def _check_host_options(args):
     """Several guests: each spec parses, each file exists, the options apply to them."""
     for option, value in (("--stats", args.stats), ("--json", args.json),
                           ("--model", args.model), ("--gstage-page", args.gstage_page),
-                          ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging)):
+                          ("--untagged-tlb", args.untagged_tlb), ("--paging", args.paging),
+                          ("--io", args.io), ("--disk", args.disk)):
         if value:
             raise OptionError(f"vmkit run: {option} applies to one guest; several guests "
                               "print a summary per VM")
@@ -261,6 +264,27 @@ def _check_workload(workload, iterations):
                               f"{workload} is a file")
 
 
+def _check_io(command, workload, args):
+    """--io and --disk give the disk workload its disk; any other workload has none."""
+    from vmkit import guest
+    if (args.io or args.disk) and workload not in guest.IO_WORKLOADS:
+        raise OptionError(f"{command}: --io and --disk are for the workloads with a disk "
+                          f"({', '.join(guest.IO_WORKLOADS)}); {workload} has none")
+    if args.disk:
+        _existing(args.disk)
+
+
+def _io(args):
+    """lab.run's io= and disk= from --io and --disk (a raw image, used in place)."""
+    if not args.disk:
+        return {"io": args.io}
+    from vmkit.vmm.io.disk import DiskError, RawDisk
+    try:
+        return {"io": args.io, "disk": RawDisk(path=args.disk)}
+    except (DiskError, OSError) as error:
+        raise UsageError(f"vmkit: {args.disk}: {error}") from None
+
+
 def cmd_run_guest(args):
     """Run a workload as a guest under the VMM with one engine."""
     from vmkit import lab
@@ -269,7 +293,7 @@ def cmd_run_guest(args):
     result = _lab_call(lab.run, workload, engine, iterations=args.iterations,
                        model=args.model or "modern", max_instructions=args.max_insns,
                        console=stream, quirks=_quirks(args), fast=not args.reference,
-                       **_memory(args))
+                       **_memory(args), **_io(args))
     if args.json:
         print(json.dumps([result.to_dict()], indent=1))
     elif args.stats:
@@ -357,11 +381,13 @@ def cmd_restore(args):
 def cmd_compare(args):
     from vmkit import lab
     _check_workload(args.workload, args.iterations)
+    _check_io("vmkit compare", args.workload, args)
     from vmkit.vmm.costs import REFUSED
     engines = _compared_engines(args)
     results = _lab_call(lab.compare, args.workload, engines, iterations=args.iterations,
                         model=args.model, max_instructions=args.max_insns,
-                        quirks=_quirks(args), fast=not args.reference, **_memory(args))
+                        quirks=_quirks(args), fast=not args.reference, **_memory(args),
+                        io=args.io, disk_path=args.disk)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
         return 0
@@ -710,6 +736,18 @@ def _memory_options(p, when=""):
                    "address-space switch")
 
 
+def _io_options(p, when=""):
+    """--io and --disk: the disk workload's disk."""
+    from vmkit.lab import IO_TECHNIQUES
+    p.add_argument("--io", choices=tuple(IO_TECHNIQUES),
+                   help=f"{when}the disk workload's disk: "
+                   + "; ".join(f"{k}: {v.split(':')[0]}" for k, v in IO_TECHNIQUES.items())
+                   + " (default virtio)")
+    p.add_argument("--disk", metavar="FILE",
+                   help=f"{when}a raw disk image (whole 512-byte sectors) the disk workload "
+                   "writes to, in place (default: a blank 1 MiB disk in memory)")
+
+
 def _memory(args):
     return {"tlb_tagged": not args.untagged_tlb,
             "gstage_page": GSTAGE_PAGES.get(args.gstage_page)}
@@ -767,6 +805,7 @@ def build_parser():
                    "--engine")
     _workload_options(p, "with --guest: ")
     _memory_options(p, "with --guest: ")
+    _io_options(p, "with --guest: ")
     p.add_argument("--model", choices=models, metavar="MODEL",
                    help=f"with --guest and --stats or --json: the cost model, one of "
                    f"{', '.join(models)} (default modern)")
@@ -787,6 +826,7 @@ def build_parser():
                    f"{', '.join(_paging_modes())} (with --engines: checks each)")
     _workload_options(p)
     _memory_options(p)
+    _io_options(p)
     p.add_argument("--model", choices=models, default="modern", metavar="MODEL",
                    help=f"cost model, one of {', '.join(models)} (default modern)")
     p.add_argument("--max-insns", type=_int_from(1, MAX_BUDGET), default=50_000_000,

@@ -12,6 +12,10 @@ What the notebooks print to explain those numbers, all derived from the code or 
     lab.EXIT_REASONS                  # every exit reason: when it happens, its x86 name
     lab.syscall_timeline("trap")      # one system call, step by step: guest, hart, VMM
     lab.paravirtual_macros()          # priv.inc's privileged macros, native and PV build
+
+I/O virtualization: `lab.run("disk", engine, io="emulated" | "virtio")` gives the disk workload
+(vmkit/guest/disk.s) the disk of that technique; `lab.compare_io()` runs it under each technique
+and engine and derives the per-request figures (`io_figures`).
 """
 
 import time
@@ -32,11 +36,18 @@ from .vmm.vm import VirtualMachine
 DEFAULT_ENGINES = tuple(ENGINES)
 
 
-def load_program(workload, iterations=None, pv=False):
+def load_program(workload, iterations=None, pv=False, io=None, batch=None):
     """A workload name from vmkit.guest (tinyos, syscall, ...) or a path to a .s/.elf file.
     `pv`: the paravirtual build of a named workload (the `pv` engine runs that one). The
     hostile guests (vmkit/guest/hostile.py: halt, spin, ...) are named workloads too; they
-    have no loop count and need no PV build (their privileged instructions trap under pv)."""
+    have no loop count and need no PV build (their privileged instructions trap under pv).
+    An I/O workload (guest.IO_WORKLOADS) is built with the driver of technique `io` and
+    prints through the SBI console, so that its exits are the disk's (`batch`: see
+    guest.build)."""
+    if workload in guest.IO_WORKLOADS:
+        driver = "emulated" if io == "emulated" else "virtio"      # passthrough: virtio too
+        return guest.build(workload, iterations=iterations, pv=pv, disk=driver,
+                           batch=batch, console_sbi=True)
     if workload in guest.WORKLOADS:
         return guest.build(workload, iterations=iterations, pv=pv)
     if workload in HOSTILE_KINDS:
@@ -57,15 +68,33 @@ def load_program(workload, iterations=None, pv=False):
 
 
 def run(workload, engine="hw", iterations=None, model="modern", max_instructions=50_000_000,
-        console=None, quirks=(), fast=True, tlb_tagged=True, gstage_page=None):
+        console=None, quirks=(), fast=True, tlb_tagged=True, gstage_page=None, io=None,
+        disk=None, batch=None):
     """Run `workload` under `engine`; return a RunResult (counters, cycles, console, ...).
     `quirks`: Popek-Goldberg lab switches of the host CPU (vmkit.hw.system.QUIRKS).
     `fast=False` runs the simulator's reference interpreter (same results, slower).
-    `tlb_tagged`, `gstage_page`: the memory-virtualization switches of VirtualMachine."""
+    `tlb_tagged`, `gstage_page`: the memory-virtualization switches of VirtualMachine.
+    `io`: for an I/O workload, the technique of its disk (IO_TECHNIQUES; default virtio),
+    `disk` the image (vmkit.vmm.io.disk; default a blank 1 MiB RawDisk), `batch` the virtio
+    requests per doorbell."""
     technique = engine_class(engine)
-    program = load_program(workload, iterations, pv=technique.needs_pv_build)
+    if io is not None and io not in IO_TECHNIQUES:
+        raise ValueError(f"unknown I/O technique {io!r}; choose one of "
+                         f"{', '.join(IO_TECHNIQUES)}")
+    devices = []
+    if workload in guest.IO_WORKLOADS:
+        devices = disk_devices(io or "virtio", disk)
+    elif io is not None or disk is not None:
+        raise ValueError(f"{workload!r} uses no disk: io= and disk= are for "
+                         f"{', '.join(guest.IO_WORKLOADS)}")
+    program = load_program(workload, iterations, pv=technique.needs_pv_build, io=io,
+                           batch=batch)
     vm = VirtualMachine(program, engine=engine, console=console, quirks=quirks, fast=fast,
-                        tlb_tagged=tlb_tagged, gstage_page=gstage_page)
+                        tlb_tagged=tlb_tagged, gstage_page=gstage_page, io=devices)
+    if io == "passthrough":
+        from .hw.iommu import Iommu
+        from .vmm.io.passthrough import assign
+        assign(vm, devices[0], Iommu(vm.engine.host.machine.bus), device_id=0)
     start = time.perf_counter()
     stop = vm.run(max_instructions)
     wall = time.perf_counter() - start
@@ -82,6 +111,66 @@ def run(workload, engine="hw", iterations=None, model="modern", max_instructions
                      f"{stop.reason}: {stop.message}", paging_refused=refused)
 
 
+# -- I/O virtualization: the same file copy under each technique ---------------------------------
+
+# The lecture's three ways to virtualize I/O (the third, hardware support: vmm/io passthrough).
+IO_TECHNIQUES = {
+    "emulated": "software emulation (szoftveres emuláció): an ATA-style disk the unmodified "
+                "driver reaches register by register (vmm/io/ata.py)",
+    "virtio": "paravirtualization (paravirtualizáció): virtio-blk, a special driver that "
+              "hands the VMM whole requests, a batch per doorbell (vmm/io/virtio_blk.py)",
+    "passthrough": "hardware support (hardveres támogatás): the same virtio-blk as a physical "
+                   "device assigned to the VM, its DMA checked by an IOMMU (VT-d), its "
+                   "registers mapped into the guest where the engine can (vmm/io/"
+                   "passthrough.py)",
+}
+DISK_SIZE = 1 << 20
+# Turning estimated cycles into guest-visible time: an assumed clock, as no measured one applies
+# to a simulated machine (assumption: a 3 GHz core, the order of the machines whose exit costs
+# vmm/costs.py takes from the literature).
+CLOCK_HZ = 3_000_000_000
+
+
+def disk_devices(io, disk=None):
+    """The I/O devices that give a guest a disk of technique `io`, over image `disk`."""
+    from .vmm.io.ata import AtaDisk
+    from .vmm.io.disk import RawDisk
+    from .vmm.io.virtio_blk import VirtioBlk
+    disk = RawDisk(size=DISK_SIZE) if disk is None else disk
+    return [{"emulated": AtaDisk, "virtio": VirtioBlk, "passthrough": VirtioBlk}[io](disk)]
+
+
+def io_figures(result, sectors):
+    """Per-request figures of a run of the disk workload that moved `sectors` sectors each way:
+    a request is one sector written or read, or the flush (2 * sectors + 1). Exits are every
+    transition into the VMM but the console's SBI calls and the final shutdown."""
+    requests = 2 * sectors + 1
+    kib = 2 * sectors * 512 / 1024
+    exits = sum(n for kind, n in result.counters["exits"].items() if kind != "sbi")
+    seconds = (result.total_cycles or 0) / CLOCK_HZ
+    return {"requests": requests, "kib": kib, "exits": exits,
+            "exits_per_kib": exits / kib,
+            "interrupts_per_request": result.counters["interrupts_injected"] / requests,
+            "cycles_per_request": (result.total_cycles or 0) / requests,
+            "throughput_mb_s": (kib * 1024 / 1e6) / seconds if seconds else None}
+
+
+def compare_io(engines=DEFAULT_ENGINES, techniques=tuple(IO_TECHNIQUES), sectors=16, batch=8,
+               model="modern"):
+    """The disk workload (write `sectors`, flush, read them back) under each I/O technique and
+    engine: [dict] rows of technique, engine, the io_figures and the RunResult (`result`)."""
+    rows = []
+    for io in techniques:
+        for engine in engines:
+            result = run("disk", engine, iterations=sectors, model=model, io=io, batch=batch)
+            if result.exit_code != 0:
+                raise RuntimeError(f"disk under {io}/{engine} failed: {result.exit_reason} "
+                                   f"{result.console!r}")
+            rows.append({"technique": io, "engine": engine, **io_figures(result, sectors),
+                         "result": result})
+    return rows
+
+
 def paging_refused(workload, engine):
     """Did `engine` (an Engine) refuse the guest's own paging? A paging workload (guest.PAGING)
     under an engine without a `paging_mode`, or a guest the engine stopped when it turned
@@ -92,16 +181,24 @@ def paging_refused(workload, engine):
 
 def compare(workload, engines=DEFAULT_ENGINES, iterations=None, model="modern",
             max_instructions=50_000_000, quirks=(), fast=True, tlb_tagged=True,
-            gstage_page=None):
+            gstage_page=None, io=None, disk_path=None):
     """The same workload under each engine: a list of RunResults, in `engines` order.
     `gstage_page` applies to the engines with a G-stage table (hw), the others ignore it.
+    `io`: the disk workload's technique; `disk_path`: a raw image each run opens in turn (so
+    each run finds what the one before left: the workload writes the same data each time).
     A workload that pages, under an engine that refuses guest paging, gives a row marked
     `paging_refused` and not priced (see paging_refused)."""
     for name in engines:
         engine_class(name)                 # every name checked before the first run
+    def disk():
+        if disk_path is None:
+            return None
+        from .vmm.io.disk import RawDisk
+        return RawDisk(path=disk_path)
     return [run(workload, name, iterations, model, max_instructions, quirks=quirks, fast=fast,
                 tlb_tagged=tlb_tagged,
-                gstage_page=gstage_page if engine_class(name).gstage_pages else None)
+                gstage_page=gstage_page if engine_class(name).gstage_pages else None,
+                io=io, disk=disk())
             for name in engines]
 
 

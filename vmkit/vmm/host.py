@@ -219,6 +219,8 @@ class Host:
         self.world = WorldSwitch(self)
         self.scheduler = Scheduler(policy=policy, slice=slice)
         self.vms = {}                      # name -> VirtualMachine, in creation order
+        # Called between two slices, when input may reach a VM (io/switch.py delivers there).
+        self.between_runs = self.scheduler.between_runs
         self.bare_metal = None             # the engine that owns the machine (native), if any
 
     # -- several VMs on one host ---------------------------------------------------------------

@@ -25,8 +25,11 @@ Policies:
   waits for the next period even if the hart has nothing else to do. A VM's credit is kept
   within one period's share either way, so a VM that slept does not bank credit.
 
-A VM that stops (shutdown, error, trap storm, wfi with nothing to wake it) leaves the run
-queue; the others go on. The host never stops because of a guest.
+A VM that stops (shutdown, error, trap storm) leaves the run queue; the others go on. The host
+never stops because of a guest. A VM that waits in wfi with no timer armed waits for a device:
+it is off the run queue (its stop reads "wfi") until its interrupt line rises (irq.py clears
+its stop), and `run` ends when no VM can run or wake. `between_runs`: callables the scheduler
+calls between two slices, where input may reach a VM (the virtual switch delivers frames).
 
 What the scheduler needs of a guest (`VirtualMachine` has it): `run(budget)` returning a stop
 record whose `reason` is "budget" (slice used up), "idle" (waits for its timer; it has skipped
@@ -75,6 +78,7 @@ class Scheduler:
     slice: int = 10_000                # longest slice, in host ticks
     period: int | None = None          # credit accounting period (default: 3 slices per VM)
     switch: object = None              # callable(previous Vcpu or None, next Vcpu)
+    between_runs: list = field(default_factory=list)   # callables, run between slices
     vcpus: list = field(default_factory=list)
     now: int = 0                       # host time
     busy: int = 0                      # host ticks spent running guests
@@ -109,7 +113,11 @@ class Scheduler:
         Returns the host time reached."""
         _positive("host_ticks", host_ticks)
         end = self.now + host_ticks
-        while self.now < end and self.live():
+        while self.now < end:
+            for hook in self.between_runs:
+                hook()
+            if not self._wake():
+                break
             self._account()
             vcpu = self._pick()
             if vcpu is None:           # nobody may run: idle to the next wake-up or period
@@ -120,6 +128,14 @@ class Scheduler:
 
     def live(self):
         return [v for v in self.vcpus if not v.stopped]
+
+    def _wake(self):
+        """Put back on the run queue a VM that waited in wfi for a device whose line has
+        risen since (its VM's stop is cleared); returns the VMs now live."""
+        for vcpu in self.vcpus:
+            if vcpu.stop is not None and vcpu.stop.reason == "wfi" and vcpu.vm.stop is None:
+                vcpu.stop = None
+        return self.live()
 
     def _run_slice(self, vcpu, budget):
         if self.current is not vcpu:

@@ -60,7 +60,7 @@ from .exits import ExitReason, VmStop
 from .layout import GUEST_RAM, MAX_GUEST_RAM
 
 MAGIC = b"VMKITSNP"
-VERSION = 1
+VERSION = 2                # 2: the counters of I/O (dma_bytes, by_device)
 PREFIX = struct.Struct("<8sII")
 HEADER_LIMIT = 4096
 # The state's JSON: the console log (1 MiB, base64) and bt's translation cache (1 MiB, base64,
@@ -69,7 +69,7 @@ STATE_LIMIT = 32 << 20
 PAGE = 4096
 _HEADER_KEYS = {"engine", "ram_size", "quirks", "fast", "vmkit", "ram_bytes", "state_bytes",
                 "body_bytes", "sha256"}
-_VM_KEYS = {"counters", "exits", "timer_deadline", "timer_raised", "stop", "storm", "console",
+_VM_KEYS = {"counters", "exits", "by_device", "timer_deadline", "timer_raised", "stop", "storm", "console",
             "console_dropped", "console_input", "sbi_calls"}
 
 
@@ -149,6 +149,7 @@ def take(vm) -> Snapshot:
     state = {
         "vm": {"counters": plain_state(c),
                "exits": sorted([str(kind), n] for kind, n in c.exits.items()),
+               "by_device": sorted([name, n] for name, n in c.by_device.items()),
                "timer_deadline": vm.timer_deadline, "timer_raised": vm.timer_raised,
                "stop": None if stop is None else [stop.reason, stop.code, stop.message],
                "storm": plain_state(vm.storm),
@@ -253,6 +254,7 @@ def _check_vm(vm, saved):
         _bad("the VMM's part of the state has other fields than expected")
     try:
         exits = {ExitReason(kind): n for kind, n in saved["exits"]}
+        by_device = {str(name): n for name, n in saved["by_device"]}
         calls = {tuple(key) if isinstance(key, list) else key: n
                  for key, n in saved["sbi_calls"]}
         console, keyboard = _unb64(saved["console"]), _unb64(saved["console_input"])
@@ -265,7 +267,7 @@ def _check_vm(vm, saved):
             _bad(f"malformed stop record {stop!r}")
         stop = VmStop(*stop)
     deadline = saved["timer_deadline"]
-    numbers = [*exits.values(), *calls.values(), saved["console_dropped"]]
+    numbers = [*exits.values(), *by_device.values(), *calls.values(), saved["console_dropped"]]
     if not all(_int(n) and n >= 0 for n in numbers) or not (
             deadline is None or _int(deadline)) or not isinstance(saved["timer_raised"], bool) \
             or len(console) > vm.console.limit:
@@ -275,13 +277,16 @@ def _check_vm(vm, saved):
             load_plain_state(_copy(obj), saved[part], part)
         except ValueError as error:
             _bad(str(error))
-    return saved, exits, calls, console, keyboard, stop
+    return saved, (exits, by_device), calls, console, keyboard, stop
 
 
-def _load_vm(vm, saved, exits, calls, console, keyboard, stop):
+def _load_vm(vm, saved, counts, calls, console, keyboard, stop):
+    exits, by_device = counts
     load_plain_state(vm.counters, saved["counters"], "counters")
     vm.counters.exits.clear()
     vm.counters.exits.update(exits)
+    vm.counters.by_device.clear()
+    vm.counters.by_device.update(by_device)
     load_plain_state(vm.storm, saved["storm"], "storm")
     vm.timer_deadline, vm.timer_raised = saved["timer_deadline"], saved["timer_raised"]
     vm.stop, vm.failure = stop, None

@@ -55,7 +55,11 @@ class Counters:
     interrupts_injected: int = 0
     device_accesses: int = 0          # device-model work done without an exit (emulate)
     direct_device_accesses: int = 0   # device registers the guest reached on the hardware (native)
-    dma_bytes: int = 0                # guest memory a device read or wrote by itself (io/dma.py)
+    dma_bytes: int = 0                # guest memory a VMM device model read or wrote (io/dma.py)
+    hardware_dma_bytes: int = 0       # ... and an assigned device, by DMA (no CPU work: unpriced)
+    # Register accesses by device name, however each was reached (an exit, the software CPU,
+    # the hardware): what the I/O comparison divides by the bytes moved.
+    by_device: Counter = field(default_factory=Counter)
     # The MMU's counts for this VM (TLB lookups, misses, walks, walk references by stage):
     # what the hardware model counted, about caches, which are not state: no snapshot keeps
     # them, a VM restored in place counts on. Set by the VM to its engine's `mmu_counters`.
@@ -80,7 +84,8 @@ class Counters:
                 # The device model's work: one per MMIO exit, or per emulated access.
                 "device_exits": self.exits.get("mmio", 0) + self.device_accesses,
                 "direct_device_accesses": self.direct_device_accesses,
-                "dma_bytes": self.dma_bytes,
+                "dma_bytes": self.dma_bytes, "hardware_dma_bytes": self.hardware_dma_bytes,
+                "device_accesses_by_device": dict(self.by_device),
                 **(self.mmu() if self.mmu else {})}
 
 
@@ -231,6 +236,9 @@ class VirtualMachine:
                 if self.call_sbi(engine.registers):
                     engine.complete_instruction()
             case ExitReason.MMIO:
+                device, _ = self.devices.find(exit.gpa)
+                if device is not None:
+                    self.counters.by_device[device.name] += 1
                 try:
                     done = emulate_access(self.devices, engine.registers, exit.word, exit.gpa)
                 except Exception as error:

@@ -116,6 +116,13 @@ class Engine(ABC):
         """The engine's own counters for the cost model (bt: its translation cache)."""
         return {}
 
+    def map_device(self, gpa, hpa, size):
+        """Let the guest reach the device registers at host-physical `hpa` at its own `gpa`
+        without exits (passthrough, vmm/io/passthrough.py): True if this engine can (hw: in
+        its G-stage table, as a VMM maps an assigned device's BARs into the EPT), False if its
+        accesses keep exiting to the VMM, which forwards them."""
+        return False
+
     # -- the guest's CPU, as the VMM sees it ------------------------------------------------------
     @property
     def registers(self):

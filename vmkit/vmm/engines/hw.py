@@ -34,7 +34,7 @@ from ..exits import ExitReason, VmExit
 from ..host import FRAME
 from ..layout import GUEST_RAM
 from ..memory import MEGAPAGE
-from .base import PMP_RWX, HartEngine, guest_pmp
+from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
 
 # Guest-internal exceptions go straight to the guest kernel (VS-mode) ...
 TO_GUEST = sum(1 << c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15))
@@ -65,7 +65,9 @@ class HwEngine(HartEngine):
         self.memory.map_pages(root, GUEST_RAM, ram.size, ram.frames[0], G_LEAF,
                               page=self.vm.gstage_page)
         self.vmid = self.host.vmids.alloc()
-        guest_pmp(hart, [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()])
+        self.gstage_root = root
+        self.pmp_entries = [(self.ram_base, self.vm.ram_size, PMP_RWX), self.table_pmp()]
+        guest_pmp(hart, self.pmp_entries)
         hart.medeleg = TO_GUEST | TO_VMM
         hart.hedeleg = TO_GUEST
         hart.mideleg = C.S_INTERRUPTS
@@ -78,6 +80,16 @@ class HwEngine(HartEngine):
         hart.pc = entry
         hart.x[10] = 0
         hart.translation_changed()
+
+    def map_device(self, gpa, hpa, size):
+        """An assigned device's registers in the G-stage (no X: no code runs from a device),
+        and a PMP entry that lets the guest's accesses through to the bus."""
+        self.activate()
+        self.memory.map_pages(self.gstage_root, gpa, size, hpa, G_LEAF & ~PTE_X)
+        self.pmp_entries.append((hpa, size, PMP_RW))
+        guest_pmp(self.hart, self.pmp_entries)
+        self.hart.translation_changed()
+        return True
 
     def trap_exit(self, exit):
         if exit.cause == ECALL_FROM_VS:

@@ -16,7 +16,7 @@ from vmkit.hw import csr as C
 from vmkit.hw.trap import ECALL_FROM_S
 
 from ..exits import ExitReason, VmExit
-from ..io import CountedDevice
+from ..io import HardwareDevice
 from ..layout import GUEST_RAM
 from ..memory import Region
 from .base import PMP_RW, PMP_RWX, HartEngine, guest_pmp
@@ -71,11 +71,3 @@ class NativeEngine(HartEngine):
             return VmExit(ExitReason.SBI)
         return VmExit(ExitReason.ERROR,
                       message=f"unexpected trap to the firmware: {exit.describe()}")
-
-
-class HardwareDevice(CountedDevice):
-    """A device the guest reaches on the bus itself: its accesses are counted as the
-    hardware's (`direct_device_accesses`), not as device-model work."""
-
-    def count(self):
-        self.counters.direct_device_accesses += 1

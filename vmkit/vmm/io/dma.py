@@ -7,7 +7,9 @@ else, because the VMM checks every access against the VM's RAM. A device on the 
 (passthrough, vmkit/hw/iommu.py) addresses host-physical memory, and only an IOMMU stands
 between it and memory that is not its VM's.
 
-Every byte is counted (`counters.dma_bytes`): the cost model prices a copy per byte.
+Every byte is counted (`counters.dma_bytes`): the cost model prices a copy per byte, since the
+VMM's CPU does it. A physical device's DMA (hw/iommu.py BusDma) is counted apart
+(`hardware_dma_bytes`) and not priced: the device moves the bytes, the CPU does nothing.
 """
 
 

@@ -33,6 +33,7 @@ class CountedDevice:
 
     def count(self):
         self.counters.device_accesses += 1
+        self.counters.by_device[self.name] += 1
 
     def read(self, offset, size):
         self.count()
@@ -53,6 +54,16 @@ class CountedDevice:
         except Exception as error:
             self.vm.fail(self.component, error)
             raise
+
+
+class HardwareDevice(CountedDevice):
+    """A device the guest reaches on the bus itself (native; an assigned device mapped into
+    its G-stage under hw): its accesses are counted as the hardware's
+    (`direct_device_accesses`), not as device-model work."""
+
+    def count(self):
+        self.counters.direct_device_accesses += 1
+        self.counters.by_device[self.name] += 1
 
 
 def device_name(device, base):
