@@ -591,3 +591,17 @@ def test_hw3_a_wrong_answer_is_failed_without_showing_the_right_one(hw3, name, c
         shown = [str(right), str(round(right)) if isinstance(right, float) else str(right)]
     assert said.strip() and not any(re.search(rf"(?<!\w){re.escape(s)}(?!\w)", said)
                                     for s in shown), said
+
+
+def test_hw3_q1_takes_what_its_public_check_takes(hw3, capsys):
+    """A list or a tuple of buffers, each a tuple or a list: the public check says ok to all
+    four spellings, and the hidden one accepts each of them."""
+    student, key = hw3
+    student_id = next(f"s{i}" for i in range(100)
+                      if student.Variant(student.seed_of(f"s{i}")).q1_flaw == "none")
+    right = key.answers(student.seed_of(student_id))["q1"]
+    for spelling in (right, tuple(right), [list(b) for b in right],
+                     tuple(list(b) for b in right)):
+        student.check_request(spelling)
+        assert capsys.readouterr().out.strip() == "ok"
+        assert key.check("q1", spelling, student_id)

@@ -30,7 +30,7 @@ TOLERANCE = 0.05                 # q3_virtio: an estimate that leaves out the ri
 
 @functools.cache
 def _vm():
-    return VirtualMachine(hw3._idle_program(), engine="native")
+    return VirtualMachine(hw3.idle_program(), engine="native")
 
 
 def next_request(variant):
@@ -137,7 +137,7 @@ def check(name, value, student_id):
     expected = answers(hw3.seed_of(student_id))[name]
     if name.startswith("q4") and isinstance(value, str):
         value = value.strip().lower()
-    if name == "q1" and isinstance(value, list):
+    if name == "q1" and isinstance(value, (list, tuple)):         # as the public check takes it
         value = [tuple(item) if isinstance(item, list) else item for item in value]
     if name in ("q3_emulated", "q3_virtio"):
         right = (not isinstance(value, bool) and isinstance(value, (int, float))

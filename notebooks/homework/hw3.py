@@ -243,7 +243,7 @@ class Variant:
 
 # -- a small virtio-blk driver, for experiments (q2, q3) ---------------------------------------
 
-def _idle_program():
+def idle_program():
     """The VM's own guest only waits: the driver below is Python, writing the guest's RAM."""
     return assemble("    .globl _start\n_start:\n    wfi\n    j _start\n", "idle.s")
 
@@ -268,9 +268,9 @@ class Driver:
     def __init__(self, queue_size=8, event_idx=False):
         if queue_size not in (4, 8, 16, 32, 64):
             raise ValueError("queue_size must be one of 4, 8, 16, 32, 64")
-        self.size, self.event_idx = queue_size, event_idx
+        self.size, self.event_idx = queue_size, bool(event_idx)
         self.device = VirtioBlk(RawDisk(size=64 * REQUEST))
-        self.vm = VirtualMachine(_idle_program(), engine="native", io=[self.device])
+        self.vm = VirtualMachine(idle_program(), engine="native", io=[self.device])
         self.desc = QUEUE
         self.avail = QUEUE + 16 * queue_size
         self.used = QUEUE + 0x1000
@@ -288,10 +288,10 @@ class Driver:
         r(mmio.STATUS, 0)
         r(mmio.STATUS, mmio.ACKNOWLEDGE)
         r(mmio.STATUS, mmio.ACKNOWLEDGE | mmio.DRIVER)
-        for select, bits in enumerate(((1 << mmio.VIRTIO_F_EVENT_IDX if self.event_idx else 0),
-                                       1)):                   # word 1 bit 0: VERSION_1
-            r(mmio.DRIVER_FEATURES_SEL, select)
-            r(mmio.DRIVER_FEATURES, bits)
+        accepted = 1 << mmio.VIRTIO_F_VERSION_1 | self.event_idx << mmio.VIRTIO_F_EVENT_IDX
+        for word in (0, 1):                                   # features are 64 bits, 32 a word
+            r(mmio.DRIVER_FEATURES_SEL, word)
+            r(mmio.DRIVER_FEATURES, accepted >> 32 * word & 0xFFFFFFFF)
         r(mmio.STATUS, mmio.ACKNOWLEDGE | mmio.DRIVER | mmio.FEATURES_OK)
         r(mmio.QUEUE_SEL, 0)
         r(mmio.QUEUE_NUM, self.size)
@@ -300,7 +300,7 @@ class Driver:
         r(mmio.QUEUE_DEVICE_LOW, self.used)
         r(mmio.QUEUE_READY, 1)
         r(mmio.STATUS, mmio.ACKNOWLEDGE | mmio.DRIVER | mmio.FEATURES_OK | mmio.DRIVER_OK)
-        assert r(mmio.STATUS) & mmio.DRIVER_OK, "the device refused the driver"
+        assert r(mmio.STATUS) & mmio.FEATURES_OK, "the device refused the features"
 
     def _write(self, gpa, fmt, *values):
         assert self.vm.write_guest(gpa, struct.pack(fmt, *values))
@@ -405,7 +405,7 @@ def check_request(value):
         return print(f"q1 must be hw3.NEEDS_RESET or a non-empty list of "
                      f"(addr, len, direction), not {value!r}")
     for item in value:
-        if (not isinstance(item, tuple) or len(item) != 3 or not all(
+        if (not isinstance(item, (tuple, list)) or len(item) != 3 or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in item[:2])
                 or item[2] not in ("readable", "writable")):
             return print(f"each buffer is a tuple (addr, len, 'readable' or 'writable'), not "
