@@ -55,6 +55,12 @@ PSTART, PSTOP, BNRY, TPSR, TBCR0, TBCR1, ISR = 1, 2, 3, 4, 5, 6, 7
 RSAR0, RSAR1, RBCR0, RBCR1, RCR, TCR, DCR, IMR = 8, 9, 10, 11, 12, 13, 14, 15
 CRDA0, CRDA1, TSR, RSR, CNTR0, CNTR1, CNTR2 = 8, 9, 4, 12, 13, 14, 15
 CURR = 7                                                   # page 1
+# The other page-0 write registers: offset -> (attribute, shift); the 16-bit ones (TBCR,
+# RSAR, RBCR) are written a byte at a time, low byte first.
+PAGE0_WRITES = {PSTART: ("pstart", 0), PSTOP: ("pstop", 0), BNRY: ("bnry", 0), TPSR: ("tpsr", 0),
+                TBCR0: ("tbcr", 0), TBCR1: ("tbcr", 8), RSAR0: ("rsar", 0), RSAR1: ("rsar", 8),
+                RBCR0: ("rbcr", 0), RBCR1: ("rbcr", 8), RCR: ("rcr", 0), TCR: ("tcr", 0),
+                DCR: ("dcr", 0)}
 
 CR_STP, CR_STA, CR_TXP = 0x01, 0x02, 0x04
 CR_RD_READ, CR_RD_WRITE, CR_RD_ABORT, CR_RD_MASK = 0x08, 0x10, 0x20, 0x38
@@ -164,15 +170,9 @@ class Ne2000Nic(Device):
         if offset == IMR:
             self.imr = value & 0x7F
             return self._update_irq()
-        if offset in (TBCR0, TBCR1, RSAR0, RSAR1, RBCR0, RBCR1):
-            name = {TBCR0: "tbcr", TBCR1: "tbcr", RSAR0: "rsar", RSAR1: "rsar", RBCR0: "rbcr",
-                    RBCR1: "rbcr"}[offset]
-            shift = 0 if offset in (TBCR0, RSAR0, RBCR0) else 8
-            old = getattr(self, name)
-            return setattr(self, name, old & ~(0xFF << shift) | value << shift)
-        name = {PSTART: "pstart", PSTOP: "pstop", BNRY: "bnry", TPSR: "tpsr", RCR: "rcr",
-                TCR: "tcr", DCR: "dcr"}[offset]
-        setattr(self, name, value)
+        name, shift = PAGE0_WRITES[offset]
+        old = getattr(self, name)
+        setattr(self, name, old & ~(0xFF << shift) | value << shift)
 
     def _check(self, offset, size, what):
         if offset == DATA_PORT and size in (1, 2, 4):
