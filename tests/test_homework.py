@@ -605,3 +605,48 @@ def test_hw3_q1_takes_what_its_public_check_takes(hw3, capsys):
         student.check_request(spelling)
         assert capsys.readouterr().out.strip() == "ok"
         assert key.check("q1", spelling, student_id)
+
+
+def test_hw3_q3_counts_what_vmkits_ata_disk_is_driven_with(hw3):
+    """The seeds whose protocol is vmkit's emulated ATA disk (vmkit/vmm/io/ata.py: four LBA
+    registers, a 32-bit data register, BSY never seen, so one status read shows DRQ): a driver
+    that follows the question's protocol word for word on an AtaDisk reads the disk's 4 KiB and
+    makes exactly q3_accesses register accesses, each status poll finding DRQ set."""
+    from vmkit.vmm.io import ata
+    from vmkit.vmm.io.disk import RawDisk
+    student, key = hw3
+    variants = {seed: student.Variant(seed) for seed in SEEDS}
+    seeds = [seed for seed, v in variants.items()
+             if (v.lba_registers, v.data_width, v.busy_polls) == (4, 4, 1)]
+    assert {variants[seed].one_command for seed in seeds} == {True, False}
+    image = bytes(range(256)) * 64                               # 16 KiB: 32 sectors
+    for seed in seeds:
+        v = variants[seed]
+        device = ata.AtaDisk(RawDisk(data=image))
+        accesses = []
+
+        def read(offset, size=1):
+            accesses.append(offset)
+            return device.read(offset, size)
+
+        def write(offset, value):
+            accesses.append(offset)
+            device.write(offset, 1, value)
+
+        def command(lba, count):
+            for offset, shift in ((ata.LBA_LOW, 0), (ata.LBA_MID, 8), (ata.LBA_HIGH, 16)):
+                write(offset, lba >> shift & 0xFF)
+            write(ata.DEVICE, 0x40 | lba >> 24)
+            write(ata.SECTOR_COUNT, count)
+            write(ata.COMMAND, ata.READ_SECTORS)
+        data = b""
+        if v.one_command:
+            command(8, 8)
+        for sector in range(8):
+            if not v.one_command:
+                command(8 + sector, 1)
+            assert read(ata.STATUS) & ata.DRQ
+            data += b"".join(read(ata.DATA, 4).to_bytes(4, "little") for _ in range(128))
+            read(ata.STATUS)
+        assert data == image[8 * 512:16 * 512], seed
+        assert len(accesses) == key.answers(seed)["q3_accesses"], seed

@@ -5,9 +5,10 @@ what `Virtqueue.pop` takes from the seed's table and ring placed in a VM's RAM (
 `VirtqueueError` is "device needs reset"); q2 runs hw3.Driver against `VirtioBlk` with the
 policy the question describes and counts the doorbell writes the device counted and the
 interrupts it raised; q3's virtio figure prices a run of one batch by its counters (the
-notifications and the device's DMA bytes) with cost_model("modern"). q3's emulated disk is not
-a device model yet: its register accesses are counted from the protocol the question
-describes (`pio_accesses`, reasoned below), and priced by the cost model on those counters.
+notifications and the device's DMA bytes) with cost_model("modern"). q3's emulated disk is
+counted from the protocol the question describes (`pio_accesses`, reasoned below; most seeds'
+protocols are not vmkit's ATA disk, whose registers are fixed), and priced by the cost model
+on those counters; the tests drive vmkit/vmm/io/ata.py with the seeds whose protocol is its.
 q4 are the letters the seed gave the right options (each question's first in hw3.Q4_QUESTIONS).
 tests/test_homework.py checks the key against the reasoning of the lecture.
 
