@@ -160,7 +160,10 @@ class HartEngine(Engine):
 
 
 def guest_pmp(hart, entries):
-    """Program PMP entries (base, size, cfg) as the firmware would, lowest index first."""
+    """Program PMP entries (base, size, cfg) as the firmware would, lowest index first. At
+    most 4: they share pmpcfg0 (RV32: four 8-bit fields per pmpcfg register)."""
+    if len(entries) > 4:
+        raise ValueError(f"{len(entries)} PMP entries: pmpcfg0 holds 4")
     for index, (base, size, cfg) in enumerate(entries):
         hart.write_pmpaddr(index, napot(base, size))
     config = 0

@@ -83,7 +83,10 @@ class HwEngine(HartEngine):
 
     def map_device(self, gpa, hpa, size):
         """An assigned device's registers in the G-stage (no X: no code runs from a device),
-        and a PMP entry that lets the guest's accesses through to the bus."""
+        and a PMP entry that lets the guest's accesses through to the bus (two such: guest RAM
+        and the table pool take 2 of pmpcfg0's 4 entries)."""
+        if len(self.pmp_entries) == 4:
+            raise ValueError("hw maps at most 2 assigned devices into a VM (PMP entries)")
         self.activate()
         self.memory.map_pages(self.gstage_root, gpa, size, hpa, G_LEAF & ~PTE_X)
         self.pmp_entries.append((hpa, size, PMP_RW))
